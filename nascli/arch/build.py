@@ -1,0 +1,105 @@
+"""Assignment -> Architecture records; token string -> Architecture; arch.json I/O."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..errors import ArchitectureError, NasError
+from ..space import load_space
+from ..space.compiler import CompiledSpace, compile_space
+from ..space.ir import FixedDecl, Value
+from ..space.vocab import LAYER_DEFAULTS, LAYER_OPS
+from .records import Architecture, Cell, CellIndex, CellNode, DagNode, Inject, Layer, TreeCell, TreeNode
+from .tokens import Assignment, active_decisions, decode_tokens, encode, space_name
+
+_TASK = {"layers": "image", "cell": "image", "tree": "language", "dag": "language"}
+
+
+def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assignment) -> dict[str, Value]:
+    """A group's values by decision name: its fixed values, then what was chosen."""
+    plan = compiled.blocks[b]
+    values: dict[str, Value] = {d.name: d.value for d in plan.decls if isinstance(d, FixedDecl)}
+    for d in decisions:
+        values[d.name] = assignment[d.path]
+    for decl in plan.decls:  # fixed values under the branch taken
+        for sub in getattr(decl, "branches", {}).get(str(values.get(decl.name)), []):
+            if isinstance(sub, FixedDecl):
+                values[sub.name] = sub.value
+    return values
+
+
+def _layer(index: int, v: dict) -> Layer:
+    op = str(v.get("op", "conv"))
+    params = {p: v.get(p, LAYER_DEFAULTS.get(p)) for p in LAYER_OPS[op]}
+    return Layer(index=index, op=op, params=params, inputs=list(v.get("skip", ())))
+
+
+def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | None = None) -> Architecture:
+    """Records for one assignment (the controller's output or a decoded string)."""
+    space = compiled.space
+    fields: dict = {}
+    per_block = active_decisions(compiled, assignment, depth)
+    for b, (plan, groups) in enumerate(zip(compiled.blocks, per_block)):
+        values = [_group_values(compiled, b, g, assignment) for g in groups]
+        block = space.blocks[plan.ir_block]
+        if plan.label == "hyper":
+            fields["hyper"] = values[0]
+        elif plan.kind == "layers":
+            fields["layers"] = [_layer(i, v) for i, v in enumerate(values)]
+        elif plan.label == "tree":
+            kids = block.children()
+            fields["tree"] = {"base": block.base, "nodes": [
+                TreeNode(index=i, combine=v["combine"], activation=v["activation"], children=kids[i])
+                for i, v in enumerate(values)]}
+        elif plan.label == "inject":
+            fields["tree"]["inject"] = Inject(**values[0])
+        elif plan.label == "cell_index":
+            fields["tree"]["cell_index"] = CellIndex(**values[0])
+        elif plan.kind == "dag":
+            fields["dag"] = [DagNode(index=i, prev=v.get("prev"), activation=v["activation"]) for i, v in enumerate(values)]
+        else:
+            nodes = [CellNode(index=plan.node_offset + i, **v) for i, v in enumerate(values)]
+            fields.setdefault("cells", []).append(Cell(name=block.name, inputs=block.inputs, stride=block.stride, nodes=nodes))
+    if "tree" in fields:
+        fields["tree"] = TreeCell(**fields["tree"])
+    task = next(_TASK[b.kind] for b in space.blocks if b.kind in _TASK)
+    return Architecture(space=space.name, space_hash=space.sha256, tokens=encode(compiled, assignment, depth),
+                        task=task, **fields)
+
+
+def decode(text: str, space: str | Path | CompiledSpace | None = None) -> Architecture:
+    """Token string -> Architecture. The space is the one the string names unless given."""
+    if not isinstance(space, CompiledSpace):
+        space = compile_space(load_space(space if space is not None else space_name(text)))
+    assignment, depth = decode_tokens(space, text.strip())
+    return architecture(space, assignment, depth)
+
+
+def save_architecture(arch: Architecture, path: str | Path) -> None:
+    Path(path).write_text(arch.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def load_architecture(path: str | Path, space: str | Path | None = None) -> Architecture:
+    """Read and verify an arch.json: its records must be what its token string says."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        arch = Architecture.model_validate(raw)
+    except FileNotFoundError:
+        raise ArchitectureError("no such file", where=str(path)) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArchitectureError(f"not a JSON file: {err}", where=str(path)) from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(map(str, first["loc"])) or "top level"
+        raise ArchitectureError(f"not an arch.json: {loc}: {first['msg']}", where=str(path)) from None
+    try:
+        again = decode(arch.tokens, space if space is not None else arch.space)
+    except NasError as err:
+        raise ArchitectureError(f"its token string does not decode: {err}", where=str(path)) from None
+    if again.model_dump(exclude={"space_hash"}) != arch.model_dump(exclude={"space_hash"}):
+        raise ArchitectureError("its layers/nodes do not match its token string; it was edited by hand?", where=str(path))
+    return again if again.space_hash == arch.space_hash else arch.model_copy(update={"space_hash": arch.space_hash})

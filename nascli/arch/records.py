@@ -1,0 +1,104 @@
+"""Architecture: one sampled child as plain records (arch.json).
+
+Builders read these records and never the token text (as timm builds modules
+from decoded block dicts). `tokens` is the canonical form: the records are
+derived from it, and `nascli.arch.decode(arch.tokens)` gives back this object.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..space.ir import Value
+
+SCHEMA_VERSION = 1
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Layer(_Record):
+    """A conv-network layer: `op` with its `params`, reading `inputs` (earlier layers; [] = image)."""
+
+    index: int
+    op: str
+    params: dict[str, Value]
+    inputs: list[int]
+
+
+class TreeNode(_Record):
+    """A NAS tree-cell node; leaves (no children) combine W.x_t and W.h_{t-1}."""
+
+    index: int
+    combine: str
+    activation: str
+    children: list[int]
+
+
+class Inject(_Record):
+    combine: str
+    activation: str
+
+
+class CellIndex(_Record):
+    out: int  # node whose pre-activation output becomes c_t
+    inject: int  # node whose output c_{t-1} is injected into
+
+
+class TreeCell(_Record):
+    base: int
+    nodes: list[TreeNode]  # the last node is the root: its output is h_t
+    inject: Inject | None = None
+    cell_index: CellIndex | None = None
+
+
+class DagNode(_Record):
+    """An ENAS recurrent node: reads node `prev` (None: x_t and h_{t-1})."""
+
+    index: int
+    prev: int | None
+    activation: str
+
+
+class CellNode(_Record):
+    """An ENAS micro-cell node: left_op(node left) + right_op(node right)."""
+
+    index: int
+    left: int
+    left_op: str
+    right: int
+    right_op: str
+
+
+class Cell(_Record):
+    name: str
+    inputs: int  # nodes 0..inputs-1 are the previous cells' outputs
+    stride: int
+    nodes: list[CellNode]
+
+
+class Architecture(_Record):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    space: str
+    space_hash: str  # sha256 of the space file's text
+    tokens: str
+    task: Literal["image", "language"]
+    hyper: dict[str, Value] = {}
+    layers: list[Layer] | None = None
+    tree: TreeCell | None = None
+    dag: list[DagNode] | None = None
+    cells: list[Cell] | None = None
+
+    @property
+    def depth(self) -> int:
+        """Layers, or nodes of the cell(s): how big the child is, for tables."""
+        if self.layers is not None:
+            return len(self.layers)
+        if self.tree is not None:
+            return len(self.tree.nodes)
+        if self.dag is not None:
+            return len(self.dag)
+        return sum(len(c.nodes) for c in self.cells or [])

@@ -1,0 +1,8 @@
+"""The `nascli` command: a thin typer layer over the library."""
+
+from . import space_cmds  # noqa: F401  (registers the commands)
+from .app import app
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,53 @@
+"""The typer app, its consoles, and the one place library errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import NasError
+
+app = typer.Typer(
+    help="Neural architecture search from the command line (NAS, Zoph & Le 2017; ENAS, Pham et al. 2018).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(error: NasError) -> None:
+    """Print a library error as one line (plus its source context) and exit 2."""
+    err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+    if error.detail:
+        err.print(escape(error.detail), soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def command(*args, **kwargs) -> Callable:
+    """`app.command` that turns NasError (and pydantic's ValidationError) into exit code 2."""
+
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*a, **k):
+            try:
+                return fn(*a, **k)
+            except NasError as error:
+                fail(error)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(map(str, first["loc"]))
+                fail(NasError(f"invalid {where}: {first['msg']}"))
+
+        app.command(*args, **kwargs)(run)
+        return fn
+
+    return register

@@ -1,0 +1,131 @@
+"""`nascli inspect`, `sample` and `decode`: the space language and token strings."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..arch import decode as decode_arch
+from ..arch import save_architecture
+from ..arch.describe import cell_lines, dag_equations, layer_rows, tree_equations
+from ..arch.sample import sample_architecture
+from ..errors import TokenError
+from ..space import load_space
+from ..space.compiler import compile_space
+from .app import command, out
+
+SpaceArg = Annotated[str, typer.Argument(help="A .space file, or the name of a bundled space (conv, rnn, enas_micro, ...).")]
+
+
+def _describe_decision(d) -> tuple[str, str]:
+    if d.kind == "choice":
+        return "choice", "{" + ", ".join(o.text for o in d.options) + "}"
+    if d.kind == "anchor":
+        return "anchor", "any set of earlier layers"
+    return "index", "one earlier node" if d.candidates[0] == 0 and d.path.count("[") else "one node"
+
+
+def inspect_json(compiled) -> dict:
+    decisions = compiled.decisions()
+    return {
+        "name": compiled.name,
+        "source": compiled.space.source,
+        "sha256": compiled.space.sha256,
+        "settings": compiled.space.settings,
+        "depths": compiled.depths,
+        "decisions": [
+            {"path": d.path, "kind": d.kind, "head": d.head,
+             "options": [o.text for o in d.options], "candidates": list(d.candidates),
+             "condition": list(d.condition) if d.condition else None}
+            for d in decisions
+        ],
+        "heads": [h.model_dump() for h in compiled.heads],
+        "cardinality": compiled.cardinality(),
+        "cardinality_by_depth": {str(k): compiled.cardinality(k) for k in compiled.depths},
+    }
+
+
+@command("inspect")
+def inspect(
+    space: SpaceArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decisions and counts as JSON.")] = False,
+) -> None:
+    """Show a space's decisions, in controller order, and how many architectures it holds."""
+    compiled = compile_space(load_space(space))
+    if as_json:
+        out.print_json(json.dumps(inspect_json(compiled)))
+        return
+    table = Table(title=f"space {compiled.name}  ({compiled.space.source})")
+    for col in ("block", "decision", "kind", "values", "only when", "steps"):
+        table.add_column(col)
+    seen: dict[str, list] = {}
+    for d in compiled.decisions():
+        seen.setdefault(d.head, []).append(d)
+    for head, ds in seen.items():
+        d = ds[0]
+        kind, values = _describe_decision(d)
+        when = f"{d.condition[0]} = {d.condition[1]}" if d.condition else ""
+        table.add_row(compiled.blocks[d.block].label, d.name, kind, values, when, str(len(ds)))
+    out.print(table)
+    if compiled.space.settings:
+        out.print("defaults: " + ", ".join(f"{k} = {v}" for k, v in compiled.space.settings.items()))
+    for depth in compiled.depths or [None]:
+        label = f"at {depth} layers" if depth else "in all"
+        n = compiled.cardinality(depth)
+        out.print(f"architectures {label}: {n:,}  (≈ {_sci(n)}, {len(compiled.decisions(depth))} decisions)", soft_wrap=True)
+
+
+def _sci(n: int) -> str:
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:3].ljust(2, '0')}e{len(digits) - 1}"
+
+
+@command("sample")
+def sample(
+    space: SpaceArg,
+    n: Annotated[int, typer.Option("-n", min=1, help="How many architectures.")] = 1,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Same seed, same strings.")] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", help="Layers, for a space with a depth schedule (default: the deepest).")] = None,
+) -> None:
+    """Print N uniformly random token strings of a space, one per line."""
+    compiled = compile_space(load_space(space))
+    if depth is not None and depth not in compiled.depths:
+        allowed = ", ".join(map(str, compiled.depths)) or "none (its depth is fixed)"
+        raise TokenError(f"--depth {depth} is not a depth of space '{compiled.name}'; it allows {allowed}")
+    rng = random.Random(seed)
+    for _ in range(n):
+        out.print(sample_architecture(compiled, rng, depth).tokens, soft_wrap=True)
+
+
+@command("decode")
+def decode(
+    tokens: Annotated[str, typer.Argument(help="A token string, e.g. 'rnn_base2: add tanh / elem_mult relu / elem_mult sigmoid ; add relu ; 1 0'.")],
+    space: Annotated[Optional[str], typer.Option("--space", help="Decode against this space file instead of the one the string names.")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the arch.json here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the arch.json content.")] = False,
+) -> None:
+    """Decode a token string into an architecture: layers, or the cell's equations."""
+    arch = decode_arch(tokens, space)
+    if output is not None:
+        save_architecture(arch, output)
+    if as_json:
+        out.print_json(arch.model_dump_json())
+        return
+    out.print(f"[bold]{arch.space}[/] architecture ({arch.task})")
+    for k, v in arch.hyper.items():
+        out.print(f"  {k} = {v}")
+    if arch.layers is not None:
+        table = Table("layer", "op", "parameters", "inputs")
+        for row in layer_rows(arch):
+            table.add_row(*row)
+        out.print(table)
+    lines = (tree_equations(arch.tree) if arch.tree else []) + (dag_equations(arch) if arch.dag else []) + cell_lines(arch)
+    for line in lines:
+        out.print(f"  {line}", soft_wrap=True)
+    if output is not None:
+        out.print(f"wrote {output}")

@@ -1,0 +1,72 @@
+"""Typed records shared by the dataset loaders.
+
+A loader returns one of these immutable records; model builders read only the
+`task` (input shape / vocabulary size) and trainers read the tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    """Shape of an image-classification problem: inputs (channels, height, width)."""
+
+    channels: int
+    height: int
+    width: int
+    classes: int
+
+
+@dataclass(frozen=True)
+class LanguageTask:
+    """A word-level language-modelling problem over `vocab_size` token ids."""
+
+    vocab_size: int
+
+
+Task = ImageTask | LanguageTask
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing tensors with == is elementwise, not a bool
+class ImageData:
+    """Normalised image splits.
+
+    `*_x` are float32 (N, C, H, W), normalised per channel with `mean`/`std`
+    (computed on the training split after the validation holdout); `*_y` are
+    int64 (N,) class ids. `source` says where the data was read from and
+    `embedded` is True for the sample shipped inside the package.
+    """
+
+    train_x: Tensor
+    train_y: Tensor
+    valid_x: Tensor
+    valid_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    task: ImageTask
+    source: str
+    embedded: bool
+
+
+@dataclass(frozen=True, eq=False)
+class TextData:
+    """Token-id streams of a word-level corpus.
+
+    `train`/`valid`/`test` are 1-D int64 tensors of ids into `vocab`
+    (index -> word); every line ends with `<eos>` and words unseen in
+    training are `<unk>`.
+    """
+
+    train: Tensor
+    valid: Tensor
+    test: Tensor
+    vocab: list[str]
+    task: LanguageTask
+    source: str
+    embedded: bool

@@ -1,0 +1,47 @@
+"""Space files -> SearchSpace IR: `parse_space(text)` and `load_space(path or name)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import SpaceNotFoundError
+from ..resources import spaces_dir
+from .ir import SearchSpace
+from .parser import parse_tree
+from .transform import to_space
+
+__all__ = ["SearchSpace", "parse_space", "load_space", "bundled_spaces", "find_space_file"]
+
+
+def parse_space(text: str, source: str = "<string>") -> SearchSpace:
+    """Parse and check one space file's text; errors name `source`."""
+    return to_space(parse_tree(text, source), text, source)
+
+
+def bundled_spaces() -> dict[str, Path]:
+    """The spaces that ship with nascli, by file stem (= declared name)."""
+    return {p.stem: p for p in sorted(spaces_dir().glob("*.space"))}
+
+
+def find_space_file(ref: str | Path) -> Path:
+    """A path to a .space file, or the name of a space in ./spaces/ or the bundled ones."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    if path.suffix == ".space" or "/" in str(ref):
+        raise SpaceNotFoundError("no such space file", where=str(ref))
+    for folder in (Path.cwd() / "spaces", spaces_dir()):
+        candidate = folder / f"{ref}.space"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(bundled_spaces())
+    raise SpaceNotFoundError(f"unknown space '{ref}'; expected a .space file or one of: {known}")
+
+
+def load_space(ref: str | Path) -> SearchSpace:
+    path = find_space_file(ref)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpaceNotFoundError(f"cannot read space file: {err}", where=str(path)) from None
+    return parse_space(text, str(path))

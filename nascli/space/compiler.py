@@ -1,0 +1,203 @@
+"""SearchSpace IR -> the ordered decisions a controller makes, and their count.
+
+A space is a list of token *blocks* (hyper, layers, tree nodes, inject, ...);
+each block is a list of *groups* (one per layer or node); each group makes the
+same decisions. `CompiledSpace.decisions(depth)` lists them in controller order,
+each with the earlier layers/nodes it may pick and the condition it exists under.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .ir import ChoiceDecl, FixedDecl, Option, SearchSpace, Value
+
+
+class Decision(BaseModel):
+    """One controller step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str  # unique, e.g. "layers[3].filters", "cell_index.out"
+    block: int  # token block it belongs to
+    group: int  # layer / node number within the block
+    name: str
+    kind: Literal["choice", "anchor", "index"]
+    options: tuple[Option, ...] = ()  # choice: the values
+    candidates: tuple[int, ...] = ()  # anchor / index: the earlier layers or nodes
+    condition: tuple[str, str] | None = None  # (decision name in this group, value text)
+    head: str  # controller head that samples it; shared by every group of a block
+
+    @property
+    def size(self) -> int:
+        """How many values this one decision can take."""
+        if self.kind == "choice":
+            return len(self.options)
+        if self.kind == "anchor":
+            return 2 ** len(self.candidates)
+        return len(self.candidates)
+
+
+class HeadSpec(BaseModel):
+    """A controller output head: a softmax over `size` values, or attention over earlier states."""
+
+    key: str
+    kind: Literal["choice", "anchor", "index"]
+    size: int  # choice heads: number of values; attention heads: 0
+
+
+class BlockPlan(BaseModel):
+    """One token block: `groups` groups (fewer at shallow depths for a scheduled block)."""
+
+    label: str  # "hyper", "layers", "tree", "inject", "cell_index", "dag", or a cell's name
+    kind: str  # the IR block kind it comes from
+    ir_block: int
+    groups: int
+    node_offset: int = 0  # number of the first group's node (cells: after the inputs)
+    variable: bool = False  # True for a layers block with a depth schedule
+    decls: list  # the IR decisions each group makes
+    candidates_all: int = -1  # index decisions pick among this many nodes (-1: earlier ones only)
+
+    def candidates(self, group: int) -> tuple[int, ...]:
+        if self.candidates_all >= 0:
+            return tuple(range(self.candidates_all))
+        return tuple(range(self.node_offset + group))
+
+
+def _plans(space: SearchSpace) -> list[BlockPlan]:
+    plans: list[BlockPlan] = []
+    for i, block in enumerate(space.blocks):
+        if block.kind == "hyper":
+            plans.append(BlockPlan(label="hyper", kind="hyper", ir_block=i, groups=1, decls=block.decisions))
+        elif block.kind == "layers":
+            plans.append(BlockPlan(label="layers", kind="layers", ir_block=i, groups=block.max_layers,
+                                   variable=block.schedule is not None, decls=block.decisions))
+        elif block.kind == "tree":
+            plans.append(BlockPlan(label="tree", kind="tree", ir_block=i, groups=block.node_count, decls=block.decisions))
+            for sec in block.sections:
+                plans.append(BlockPlan(label=sec.name, kind="tree", ir_block=i, groups=1, decls=sec.decisions,
+                                       candidates_all=block.node_count))
+        elif block.kind == "dag":
+            plans.append(BlockPlan(label="dag", kind="dag", ir_block=i, groups=block.nodes, decls=block.decisions))
+        else:
+            plans.append(BlockPlan(label=block.name, kind="cell", ir_block=i, groups=block.nodes - block.inputs,
+                                   node_offset=block.inputs, decls=block.decisions))
+    return plans
+
+
+def _path(plan: BlockPlan, group: int, name: str) -> str:
+    return f"{plan.label}.{name}" if plan.groups == 1 else f"{plan.label}[{group}].{name}"
+
+
+class CompiledSpace:
+    """A space's decisions, heads and cardinality; built once per space by `compile_space`."""
+
+    def __init__(self, space: SearchSpace):
+        self.space = space
+        self.blocks = _plans(space)
+        variable = [p for p in self.blocks if p.variable]
+        layers = next((b for b in space.blocks if b.kind == "layers"), None)
+        self.depths: list[int] = layers.depths() if variable else []
+
+    @property
+    def name(self) -> str:
+        return self.space.name
+
+    @property
+    def max_depth(self) -> int | None:
+        return self.depths[-1] if self.depths else None
+
+    def depth_at(self, samples: int) -> int | None:
+        """The depth the schedule allows after `samples` sampled children."""
+        layers = next((b for b in self.space.blocks if b.kind == "layers"), None)
+        if layers is None or layers.schedule is None:
+            return None
+        return layers.schedule.depth(samples, layers.max_layers)
+
+    def group_count(self, plan: BlockPlan, depth: int | None) -> int:
+        return depth if plan.variable and depth is not None else plan.groups
+
+    def _group_decisions(self, b: int, plan: BlockPlan, group: int) -> list[Decision]:
+        out: list[Decision] = []
+
+        def visit(decls: list, condition: tuple[str, str] | None, branch: str) -> None:
+            for decl in decls:
+                if isinstance(decl, FixedDecl):
+                    continue
+                head = f"{plan.label}{branch}.{decl.name}"
+                common = dict(path=_path(plan, group, decl.name), block=b, group=group, name=decl.name,
+                              kind=decl.kind, condition=condition, head=head)
+                if isinstance(decl, ChoiceDecl):
+                    out.append(Decision(options=tuple(decl.options), **common))
+                    for value, sub in decl.branches.items():
+                        visit(sub, (decl.name, value), f"{branch}/{decl.name}={value}")
+                else:
+                    cands = plan.candidates(group)
+                    if cands:  # a layer or node with nothing earlier to pick has no decision
+                        out.append(Decision(candidates=cands, **common))
+
+        visit(plan.decls, None, "")
+        return out
+
+    def decisions(self, depth: int | None = None) -> list[Decision]:
+        """Every decision in controller order; `depth` limits a scheduled layers block."""
+        depth = depth if depth is not None else self.max_depth
+        out: list[Decision] = []
+        for b, plan in enumerate(self.blocks):
+            for group in range(self.group_count(plan, depth)):
+                out.extend(self._group_decisions(b, plan, group))
+        return out
+
+    @cached_property
+    def heads(self) -> list[HeadSpec]:
+        """One head per distinct `Decision.head`, in first-use order."""
+        heads: dict[str, HeadSpec] = {}
+        for d in self.decisions():
+            if d.head not in heads:
+                size = len(d.options) if d.kind == "choice" else 0
+                heads[d.head] = HeadSpec(key=d.head, kind=d.kind, size=size)
+        return list(heads.values())
+
+    def cardinality(self, depth: int | None = None) -> int:
+        """The exact number of distinct architectures (token strings) at `depth`."""
+        depth = depth if depth is not None else self.max_depth
+        total = 1
+        for plan in self.blocks:
+            for group in range(self.group_count(plan, depth)):
+                total *= _count(plan.decls, len(plan.candidates(group)))
+        return total
+
+    def default_setting(self, key: str, fallback: Value | None = None) -> Value | None:
+        return self.space.settings.get(key, fallback)
+
+
+def branch_count(decl: ChoiceDecl, value_text: str, n_candidates: int) -> int:
+    """Architectures of one group's branch: how often a uniform sampler should take it."""
+    return _count(decl.branches.get(value_text, []), n_candidates)
+
+
+def _count(decls: list, n_candidates: int) -> int:
+    """Architectures one group can take: choices multiply, branches add."""
+    total = 1
+    for decl in decls:
+        if decl.kind == "fixed":
+            continue
+        if decl.kind == "anchor":
+            total *= 2**n_candidates
+        elif decl.kind == "index":
+            total *= max(n_candidates, 1)
+        elif decl.branches:
+            total *= sum(branch_count(decl, str(o.value), n_candidates) for o in decl.options)
+        else:
+            total *= len(decl.options)
+    return total
+
+
+def compile_space(space: SearchSpace) -> CompiledSpace:
+    return CompiledSpace(space)
+
+
+__all__ = ["Decision", "HeadSpec", "BlockPlan", "CompiledSpace", "compile_space"]

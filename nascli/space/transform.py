@@ -1,0 +1,220 @@
+"""Lark parse tree -> SearchSpace IR.
+
+Resolves `let` references and rejects what a tree can show is wrong on its own
+(duplicates, undefined names). Checks that need the vocabulary live in checks.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from lark import Token, Tree
+
+from ..errors import SpaceSemanticError
+from .checks import check_space
+from .vocab import SETTINGS
+from .ir import (
+    AnchorDecl,
+    CellBlock,
+    ChoiceDecl,
+    DagBlock,
+    FixedDecl,
+    HyperBlock,
+    IndexDecl,
+    LayersBlock,
+    Option,
+    Pos,
+    Schedule,
+    SearchSpace,
+    Section,
+    TreeBlock,
+)
+
+
+# Bounds on sizes: far beyond the papers' (39 layers, base 8, 12 nodes), small
+# enough that compiling a space stays instant.
+MAX_SIZE = 1000
+
+
+def _pos(node: Tree | Token) -> Pos:
+    if isinstance(node, Token):
+        return Pos(line=node.line, column=node.column)
+    return Pos(line=node.meta.line, column=node.meta.column)
+
+
+class _Builder:
+    """Walks one parse tree; `fail` raises a positioned SpaceSemanticError."""
+
+    def __init__(self, text: str, source: str):
+        self.text = text
+        self.source = source
+        self.lets: dict[str, list[Option]] = {}
+
+    def fail(self, message: str, pos: Pos) -> None:
+        lines = self.text.splitlines() or [""]
+        src = lines[min(pos.line, len(lines)) - 1]
+        raise SpaceSemanticError(
+            message,
+            where=f"{self.source}:{pos.line}:{pos.column}",
+            detail=f"  {src}\n  {' ' * (pos.column - 1)}^",
+        )
+
+    # -- values -------------------------------------------------------------
+    @staticmethod
+    def option(tree: Tree) -> Option:
+        tok: Token = tree.children[0]
+        text = str(tok)
+        pos = _pos(tok)
+        if tok.type == "NAME":
+            return Option(value=text, text=text, pos=pos)
+        try:
+            return Option(value=int(text), text=text, pos=pos)
+        except ValueError:
+            return Option(value=float(text), text=text, pos=pos)
+
+    def options(self, tree: Tree) -> list[Option]:
+        opts = [self.option(c) for c in tree.children if c is not None]
+        if not opts:
+            self.fail("empty choice list; expected at least one value", _pos(tree))
+        seen: set[str] = set()
+        for child, opt in zip([c for c in tree.children if c is not None], opts):
+            if str(opt.value) in seen:
+                self.fail(f"duplicate value '{opt.text}' in choice list", _pos(child))
+            seen.add(str(opt.value))
+        return opts
+
+    # -- decisions ----------------------------------------------------------
+    def decision(self, tree: Tree):
+        name_tok: Token = tree.children[0]
+        name, pos = str(name_tok), _pos(name_tok)
+        if tree.data == "fixed":
+            value = self.option(tree.children[1])
+            return FixedDecl(name=name, value=value.value, pos=value.pos)
+        domain = tree.children[1]
+        if isinstance(domain, Token):  # a bare NAME domain is a reference to a `let`
+            domain = Tree("ref", [domain])
+        if domain.data == "anchor":
+            return AnchorDecl(name=name, pos=pos)
+        if domain.data == "index":
+            return IndexDecl(name=name, pos=pos)
+        if domain.data == "ref":
+            ref: Token = domain.children[0]
+            if str(ref) not in self.lets:
+                known = ", ".join(sorted(self.lets)) or "none defined"
+                self.fail(f"'{ref}' is not defined; expected a choice list or a let name ({known})", _pos(ref))
+            return ChoiceDecl(name=name, options=self.lets[str(ref)], pos=pos)
+        if domain.data == "choices":
+            return ChoiceDecl(name=name, options=self.options(domain), pos=pos)
+        branches: dict[str, list] = {}
+        options = []
+        for branch in domain.children:
+            label: Token = branch.children[0]
+            if str(label) in branches:
+                self.fail(f"duplicate branch '{label}'", _pos(label))
+            branches[str(label)] = self.decisions(branch.children[1:], outer={name})
+            options.append(Option(value=str(label), text=str(label), pos=_pos(label)))
+        return ChoiceDecl(name=name, options=options, branches=branches, pos=pos)
+
+    def decisions(self, trees: list[Tree], outer: set[str] = frozenset()) -> list:
+        out, seen = [], set(outer)
+        for tree in trees:
+            decl = self.decision(tree)
+            if decl.name in seen:
+                self.fail(f"duplicate decision '{decl.name}'", decl.pos)
+            seen.add(decl.name)
+            out.append(decl)
+            for branch in getattr(decl, "branches", {}).values():
+                seen.update(d.name for d in branch)  # a name may not repeat under a branch either
+        return out
+
+    def body(self, tree: Tree) -> tuple[list, list[Section]]:
+        decisions = self.decisions([c for c in tree.children if c.data != "section"])
+        sections: list[Section] = []
+        for sec in (c for c in tree.children if c.data == "section"):
+            label: Token = sec.children[0]
+            if any(s.name == str(label) for s in sections):
+                self.fail(f"duplicate section '{label}'", _pos(label))
+            sections.append(Section(name=str(label), decisions=self.decisions(sec.children[1:]), pos=_pos(label)))
+        return decisions, sections
+
+    # -- blocks -------------------------------------------------------------
+    def positive(self, tok: Token, what: str, minimum: int = 1, maximum: int = MAX_SIZE) -> int:
+        value = int(tok)
+        if value < minimum:
+            self.fail(f"{what} must be at least {minimum}, got {value}", _pos(tok))
+        if value > maximum:
+            self.fail(f"{what} must be at most {maximum}, got {value}", _pos(tok))
+        return value
+
+    def no_sections(self, sections: list[Section], kind: str) -> None:
+        if sections:
+            self.fail(f"a {kind} block takes no sections, found '{sections[0].name}'", sections[0].pos)
+
+    def block(self, tree: Tree):
+        kind, pos, ch = tree.data, _pos(tree), tree.children
+        if kind == "hyper":
+            return HyperBlock(decisions=self.decisions(ch), pos=pos)
+        if kind == "layers":
+            schedule = None
+            if len(ch) == 3:
+                start, grow, every = ch[1].children
+                schedule = Schedule(
+                    start=self.positive(start, "the starting depth"),
+                    grow=self.positive(grow, "the depth step", minimum=0),
+                    every=self.positive(every, "the samples between depth steps", maximum=10**9),
+                    pos=_pos(ch[1]),
+                )
+            decisions, sections = self.body(ch[-1])
+            self.no_sections(sections, "layers")
+            max_layers = self.positive(ch[0], "the number of layers")
+            if schedule and schedule.start > max_layers:
+                self.fail(f"the schedule starts at {schedule.start} layers, above the maximum {max_layers}", schedule.pos)
+            return LayersBlock(max_layers=max_layers, schedule=schedule, decisions=decisions, pos=pos)
+        if kind == "tree":
+            decisions, sections = self.body(ch[1])
+            return TreeBlock(base=self.positive(ch[0], "the tree's base", minimum=2), decisions=decisions, sections=sections, pos=pos)
+        if kind == "dag":
+            decisions, sections = self.body(ch[1])
+            self.no_sections(sections, "dag")
+            return DagBlock(nodes=self.positive(ch[0], "the number of nodes"), decisions=decisions, pos=pos)
+        # cell NAME nodes N inputs I [stride S] { body }
+        name, nodes, inputs = ch[0], ch[1], ch[2]
+        stride = self.positive(ch[3].children[0], "the cell's stride") if len(ch) == 5 else 1
+        decisions, sections = self.body(ch[-1])
+        self.no_sections(sections, "cell")
+        n_inputs = self.positive(inputs, "the number of cell inputs")
+        n_nodes = self.positive(nodes, "the number of nodes", minimum=n_inputs + 1)
+        return CellBlock(name=str(name), nodes=n_nodes, inputs=n_inputs, stride=stride, decisions=decisions, pos=pos)
+
+    def space(self, tree: Tree) -> SearchSpace:
+        name_tok, *items = tree.children
+        settings: dict = {}
+        blocks = []
+        for item in items:
+            if item.data == "setting":
+                key: Token = item.children[0]
+                if str(key) in settings:
+                    self.fail(f"duplicate setting '{key}'", _pos(key))
+                if str(key) not in SETTINGS:
+                    self.fail(f"unknown setting '{key}'; expected one of: {', '.join(SETTINGS)}", _pos(key))
+                settings[str(key)] = (item.children[1].children[0], self.option(item.children[1]).value)
+            elif item.data == "let":
+                key = item.children[0]
+                if str(key) in self.lets:
+                    self.fail(f"duplicate let '{key}'", _pos(key))
+                self.lets[str(key)] = self.options(item.children[1])
+            else:
+                blocks.append(self.block(item))
+        space = SearchSpace(
+            name=str(name_tok),
+            source=self.source,
+            sha256=hashlib.sha256(self.text.encode()).hexdigest(),
+            settings={k: v for k, (_, v) in settings.items()},
+            blocks=blocks,
+        )
+        check_space(space, {k: _pos(tok) for k, (tok, _) in settings.items()}, self.fail)
+        return space
+
+
+def to_space(tree: Tree, text: str, source: str) -> SearchSpace:
+    return _Builder(text, source).space(tree)
