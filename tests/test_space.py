@@ -150,6 +150,9 @@ BASE = "space s {{\n{body}\n}}"
     ("", "1:1", "no blocks"),
     ("colour = red\nlayers 3 { filters: {24} }", "2:1", "unknown setting 'colour'"),
     ("epochs = 0\nlayers 3 { filters: {24} }", "2:10", "must be positive"),
+    ("hyper { colour: {1} }\nlayers 3 { filters: {24} }", "2:9", "unknown decision 'colour' in hyper"),
+    ("hyper { lr: {0.1, 0} }\nlayers 3 { filters: {24} }", "2:19", "'lr' must be positive"),
+    ("hyper { lr: anchor }\nlayers 3 { filters: {24} }", "2:9", "must be a choice"),
 ])
 def test_semantic_errors_carry_a_position(body, where, words):
     err = parse_error(BASE.format(body=body))

@@ -22,6 +22,11 @@ def _check_value(name: str, value: Value, domain: str, pos: Pos, fail: Fail) -> 
             fail(f"'{name}' takes positive integers, got '{value}'", pos)
         elif value <= 0:
             fail(f"'{name}' must be positive, got {value}", pos)
+    elif domain in ("posnum", "nonneg"):
+        if not isinstance(value, (int, float)):
+            fail(f"'{name}' takes numbers, got '{value}'", pos)
+        elif value < 0 or (domain == "posnum" and value == 0):
+            fail(f"'{name}' must be {'positive' if domain == 'posnum' else 'at least 0'}, got {value}", pos)
     elif domain in vocab.DOMAIN_VALUES and value not in vocab.DOMAIN_VALUES[domain]:
         what = "op" if domain.endswith("op") else domain
         allowed = ", ".join(vocab.DOMAIN_VALUES[domain])
@@ -73,11 +78,7 @@ def _check_layer_ops(block, fail: Fail) -> None:
 
 def _check_block(block: Block, fail: Fail) -> None:
     if block.kind == "hyper":
-        for decl in block.decisions:
-            if decl.kind in ("anchor", "index"):
-                fail(f"hyper-parameter '{decl.name}' must be a choice list, not {decl.kind}", decl.pos)
-            if isinstance(decl, ChoiceDecl) and decl.branches:
-                fail(f"hyper-parameter '{decl.name}' cannot have branches", decl.pos)
+        _check_decisions(block.decisions, vocab.HYPER_SLOTS, "hyper", fail)
     elif block.kind == "layers":
         _check_decisions(block.decisions, vocab.LAYER_SLOTS, "layers", fail, branching=True)
         _check_layer_ops(block, fail)

@@ -37,9 +37,18 @@ class Slot:
     """A decision name a block accepts: its kind and, for choices, its value domain."""
 
     kind: str  # "choice" (also allows fixed), "anchor" or "index"
-    domain: str = "any"  # "posint", "op", "cell_op", "activation", "combine", "any"
+    domain: str = "any"  # "posint", "posnum", "nonneg", "op", "cell_op", "activation", "combine"
 
 
+# Training hyper-parameters a `hyper` block may predict: the trainer applies each one.
+HYPER_SLOTS = {
+    "lr": Slot("choice", "posnum"),
+    "weight_decay": Slot("choice", "nonneg"),
+    "momentum": Slot("choice", "nonneg"),
+    "batch_size": Slot("choice", "posint"),
+    "epochs": Slot("choice", "posint"),
+    "dropout": Slot("choice", "nonneg"),
+}
 LAYER_SLOTS = {
     "op": Slot("choice", "op"),
     "skip": Slot("anchor"),

@@ -1,0 +1,59 @@
+"""Architecture records -> PyTorch children, built from per-op modules (ops.py) that an
+ENAS super-network can later hold and share."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from pydantic import BaseModel
+from torch import nn
+
+from ..arch import Architecture
+from ..data.base import ImageTask, LanguageTask, Task
+from ..errors import ChildError
+from .convnet import ConvNetConfig, build_convnet
+from .lm import LanguageModel, LanguageModelConfig
+from .micro import MicroConfig, MicroNet
+from .profile import Profile, count_macs, count_params
+
+
+class ChildConfig(BaseModel):
+    """Sizes of each family of child; `dropout` predicted by a space's `hyper` block wins."""
+
+    conv: ConvNetConfig = ConvNetConfig()
+    micro: MicroConfig = MicroConfig()
+    language: LanguageModelConfig = LanguageModelConfig()
+
+
+def build_child(arch: Architecture, task: Task, config: ChildConfig | None = None) -> nn.Module:
+    """The network `arch` describes, shaped for `task` (image size and classes, or vocabulary)."""
+    config = config or ChildConfig()
+    dropout = arch.hyper.get("dropout")
+    expects = ImageTask if arch.task == "image" else LanguageTask
+    if not isinstance(task, expects):
+        raise ChildError(f"the architecture is for {arch.task} data, but the dataset is not", where=arch.space)
+    if arch.layers is not None:
+        cfg = config.conv if dropout is None else dataclasses.replace(config.conv, dropout=float(dropout))
+        return build_convnet(arch, task, cfg)
+    if arch.cells is not None:
+        cfg = config.micro if dropout is None else dataclasses.replace(config.micro, dropout=float(dropout))
+        return MicroNet(arch, task, cfg)
+    cfg = config.language if dropout is None else dataclasses.replace(config.language, dropout=float(dropout))
+    return LanguageModel(arch, task, cfg)
+
+
+def example_input(model: nn.Module, task: Task) -> tuple:
+    """One example in the layout the child takes: an image, or one token and a fresh state."""
+    if isinstance(task, ImageTask):
+        return (torch.zeros(1, task.channels, task.height, task.width),)
+    return (torch.zeros(1, 1, dtype=torch.long), model.init_state(1))
+
+
+def profile_child(model: nn.Module, task: Task) -> Profile:
+    """Parameters, and multiply-adds per image (or per token for a language model)."""
+    return Profile(params=count_params(model), macs=count_macs(model, example_input(model, task), examples=1))
+
+
+__all__ = ["ChildConfig", "ConvNetConfig", "LanguageModelConfig", "MicroConfig", "Profile",
+           "build_child", "example_input", "profile_child"]

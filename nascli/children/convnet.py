@@ -1,0 +1,193 @@
+"""Whole-network conv children built from `Architecture.layers`: NAS (Zoph & Le) and ENAS macro.
+
+`build_convnet(arch, task)` picks the class by the layers' op family:
+
+- `NasConvNet` (ops `conv`, `max_pool`; spaces conv, conv_strides, conv_pool).
+  Layer i reads the channel-concatenation of the layers in `layer.inputs` (its
+  anchor picks) and nothing else. The paper's three compilation rules:
+  1. a layer with no inputs reads the image (not layer i-1: the anchor picks are
+     the whole wiring);
+  2. every layer that no later layer reads is a loose end; all loose ends go to
+     the classifier (each average-pooled, then concatenated);
+  3. inputs of different sizes are zero-padded at the bottom/right to the
+     largest one before concatenation.
+  A max_pool layer keeps its input's channel count.
+
+- `MacroConvNet` (ENAS macro ops). As ENAS `general_child.py` does while
+  searching (`_enas_layer`): a 3x3 stem conv + BN, then layer i runs its op on
+  layer i-1's output (the stem's for layer 0) and, when it has skip inputs,
+  returns BN(op output + sum of the skip layers' outputs). ENAS indexes skip
+  candidates as [stem, layer 0, ..., layer i-2]; our records name layers
+  0..i-1, so picking layer i-1 adds a residual connection. After the layers at
+  1/3 and 2/3 depth (3 and 7 of 12) every output still needed is halved by a
+  factorized reduction; the width stays `filters` throughout (ENAS search keeps
+  out_filters fixed; only its fixed-arc retraining doubles it). Final layer ->
+  global average pool -> dropout -> Linear, as ENAS.
+
+Shapes are tracked at build time (as timm's EfficientNetBuilder tracks
+channels and stride), so forward is only the loop over layers; outputs are
+dropped as soon as no later layer needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..arch.records import Architecture, Layer
+from ..data.base import ImageTask
+from ..errors import ChildError
+from .ops import LAYER_OP_MODULES, ClassifierHead, FactorizedReduce, out_size
+
+NAS_OPS = frozenset({"conv", "max_pool"})
+MACRO_OPS = frozenset(LAYER_OP_MODULES) - NAS_OPS
+
+
+@dataclass(frozen=True)
+class ConvNetConfig:
+    dropout: float = 0.0  # before the classifier (ENAS macro used keep_prob 0.9 searching, 0.5 final)
+    filters: int = 36  # ENAS macro width when no layer names one (every op a pool)
+
+
+def _check_layers(layers: list[Layer]) -> None:
+    if not layers:
+        raise ChildError("a conv child needs at least one layer", where="layers")
+    for pos, layer in enumerate(layers):
+        where = f"layer {pos}"
+        if layer.op not in LAYER_OP_MODULES:
+            raise ChildError(f"unknown layer op {layer.op!r}; known: {', '.join(LAYER_OP_MODULES)}", where=where)
+        if layer.index != pos:
+            raise ChildError(f"layer listed at position {pos} has index {layer.index}", where=where)
+        if list(layer.inputs) != sorted(set(layer.inputs)) or any(not 0 <= j < pos for j in layer.inputs):
+            raise ChildError(f"inputs must be distinct earlier layers; got {layer.inputs}", where=where)
+    if len({layer.op in NAS_OPS for layer in layers}) > 1:
+        raise ChildError("mixes NAS ops (conv, max_pool) with ENAS macro ops", where="layers")
+
+
+def _last_readers(readers: list[tuple[int, ...]], count: int) -> list[tuple[int, ...]]:
+    """Per position i: the outputs whose last reader is i (free them after i). readers[i] = what i reads."""
+    last = {j: i for i, reads in enumerate(readers) for j in reads if j < count}
+    dead: list[list[int]] = [[] for _ in readers]
+    for j, i in last.items():
+        dead[i].append(j)
+    return [tuple(d) for d in dead]
+
+
+class NasConvNet(nn.Module):
+    """A NAS child: `forward(images (B, C, H, W)) -> logits (B, classes)`."""
+
+    def __init__(self, layers: list[Layer], task: ImageTask, config: ConvNetConfig = ConvNetConfig()):
+        super().__init__()
+        _check_layers(layers)
+        image = len(layers)  # the image's slot in forward's list of outputs
+        shapes = [(task.channels, task.height, task.width)] * (image + 1)  # (C, H, W) per slot
+        ops, wiring = [], []
+        for i, layer in enumerate(layers):
+            sources = tuple(layer.inputs) or (image,)  # rule 1
+            height = max(shapes[j][1] for j in sources)
+            width = max(shapes[j][2] for j in sources)
+            pads = tuple(None if shapes[j][1:] == (height, width)  # rule 3: pad right/bottom
+                         else (0, width - shapes[j][2], 0, height - shapes[j][1]) for j in sources)
+            in_channels = sum(shapes[j][0] for j in sources)
+            stride = int(layer.params.get("stride", 1))
+            out_channels = in_channels if layer.op == "max_pool" else int(layer.params["filters"])
+            ops.append(LAYER_OP_MODULES[layer.op](in_channels, out_channels, stride, layer.params))
+            wiring.append(tuple(zip(sources, pads)))
+            shapes[i] = (out_channels, out_size(height, stride), out_size(width, stride))
+        self.layers = nn.ModuleList(ops)
+        self._wiring = wiring  # per layer: ((source slot, pad or None), ...)
+        read = {j for layer in layers for j in layer.inputs}
+        self._loose = tuple(i for i in range(image) if i not in read)  # rule 2
+        self._dead_after = _last_readers([tuple(layer.inputs) for layer in layers], image)
+        self.head = ClassifierHead(sum(shapes[i][0] for i in self._loose), task.classes, config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, classes)
+        outs: list[Tensor | None] = [None] * len(self.layers) + [x]
+        for i, op in enumerate(self.layers):
+            xs = [outs[j] if pad is None else F.pad(outs[j], pad) for j, pad in self._wiring[i]]
+            outs[i] = op(xs[0] if len(xs) == 1 else torch.cat(xs, 1))
+            for j in self._dead_after[i]:
+                outs[j] = None
+        return self.head([outs[i] for i in self._loose])
+
+
+class MacroLayer(nn.Module):
+    """One ENAS macro layer: op(previous) [+ sum of skip outputs, then BN]."""
+
+    def __init__(self, op: nn.Module, skips: tuple[int, ...], width: int):
+        super().__init__()
+        self.op = op
+        self.skips = skips
+        # Only with skips: a BN straight after the op's own BN would cancel that BN's affine.
+        self.bn = nn.BatchNorm2d(width) if skips else None
+
+    def forward(self, prev: Tensor, outs: list[Tensor | None]) -> Tensor:  # (B, W, H, W') -> same
+        y = self.op(prev)
+        if self.bn is None:
+            return y
+        for j in self.skips:
+            y = y + outs[j]
+        return self.bn(y)
+
+
+def macro_pool_points(depth: int) -> tuple[int, ...]:
+    """Layers after which ENAS halves the maps: `pool_distance - 1` and `2 * pool_distance - 1`."""
+    distance = depth // 3
+    return (distance - 1, 2 * distance - 1) if distance else ()
+
+
+def _macro_width(layers: list[Layer], default: int) -> int:
+    widths = {int(layer.params["filters"]) for layer in layers if "filters" in layer.params}
+    if len(widths) > 1:
+        raise ChildError(f"ENAS macro layers share one width; got filters {sorted(widths)}", where="layers")
+    return widths.pop() if widths else default
+
+
+class MacroConvNet(nn.Module):
+    """An ENAS macro child: `forward(images (B, C, H, W)) -> logits (B, classes)`."""
+
+    def __init__(self, layers: list[Layer], task: ImageTask, config: ConvNetConfig = ConvNetConfig()):
+        super().__init__()
+        _check_layers(layers)
+        width = _macro_width(layers, config.filters)
+        self.stem = nn.Sequential(nn.Conv2d(task.channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width))
+        self.layers = nn.ModuleList(
+            MacroLayer(LAYER_OP_MODULES[layer.op](width, width, 1, layer.params), tuple(layer.inputs), width)
+            for layer in layers
+        )
+        # What each layer reads from the list of outputs: its skips and (main path) layer i-1.
+        readers = [tuple(layer.inputs) + ((i - 1,) if i else ()) for i, layer in enumerate(layers)]
+        points = macro_pool_points(len(layers))
+        self._reduced: list[tuple[int, ...]] = [  # after layer i: outputs read later, to halve
+            tuple(j for j in range(i + 1) if any(j in r for r in readers[i + 1:])) if i in points else ()
+            for i in range(len(layers))
+        ]
+        self.reductions = nn.ModuleList(
+            nn.ModuleList(FactorizedReduce(width, width) for _ in js) for js in self._reduced
+        )
+        self._dead_after = _last_readers(readers, len(layers) - 1)  # the last layer feeds the head
+        self.head = ClassifierHead(width, task.classes, config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, classes)
+        prev = self.stem(x)  # (B, width, H, W)
+        outs: list[Tensor | None] = [None] * len(self.layers)
+        for i, layer in enumerate(self.layers):
+            outs[i] = layer(prev, outs)
+            for j, reduce in zip(self._reduced[i], self.reductions[i]):
+                outs[j] = reduce(outs[j])  # (B, width, ceil(H/2), ceil(W/2))
+            prev = outs[i]
+            for j in self._dead_after[i]:
+                outs[j] = None
+        return self.head([prev])
+
+
+def build_convnet(arch: Architecture, task: ImageTask, config: ConvNetConfig | None = None) -> nn.Module:
+    """The child an `Architecture` with `layers` describes, by op family (NAS or ENAS macro)."""
+    if arch.layers is None:
+        raise ChildError("the architecture has no layers; not a conv-network child", where=arch.space)
+    _check_layers(arch.layers)
+    cls = NasConvNet if arch.layers[0].op in NAS_OPS else MacroConvNet
+    return cls(arch.layers, task, config or ConvNetConfig())

@@ -1,0 +1,163 @@
+"""Per-op modules of the convolutional children, and the registries that name them.
+
+`LAYER_OP_MODULES[op](in_channels, out_channels, stride, params)` builds the
+module of one layer op (keys: `vocab.LAYER_OPS`); `CELL_OP_MODULES` does the
+same for micro-cell ops (keys: `vocab.CELL_OPS`). `params` is the
+`Layer.params` dict. A factory builds one self-contained module, so an ENAS
+super-network can hold one instance per (layer, op) and share it across children.
+
+Where the papers are silent we follow the ENAS reference code
+(melodyguan/enas, `general_child.py` / `micro_child.py`, fixed-arc branches):
+- NAS "conv" is Conv(kh x kw) -> BN -> ReLU ("every layer is a convolution with
+  ReLU and batch normalisation"); the bias is dropped because BN follows.
+- ENAS ops start with ReLU: ReLU -> conv -> BN; a separable conv is ReLU ->
+  depthwise k x k -> pointwise 1 x 1 -> BN, stacked twice in micro cells.
+- ENAS pools are 3x3 'SAME' pools (avg excludes the padding, as TF does),
+  followed by ReLU -> 1x1 conv -> BN only when the channel count changes.
+- Every op keeps ceil(n / stride) pixels per side, so no input is too small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..space.ir import Value
+
+
+def out_size(size: int, stride: int) -> int:
+    """Pixels per side after any op here: ceil(size / stride), as TF's 'SAME' padding."""
+    return -(-size // stride)
+
+
+class ConvBnRelu(nn.Sequential):
+    """NAS layer: rectangular conv with 'same' padding (kh//2, kw//2) -> BN -> ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int], stride: int):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel, stride, (kernel[0] // 2, kernel[1] // 2), bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+        )
+
+
+class ReluConvBn(nn.Sequential):
+    """ENAS block: ReLU -> k x k conv -> BN (ops, 1x1 projections, calibrations)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1):
+        super().__init__(
+            nn.ReLU(),
+            nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+
+class SepConv(nn.Sequential):
+    """ENAS separable conv: ReLU -> depthwise k x k (stride) -> pointwise 1x1 -> BN."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int):
+        super().__init__(
+            nn.ReLU(),
+            nn.Conv2d(in_channels, in_channels, kernel, stride, kernel // 2, groups=in_channels, bias=False),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+
+class SamePadMaxPool(nn.Sequential):
+    """NAS max-pool of any size: -inf padding of pool_size-1 (bottom/right gets the odd one).
+
+    Output is ceil(n / stride) for every n >= 1, so a 1x1 map pools to 1x1.
+    """
+
+    def __init__(self, pool_size: int, stride: int):
+        before = (pool_size - 1) // 2
+        after = pool_size - 1 - before
+        super().__init__(
+            nn.ConstantPad2d((before, after, before, after), float("-inf")),
+            nn.MaxPool2d(pool_size, stride),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """ENAS `_factorized_reduction`: halve H and W without losing every other pixel.
+
+    Two strided 1x1 convs, the second on the map shifted by one pixel, each
+    giving half the output channels; concatenated, then BN.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.path1 = nn.Conv2d(in_channels, out_channels // 2, 1, 2, bias=False)
+        self.path2 = nn.Conv2d(in_channels, out_channels - out_channels // 2, 1, 2, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, out, ceil(H/2), ceil(W/2))
+        shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.path1(x), self.path2(shifted)], 1))
+
+
+def _pool_3x3(kind: str, in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    if kind == "max":
+        pool: nn.Module = nn.MaxPool2d(3, stride, 1)  # implicit -inf padding
+    else:
+        pool = nn.AvgPool2d(3, stride, 1, count_include_pad=False)
+    if in_channels == out_channels:
+        return pool
+    return nn.Sequential(pool, ReluConvBn(in_channels, out_channels, 1))
+
+
+def _cell_identity(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    if stride > 1:  # ENAS: identity on a reduction cell's input is a factorized reduction
+        return FactorizedReduce(in_channels, out_channels)
+    if in_channels != out_channels:
+        return ReluConvBn(in_channels, out_channels, 1)
+    return nn.Identity()
+
+
+def _cell_sep_conv(kernel: int, in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    # ENAS `_fixed_conv` stacks two separable convs (stack_convs=2); only the first strides.
+    return nn.Sequential(SepConv(in_channels, out_channels, kernel, stride), SepConv(out_channels, out_channels, kernel, 1))
+
+
+OpFactory = Callable[[int, int, int, Mapping[str, Value]], nn.Module]
+
+LAYER_OP_MODULES: dict[str, OpFactory] = {
+    "conv": lambda i, o, s, p: ConvBnRelu(i, o, (int(p["filter_height"]), int(p["filter_width"])), s),
+    "max_pool": lambda i, o, s, p: SamePadMaxPool(int(p["pool_size"]), s),  # keeps its input's channels
+    "conv_3x3": lambda i, o, s, p: ReluConvBn(i, o, 3, s),
+    "conv_5x5": lambda i, o, s, p: ReluConvBn(i, o, 5, s),
+    "sep_conv_3x3": lambda i, o, s, p: SepConv(i, o, 3, s),
+    "sep_conv_5x5": lambda i, o, s, p: SepConv(i, o, 5, s),
+    "max_pool_3x3": lambda i, o, s, p: _pool_3x3("max", i, o, s),
+    "avg_pool_3x3": lambda i, o, s, p: _pool_3x3("avg", i, o, s),
+}
+
+CELL_OP_MODULES: dict[str, OpFactory] = {
+    "identity": lambda i, o, s, p: _cell_identity(i, o, s),
+    "sep_conv_3x3": lambda i, o, s, p: _cell_sep_conv(3, i, o, s),
+    "sep_conv_5x5": lambda i, o, s, p: _cell_sep_conv(5, i, o, s),
+    "avg_pool_3x3": lambda i, o, s, p: _pool_3x3("avg", i, o, s),
+    "max_pool_3x3": lambda i, o, s, p: _pool_3x3("max", i, o, s),
+}
+
+
+class ClassifierHead(nn.Module):
+    """Global average pooling of each feature map, concatenated -> dropout -> Linear.
+
+    Pooling each map before concatenating lets maps of different sizes meet
+    (NAS rule 2) without zero-padding, which would only scale small maps' means down.
+    """
+
+    def __init__(self, in_features: int, classes: int, dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(in_features, classes)
+
+    def forward(self, maps: list[Tensor]) -> Tensor:  # each (B, C_k, H_k, W_k) -> (B, classes)
+        pooled = [m.mean((2, 3)) for m in maps]
+        features = pooled[0] if len(pooled) == 1 else torch.cat(pooled, 1)
+        return self.fc(self.dropout(features))

@@ -1,0 +1,64 @@
+"""`nascli eval`: retrain the best child of a run (or an arch.json) and test it once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..arch import decode, load_architecture
+from ..errors import RunError
+from ..search.evaluate import DataSpec
+from ..search.loop import SearchConfig
+from ..search.retrain import retrain
+from ..search.runs import find_run, run_space
+from ..search.store import RunStore
+from ..space import load_space
+from ..train import TrainConfig
+from .app import command, out
+
+
+@command("eval")
+def eval_(
+    arch_file: Annotated[Optional[Path], typer.Argument(help="An arch.json to retrain (or use --best).")] = None,
+    best: Annotated[bool, typer.Option("--best", help="Retrain the best child of a run.")] = False,
+    run: Annotated[Optional[str], typer.Option(help="The run for --best (default: the most recent).")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 10,
+    dataset: Annotated[Optional[str], typer.Option(help="For an arch.json: cifar10 or ptb (default: the space's).")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="For an arch.json: the dataset folder (default: embedded sample).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for weights and data order.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Retrain from scratch on train + validation and measure the test split once."""
+    if best == (arch_file is not None):
+        raise RunError("give either an arch.json or --best [--run RUN]")
+    if best:
+        path = find_run(run)
+        with RunStore.open_readonly(path) as store:
+            top = store.best(1)
+            if not top:
+                raise RunError("the run has no finished child yet", where=str(path))
+            config = SearchConfig.model_validate(store.config)
+            arch = decode(top[0].tokens, run_space(store))
+        spec, child, out_dir = config.data, config.child, path / "eval" / f"child-{top[0].id}"
+        train = config.train
+    else:
+        arch = load_architecture(arch_file)
+        name = dataset or str(load_space(arch.space).settings.get("dataset", "cifar10"))
+        spec = DataSpec(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed)
+        train = TrainConfig.for_language() if name == "ptb" else TrainConfig()
+        child, out_dir = SearchConfig(data=spec).child, arch_file.parent / f"{arch_file.stem}-eval"
+    train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
+    data = spec.load()
+    if not as_json:
+        where = "the embedded sample" if data.embedded else data.source
+        out.print(f"retraining {arch.tokens}\n  on {spec.name} train+valid from {where}, {epochs} epochs")
+    result = retrain(arch, data, spec.name, train, child, out_dir)
+    if as_json:
+        out.print_json(json.dumps(result.model_dump()))
+        return
+    value = f"{result.metric:.2%}" if result.metric_name == "test_accuracy" else f"{result.metric:.2f}"
+    out.print(f"{result.metric_name.replace('_', ' ')}: [bold]{value}[/]  ({result.params:,} params, "
+              f"{result.macs:,} MACs, {result.seconds:.0f}s)\nweights, arch.json and result.json in {result.out_dir}")

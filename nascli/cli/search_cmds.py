@@ -1,0 +1,120 @@
+"""`nascli search`, `runs` and `show`: run a search, list runs, see the best children."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import RunError
+from ..search.evaluate import DataSpec
+from ..search.loop import SearchConfig
+from ..search.runs import RUNS_ROOT, create_search, find_run, resume_search
+from ..search.store import RunStore, list_runs
+from ..space import load_space
+from ..train import TrainConfig
+from .app import command, err, out
+from .progress import SearchView
+
+
+def _train_config(language: bool, epochs: int | None, subset: int | None, seed: int) -> TrainConfig:
+    base = TrainConfig.for_language() if language else TrainConfig()
+    update = {k: v for k, v in (("epochs", epochs), ("train_subset", subset)) if v is not None}
+    return base.model_copy(update={**update, "seed": seed})
+
+
+@command("search")
+def search(
+    space: Annotated[Optional[str], typer.Argument(help="A .space file or bundled space name (not needed with --resume).")] = None,
+    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller) or random (its control experiment).")] = "reinforce",
+    dataset: Annotated[Optional[str], typer.Option(help="cifar10 or ptb (default: the space's `dataset`).")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Folder of the dataset's files (default: the embedded sample).")] = None,
+    budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all (with --resume: the new total).")] = None,
+    batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child.")] = None,
+    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch, for a fast proxy.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Children trained at once, in worker processes.")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue this run (a folder, or a name under runs/).")] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same machine: the same sampled architectures.")] = 0,
+) -> None:
+    """Search a space: sample children, train them, and train the controller on their rewards."""
+    if resume is not None:
+        if space is not None:
+            run_space = RunStore.open_readonly(find_run(resume))
+            same = run_space.space_text == Path(load_space(space).source).read_text(encoding="utf-8")
+            run_space.close()
+            if not same:
+                raise RunError(f"the run was started on another version of {space}; leave SPACE out to resume it", where=resume)
+        job = resume_search(resume, budget=budget, workers=workers)
+    else:
+        if space is None:
+            raise RunError("give a space to search (e.g. spaces/conv.space), or --resume RUN")
+        if strategy not in ("reinforce", "random"):
+            raise RunError(f"unknown strategy '{strategy}'; expected reinforce or random")
+        compiled_settings = load_space(space).settings
+        name = dataset or str(compiled_settings.get("dataset", "cifar10"))
+        config = SearchConfig(
+            strategy=strategy,
+            data=DataSpec(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed),
+            budget=budget or int(compiled_settings.get("budget", 8)),
+            batch=batch or int(compiled_settings.get("batch", 4)),
+            seed=seed,
+            workers=workers or 1,
+            train=_train_config(name == "ptb", epochs or compiled_settings.get("epochs"), train_subset, seed),
+        )
+        job = create_search(space, config, run_dir)
+    store = job.store
+    data = job.config.data
+    where = "the embedded sample (pass --data-dir for your own copy)" if data.data_dir is None else data.data_dir
+    out.print(f"run [bold]{store.path}[/]: {job.config.strategy} search of {job.compiled.name} on {data.name} from {where}")
+    try:
+        with SearchView(store, job.config.budget, out) as view:
+            job.run(view)
+    except KeyboardInterrupt:
+        store.state = "stopped"
+        err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
+        raise typer.Exit(130)
+    finally:
+        job.executor.close()
+        store.close()
+    out.print(f"done. See the best children with: nascli show {store.path}   retrain the best: nascli eval --best --run {store.path}")
+
+
+@command("runs")
+def runs(root: Annotated[Path, typer.Option(help="Folder holding the runs.")] = RUNS_ROOT) -> None:
+    """List the runs with their state and best result."""
+    table = Table("run", "state", "space", "strategy", "done", "failed", "pending", "best reward", "best architecture")
+    for r in list_runs(root):
+        c = r.counts
+        best = f"{r.best_reward:.4f}" if r.best_reward is not None else "-"
+        table.add_row(r.name, r.state if not r.problem else f"{r.state}: {r.problem}", r.space or "?", r.strategy or "?",
+                      str(c.get("done", 0)), str(c.get("failed", 0)), str(c.get("pending", 0) + c.get("running", 0)),
+                      best, (r.best_tokens or "")[:60])
+    out.print(table)
+
+
+@command("show")
+def show(
+    run: Annotated[Optional[str], typer.Argument(help="Run folder or name (default: the most recent).")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many of the best children.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Every recorded child as JSON.")] = False,
+) -> None:
+    """The best children of a run (search-time validation scores, not test results)."""
+    with RunStore.open_readonly(find_run(run)) as store:
+        if as_json:
+            children = [c.model_dump(exclude={"arch_json"}) for c in store.children()]
+            out.print_json(json.dumps({"run": str(store.path), "state": store.state, "children": children}))
+            return
+        table = Table("id", "step", "reward", "metric", "params", "MACs", "seconds", "architecture",
+                      title=f"{store.path}: best {top} of {sum(store.counts().values())} (validation, at search time)")
+        for c in store.best(top):
+            table.add_row(str(c.id), str(c.step), f"{c.reward:.4f}", f"{c.metric_name} {c.metric:.4g}",
+                          f"{c.params:,}", f"{c.macs:,}", f"{c.seconds:.1f}", c.tokens)
+        out.print(table)
+        failed = store.children(status="failed")
+        if failed:
+            out.print(f"{len(failed)} failed children; e.g. #{failed[0].id}: {failed[0].error}")

@@ -1,0 +1,148 @@
+"""Crash-safe files of a run folder: config, space copy, writer lock, controller checkpoint.
+
+Every file is written to a temporary name beside it, fsynced, then renamed
+over the old one, so a reader (or a search resumed after `kill -9`) sees
+either the old file or the new one, never half of each. The controller
+checkpoint keeps one generation back (`controller.prev.pt`) so that a newest
+file torn by a crash the filesystem did not protect against still leaves a
+usable state. The database beside these files lives in store.py.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import RunError
+
+CONFIG_FILE, SPACE_FILE, LOCK_FILE = "config.json", "space.space", "run.lock"
+CHECKPOINT_NAME, PREVIOUS_NAME = "controller.pt", "controller.prev.pt"
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename lives in the directory entry; without this a power cut can
+    # undo it even though the file's bytes are on disk.
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    """Write `data` durably to a fresh temporary file beside `path`; return its path."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that no reader ever sees a partial file."""
+    path = Path(path)
+    os.replace(_write_temp(path, data), path)
+    _fsync_dir(path.parent)
+
+
+# -- config.json + space.space ------------------------------------------------
+
+
+def write_run_files(run_dir: Path, options: dict[str, Any], space_text: str, space_sha256: str) -> None:
+    """Write space.space (byte for byte) and config.json (options + the space's sha256)."""
+    write_atomic(run_dir / SPACE_FILE, space_text.encode())
+    # default=str: paths and the like become text; pydantic re-validates them on resume.
+    document = {"space_file": SPACE_FILE, "space_sha256": space_sha256, "options": options}
+    write_atomic(run_dir / CONFIG_FILE, json.dumps(document, indent=2, default=str).encode())
+
+
+def read_run_files(run_dir: Path) -> tuple[dict[str, Any], str]:
+    """(options, space text) of a run folder, checked against each other."""
+    try:
+        document = json.loads((run_dir / CONFIG_FILE).read_bytes())
+        space_text = (run_dir / SPACE_FILE).read_bytes().decode("utf-8")
+        options, recorded_sha = document["options"], document["space_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RunError(f"run files are missing or corrupt: {err}", where=str(run_dir)) from None
+    if not isinstance(options, dict):
+        raise RunError(f"{CONFIG_FILE} holds no options", where=str(run_dir / CONFIG_FILE))
+    if hashlib.sha256(space_text.encode()).hexdigest() != recorded_sha:
+        raise RunError(f"{SPACE_FILE} was changed after the run started", where=str(run_dir / SPACE_FILE))
+    return options, space_text
+
+
+def take_writer_lock(run_dir: Path) -> int:
+    """Hold run.lock until the returned fd is closed; the kernel drops it even on kill -9."""
+    try:
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise RunError(f"cannot open {LOCK_FILE}: {err.strerror}", where=str(run_dir)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunError("another process is writing this run", where=str(run_dir)) from None
+    return fd
+
+
+# -- controller checkpoint ----------------------------------------------------
+
+
+def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:
+    """Write `state` as `folder/controller.pt`, keeping the last one as `controller.prev.pt`."""
+    import io
+
+    import torch  # lazily: listing runs must not pay for importing torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    latest = folder / CHECKPOINT_NAME
+    # Serialise and sync first, then rotate: a crash between the two renames
+    # leaves only controller.prev.pt, which load_checkpoint falls back to.
+    staged = _write_temp(latest, buffer.getvalue())
+    if latest.exists():
+        os.replace(latest, folder / PREVIOUS_NAME)
+    os.replace(staged, latest)
+    _fsync_dir(folder)
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    import torch
+
+    # weights_only=False: the checkpoint holds RNG states (numpy arrays, Python
+    # tuples) that the safe loader rejects; it is the run's own file.
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(state, dict):
+        raise TypeError(f"expected a dict, found {type(state).__name__}")
+    return state
+
+
+def load_checkpoint(folder: Path) -> dict[str, Any] | None:
+    """The newest readable checkpoint in `folder`, or None when there is none.
+
+    Falls back to `controller.prev.pt` when `controller.pt` is missing, torn or
+    corrupt; raises RunError when checkpoints exist but none can be read.
+    """
+    folder = Path(folder)
+    candidates = [p for p in (folder / CHECKPOINT_NAME, folder / PREVIOUS_NAME) if p.exists()]
+    problems = []
+    for path in candidates:
+        try:
+            return _read_checkpoint(path)
+        except Exception as err:  # torch reports a torn zip as RuntimeError, EOFError, UnpicklingError...
+            problems.append(f"{path.name}: {err}")
+    if not candidates:
+        return None
+    raise RunError("no readable controller checkpoint (" + "; ".join(problems) + ")", where=str(folder))

@@ -1,0 +1,85 @@
+"""One child, start to finish: build -> train -> reward. The unit of work an executor runs.
+
+A child that crashes, runs out of memory or diverges becomes a `failed` result
+with its error and the configured reward, so that the search goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Literal
+
+import torch
+from pydantic import BaseModel
+
+from ..arch import Architecture
+from ..children import ChildConfig, build_child, profile_child
+from ..data import ImageData, TextData, load_dataset
+from ..errors import ChildError
+from ..train import RewardConfig, TrainConfig, fit_image, fit_language, image_reward, language_reward
+
+
+class DataSpec(BaseModel):
+    """Where a worker finds the data: enough to load it again in another process."""
+
+    name: str
+    data_dir: str | None = None
+    valid_fraction: float = 0.1
+    seed: int = 0
+
+    def load(self) -> ImageData | TextData:
+        return load_dataset(self.name, self.data_dir, valid_fraction=self.valid_fraction, seed=self.seed)
+
+
+class ChildJob(BaseModel):
+    child_id: int
+    arch: Architecture
+    train: TrainConfig
+    reward: RewardConfig
+    child: ChildConfig
+
+
+class ChildResult(BaseModel):
+    child_id: int
+    status: Literal["done", "failed"]
+    reward: float
+    metric: float | None = None
+    metric_name: str | None = None
+    params: int | None = None
+    macs: int | None = None
+    seconds: float
+    error: str | None = None
+
+
+def run_child(job: ChildJob, data: ImageData | TextData) -> ChildResult:
+    """Build and train `job.arch` on `data`; never raises for a bad child."""
+    start = time.perf_counter()
+    params = macs = None
+    try:
+        torch.manual_seed(job.train.seed + job.child_id)
+        model = build_child(job.arch, data.task, job.child)
+        profile = profile_child(model, data.task)
+        params, macs = profile.params, profile.macs
+        cfg = job.train.with_hyper(job.arch.hyper).model_copy(update={"seed": job.train.seed + job.child_id})
+        if isinstance(data, ImageData):
+            hist = fit_image(model, (data.train_x, data.train_y), (data.valid_x, data.valid_y), cfg)
+            metric, reward = image_reward(hist.metric, job.reward)
+            name = "valid_accuracy"
+        else:
+            hist = fit_language(model, data.train, data.valid, cfg)
+            metric, reward = language_reward(hist.metric, job.reward)
+            name = "valid_perplexity"
+        if not math.isfinite(reward):
+            raise ChildError(f"diverged: validation {name} is {metric}")
+        return ChildResult(child_id=job.child_id, status="done", reward=reward, metric=metric, metric_name=name,
+                           params=params, macs=macs, seconds=time.perf_counter() - start)
+    except Exception as err:  # noqa: BLE001 - any child failure is recorded, the search goes on
+        if isinstance(err, torch.OutOfMemoryError):
+            message = "out of memory"
+        elif isinstance(err, ChildError):
+            message = err.message
+        else:
+            message = f"{type(err).__name__}: {err}"
+        return ChildResult(child_id=job.child_id, status="failed", reward=job.reward.failed, params=params,
+                           macs=macs, seconds=time.perf_counter() - start, error=message.splitlines()[0][:500])

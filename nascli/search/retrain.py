@@ -1,0 +1,59 @@
+"""Retrain a found architecture from scratch and measure it once on the test split.
+
+As the paper does before its single test measurement, the child trains on the
+whole training split (train + validation) and the test set is touched once, at
+the end. Weights, arch.json and result.json are written to `out_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel
+
+from ..arch import Architecture, save_architecture
+from ..children import ChildConfig, build_child, profile_child
+from ..data import ImageData, TextData
+from ..train import TrainConfig, accuracy, fit_image, fit_language, perplexity
+
+
+class RetrainResult(BaseModel):
+    tokens: str
+    dataset: str
+    metric_name: str  # test_accuracy or test_perplexity
+    metric: float
+    params: int
+    macs: int
+    epochs: int
+    train_examples: int
+    seconds: float
+    out_dir: str
+
+
+def retrain(arch: Architecture, data: ImageData | TextData, dataset: str, train: TrainConfig,
+            child: ChildConfig, out_dir: str | Path) -> RetrainResult:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    torch.manual_seed(train.seed)
+    model = build_child(arch, data.task, child)
+    profile = profile_child(model, data.task)
+    cfg = train.with_hyper(arch.hyper)
+    if isinstance(data, ImageData):
+        x, y = torch.cat([data.train_x, data.valid_x]), torch.cat([data.train_y, data.valid_y])
+        fit_image(model, (x, y), None, cfg)
+        metric, name, n = accuracy(model, data.test_x, data.test_y), "test_accuracy", len(x)
+    else:
+        ids = torch.cat([data.train, data.valid])
+        fit_language(model, ids, None, cfg)
+        metric, name, n = perplexity(model, data.test, 10, cfg.bptt), "test_perplexity", len(ids)
+    torch.save(model.state_dict(), out / "model.pt")
+    save_architecture(arch, out / "arch.json")
+    result = RetrainResult(tokens=arch.tokens, dataset=dataset, metric_name=name, metric=metric,
+                           params=profile.params, macs=profile.macs, epochs=cfg.epochs, train_examples=n,
+                           seconds=time.perf_counter() - start, out_dir=str(out))
+    (out / "result.json").write_text(json.dumps(result.model_dump(), indent=2) + "\n")
+    return result

@@ -1,0 +1,60 @@
+"""Starting, resuming and finding runs: the library calls behind `nascli search/runs/show`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import RunError
+from ..space import load_space, parse_space
+from ..space.compiler import CompiledSpace, compile_space
+from .executor import make_executor
+from .loop import Search, SearchConfig
+from .store import RunStore, default_run_dir, list_runs
+
+RUNS_ROOT = Path("runs")
+
+
+def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
+    """A new run folder for `space_ref`, ready to `run()`."""
+    space = load_space(space_ref)
+    data = config.data.load()  # fail on a missing dataset before the run folder exists
+    path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
+    text = Path(space.source).read_text(encoding="utf-8")
+    store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
+    return Search(config, compile_space(space), store, make_executor(config.data, data, config.workers))
+
+
+def run_space(store: RunStore) -> CompiledSpace:
+    """The space the run was started with (its own copy, so later edits don't matter)."""
+    return compile_space(parse_space(store.space_text, str(store.path / "space.space")))
+
+
+def resume_search(run_ref: str | Path, budget: int | None = None, workers: int | None = None) -> Search:
+    """The search of an existing run, to continue where it stopped; `budget` may extend it."""
+    store = RunStore.open(find_run(run_ref))
+    try:
+        config = SearchConfig.model_validate(store.config)
+        update = {k: v for k, v in (("budget", budget), ("workers", workers)) if v is not None}
+        if update:
+            config = config.model_copy(update=update)
+            store.set_meta("config_override", config.model_dump_json())
+        elif store.get_meta("config_override"):
+            config = SearchConfig.model_validate_json(store.get_meta("config_override"))
+        compiled = run_space(store)
+        return Search(config, compiled, store, make_executor(config.data, config.data.load(), config.workers))
+    except BaseException:
+        store.close()
+        raise
+
+
+def find_run(ref: str | Path | None, root: str | Path = RUNS_ROOT) -> Path:
+    """A run folder by path or by name under `root`; None: the most recent run."""
+    if ref is None:
+        runs = sorted((r for r in list_runs(root) if r.state != "corrupt"), key=lambda r: r.created or 0)
+        if not runs:
+            raise RunError(f"no runs under {root}/; start one with `nascli search SPACE`")
+        return Path(runs[-1].path)
+    for candidate in (Path(ref), Path(root) / str(ref)):
+        if (candidate / "run.db").is_file():
+            return candidate
+    raise RunError("not a run folder (no run.db)", where=str(ref))

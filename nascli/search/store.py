@@ -1,0 +1,439 @@
+"""The run store: one search run's folder, its SQLite database and files.
+
+A run folder holds
+    config.json                 search options + the sha256 of space.space (atomic write)
+    space.space                 the space file's text, byte for byte
+    run.db                      SQLite in WAL mode: children, controller_steps, meta
+    checkpoints/controller.pt   the controller's state (see checkpoint.py)
+    run.lock                    flock-ed by the one process that writes the run
+
+One process writes (the search); others read while it does (`nascli runs`,
+`show`, `report`): WAL gives each reader a consistent snapshot without blocking
+the writer, and every write is one short transaction, so a `kill -9` loses at
+most the write in flight and never a child already reported finished.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import re
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import RunError
+from . import checkpoint
+
+Status = Literal["pending", "running", "done", "failed"]
+STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
+RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
+BUSY_TIMEOUT_S = 30.0  # how long a connection waits for another's write before reporting a lock
+SCHEMA_VERSION = "1"
+DB_FILE, CHECKPOINT_DIR = "run.db", "checkpoints"
+
+_SCHEMA = """
+CREATE TABLE children (
+    id INTEGER PRIMARY KEY,
+    step INTEGER NOT NULL,
+    depth INTEGER,
+    tokens TEXT NOT NULL,
+    arch_json TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    reward REAL, metric REAL, metric_name TEXT, params INTEGER, macs INTEGER,
+    seconds REAL, error TEXT, created REAL NOT NULL, finished REAL);
+CREATE INDEX children_by_status_reward ON children (status, reward DESC);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE controller_steps (
+    step INTEGER PRIMARY KEY, baseline REAL, mean_reward REAL, loss REAL,
+    entropy REAL, depth INTEGER, time REAL NOT NULL);
+"""
+
+
+class ChildRecord(BaseModel):
+    """One row of `children`: a sampled architecture and, once trained, its result."""
+
+    model_config = ConfigDict(frozen=True)
+    id: int
+    step: int  # controller step (batch) that sampled it
+    depth: int | None  # layers at sampling time; None for spaces without a depth schedule
+    tokens: str
+    arch_json: str
+    status: Status
+    reward: float | None = None
+    metric: float | None = None  # validation accuracy or perplexity, see metric_name
+    metric_name: str | None = None
+    params: int | None = None
+    macs: int | None = None
+    seconds: float | None = None
+    error: str | None = None
+    created: float
+    finished: float | None = None
+
+
+class StepRecord(BaseModel):
+    """One controller update, for the history plots."""
+
+    model_config = ConfigDict(frozen=True)
+    step: int
+    baseline: float | None
+    mean_reward: float | None
+    loss: float | None
+    entropy: float | None
+    depth: int | None
+    time: float
+
+
+class RunSummary(BaseModel):
+    """One line of `nascli runs`.
+
+    `state` is the recorded run state, except that a 'running' run whose process
+    is gone (killed before it could record anything) reads 'stopped', and a run
+    that cannot be read reads 'corrupt' with the reason in `problem`.
+    """
+
+    name: str
+    path: Path
+    state: str
+    space: str | None = None
+    strategy: str | None = None
+    counts: dict[str, int] = {}
+    samples: int = 0
+    best_reward: float | None = None
+    best_tokens: str | None = None
+    created: float | None = None
+    updated: float | None = None
+    problem: str | None = None
+
+
+@contextmanager
+def _sql_errors(db: Path) -> Iterator[None]:
+    """Turn sqlite3's exceptions into RunErrors that name the database."""
+    try:
+        yield
+    except sqlite3.OperationalError as err:
+        text = str(err)
+        if "locked" in text or "busy" in text:
+            message = "run database is locked by another process"
+        elif "no such table" in text or "no such column" in text:
+            message = f"not a nascli run database ({text})"
+        elif "readonly" in text:
+            message = "run database is read-only here"
+        else:
+            message = f"run database error: {text}"
+        raise RunError(message, where=str(db)) from None
+    except sqlite3.DatabaseError as err:  # "file is not a database", "disk image is malformed"
+        raise RunError(f"run database is corrupt: {err}", where=str(db)) from None
+    except sqlite3.Error as err:
+        raise RunError(f"run database error: {err}", where=str(db)) from None
+
+
+def _connect(db: Path, readonly: bool) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so every
+    # transaction is exactly as long as the code between them.
+    target, uri = (db.resolve().as_uri() + "?mode=ro", True) if readonly else (str(db), False)
+    with _sql_errors(db):
+        conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_S,
+                               isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes, not power cuts
+    return conn
+
+
+def default_run_dir(root: str | Path = "runs", name: str | None = None) -> Path:
+    """`root/<name>`, or `root/<YYYYmmdd-HHMMSS>` (suffixed -2, -3... if taken)."""
+    if name:
+        return Path(root) / name
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, n = Path(root) / stamp, 2
+    while candidate.exists():
+        candidate, n = Path(root) / f"{stamp}-{n}", n + 1
+    return candidate
+
+
+class RunStore:
+    """A run folder opened for writing (the search) or reading (everything else)."""
+
+    def __init__(self, run_dir: Path, conn: sqlite3.Connection, options: dict[str, Any],
+                 space_text: str, lock_fd: int | None):
+        self.path = run_dir
+        self.space_text = space_text
+        self._options = options
+        self._conn = conn
+        self._db = run_dir / DB_FILE
+        self._lock_fd = lock_fd  # None when read-only
+        self._mutex = threading.Lock()  # one connection, possibly shared by threads
+
+    # -- opening ---------------------------------------------------------
+
+    @classmethod
+    def create(cls, run_dir: str | Path, config: dict[str, Any], space_text: str,
+               space_sha256: str) -> RunStore:
+        """Start a new run in `run_dir` (absent or empty) and open it for writing."""
+        run_dir = Path(run_dir)
+        if hashlib.sha256(space_text.encode()).hexdigest() != space_sha256:
+            raise ValueError("space_sha256 is not the sha256 of space_text")
+        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+            raise RunError("run folder already exists and is not empty", where=str(run_dir))
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RunError(f"cannot create run folder: {err}", where=str(run_dir)) from None
+        lock_fd = checkpoint.take_writer_lock(run_dir)
+        try:
+            checkpoint.write_run_files(run_dir, config, space_text, space_sha256)
+            # run.db comes last: a folder with a run.db always has its config and space.
+            conn = _connect(run_dir / DB_FILE, readonly=False)
+        except (OSError, RunError) as err:
+            os.close(lock_fd)
+            raise RunError(f"cannot write run folder: {err}", where=str(run_dir)) from None
+        store = cls(run_dir, conn, copy.deepcopy(config), space_text, lock_fd)
+        now = repr(time.time())
+        with store._write() as db:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("schema_version", SCHEMA_VERSION), ("state", "running"), ("samples", "0"),
+                ("created", now), ("pid", str(os.getpid())), ("host", socket.gethostname())])
+        return store
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> RunStore:
+        """Open an existing run for writing (resume); only one process may hold it."""
+        return cls._open(Path(run_dir), readonly=False)
+
+    @classmethod
+    def open_readonly(cls, run_dir: str | Path) -> RunStore:
+        """Open an existing run for reading, safe while another process writes it."""
+        return cls._open(Path(run_dir), readonly=True)
+
+    @classmethod
+    def _open(cls, run_dir: Path, readonly: bool) -> RunStore:
+        if not run_dir.is_dir():
+            raise RunError("no such run folder", where=str(run_dir))
+        if not (run_dir / DB_FILE).is_file():
+            raise RunError(f"not a run folder (no {DB_FILE})", where=str(run_dir))
+        options, space_text = checkpoint.read_run_files(run_dir)
+        lock_fd = None if readonly else checkpoint.take_writer_lock(run_dir)
+        try:
+            store = cls(run_dir, _connect(run_dir / DB_FILE, readonly), options, space_text, lock_fd)
+        except RunError:
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise
+        try:
+            if store.get_meta("schema_version") != SCHEMA_VERSION:
+                raise RunError("not a nascli run database (schema version)", where=str(store._db))
+            if not readonly:
+                store.set_meta("pid", os.getpid())
+                store.set_meta("host", socket.gethostname())
+        except RunError:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        with self._mutex:
+            self._conn.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing --------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; it also stamps meta 'updated'."""
+        if self._lock_fd is None:
+            raise RunError("run was opened read-only", where=str(self.path))
+        with self._mutex, _sql_errors(self._db):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('updated', ?)", (repr(time.time()),))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._mutex, _sql_errors(self._db):
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- run state -------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The search options the run was started with (a copy)."""
+        return copy.deepcopy(self._options)
+
+    def set_meta(self, key: str, value: str | int | float) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else default
+
+    @property
+    def state(self) -> str | None:
+        return self.get_meta("state")
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value not in RUN_STATES:
+            raise ValueError(f"run state must be one of {RUN_STATES}, got {value!r}")
+        self.set_meta("state", value)
+
+    # -- children --------------------------------------------------------
+
+    def add_children(self, step: int, depth: int | None, items: list[tuple[str, str]]) -> list[int]:
+        """Record sampled (tokens, arch_json) pairs as 'pending'; returns their ids."""
+        now = time.time()
+        with self._write() as db:
+            ids = [db.execute("INSERT INTO children (step, depth, tokens, arch_json, status, created) "
+                              "VALUES (?, ?, ?, ?, 'pending', ?)", (step, depth, tokens, arch, now)).lastrowid
+                   for tokens, arch in items]
+            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'samples'", (len(ids),))
+        return ids
+
+    def mark_running(self, ids: list[int]) -> None:
+        with self._write() as db:
+            for child_id in ids:
+                if db.execute("UPDATE children SET status = 'running' WHERE id = ? AND status = 'pending'",
+                              (child_id,)).rowcount != 1:
+                    raise RunError(f"child {child_id} is not pending", where=str(self._db))
+
+    def _close_child(self, child_id: int, status: str, **fields: Any) -> None:
+        assignments = "".join(f", {name} = ?" for name in fields)
+        with self._write() as db:
+            # Finished children are never rewritten: a resumed search cannot clobber a result.
+            if db.execute(f"UPDATE children SET status = ?, finished = ?{assignments} "
+                          "WHERE id = ? AND status IN ('pending', 'running')",
+                          (status, time.time(), *fields.values(), child_id)).rowcount != 1:
+                raise RunError(f"child {child_id} is not pending or running", where=str(self._db))
+
+    def finish_child(self, child_id: int, reward: float, metric: float, metric_name: str,
+                     params: int, macs: int, seconds: float) -> None:
+        self._close_child(child_id, "done", reward=reward, metric=metric, metric_name=metric_name,
+                          params=params, macs=macs, seconds=seconds)
+
+    def fail_child(self, child_id: int, error: str, reward: float, seconds: float) -> None:
+        self._close_child(child_id, "failed", error=error, reward=reward, seconds=seconds)
+
+    def children(self, status: str | None = None, order_by_reward: bool = False,
+                 limit: int | None = None) -> list[ChildRecord]:
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        sql = "SELECT * FROM children" + (" WHERE status = ?" if status else "")
+        sql += " ORDER BY reward IS NULL, reward DESC, id" if order_by_reward else " ORDER BY id"
+        params: tuple = (status,) if status else ()
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (*params, limit)
+        return [ChildRecord(**dict(row)) for row in self._rows(sql, params)]
+
+    def best(self, k: int) -> list[ChildRecord]:
+        """The k finished children with the highest reward (earlier first on ties)."""
+        return self.children("done", order_by_reward=True, limit=k)
+
+    def counts(self) -> dict[str, int]:
+        found = {r["status"]: r["n"] for r in self._rows("SELECT status, COUNT(*) AS n FROM children GROUP BY status")}
+        return {status: found.get(status, 0) for status in STATUSES}
+
+    def finished_tokens(self) -> dict[str, ChildRecord]:
+        """Finished children by token string (the earliest one per string)."""
+        found: dict[str, ChildRecord] = {}
+        for child in self.children("done"):
+            found.setdefault(child.tokens, child)
+        return found
+
+    def recover(self) -> list[ChildRecord]:
+        """After a crash: re-queue children left 'running'; returns every pending child."""
+        with self._write() as db:
+            db.execute("UPDATE children SET status = 'pending' WHERE status = 'running'")
+        return self.children("pending")
+
+    # -- controller ------------------------------------------------------
+
+    def record_step(self, step: int, baseline: float | None, mean_reward: float | None,
+                    loss: float | None, entropy: float | None, depth: int | None) -> None:
+        with self._write() as db:
+            # REPLACE: a step redone after a resume overwrites its earlier record.
+            db.execute("INSERT OR REPLACE INTO controller_steps VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (step, baseline, mean_reward, loss, entropy, depth, time.time()))
+
+    def steps(self) -> list[StepRecord]:
+        return [StepRecord(**dict(r)) for r in self._rows("SELECT * FROM controller_steps ORDER BY step")]
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        if self._lock_fd is None:
+            raise RunError("run was opened read-only", where=str(self.path))
+        try:
+            checkpoint.save_checkpoint(self.path / CHECKPOINT_DIR, state)
+        except OSError as err:
+            raise RunError(f"cannot write checkpoint: {err}", where=str(self.path / CHECKPOINT_DIR)) from None
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        return checkpoint.load_checkpoint(self.path / CHECKPOINT_DIR)
+
+    # -- summaries -------------------------------------------------------
+
+    def summary(self) -> RunSummary:
+        state = self.state or "unknown"
+        if state == "running" and not self._writer_alive():
+            state = "stopped"
+        best = self.best(1)
+        match = re.search(r"^\s*space\s+([A-Za-z_][\w-]*)", self.space_text, re.MULTILINE)
+        created, updated = self.get_meta("created"), self.get_meta("updated")
+        return RunSummary(
+            name=self.path.name, path=self.path, state=state,
+            space=match.group(1) if match else self._options.get("space"),
+            strategy=self._options.get("strategy"), counts=self.counts(),
+            samples=int(self.get_meta("samples", "0")),
+            best_reward=best[0].reward if best else None, best_tokens=best[0].tokens if best else None,
+            created=float(created) if created else None, updated=float(updated) if updated else None)
+
+    def _writer_alive(self) -> bool:
+        """Whether the process recorded as writing this run still exists (when we can tell)."""
+        pid, host = self.get_meta("pid"), self.get_meta("host")
+        if pid is None or host != socket.gethostname():
+            return True  # another machine's process: assume the record is right
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # exists, owned by someone else
+            return True
+        return True
+
+
+def list_runs(root: str | Path = "runs") -> list[RunSummary]:
+    """Every run folder directly under `root`, by name; never raises for a broken run."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    summaries = []
+    for folder in sorted(p for p in root.iterdir() if (p / DB_FILE).is_file()):
+        try:
+            with RunStore.open_readonly(folder) as store:
+                summaries.append(store.summary())
+        except (RunError, ValueError) as err:  # ValueError: a meta value that is not a number
+            summaries.append(RunSummary(name=folder.name, path=folder, state="corrupt", problem=str(err)))
+    return summaries

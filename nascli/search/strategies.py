@@ -1,0 +1,87 @@
+"""Search strategies: who proposes the next children and learns from their rewards.
+
+`reinforce` is the paper's controller trained with REINFORCE; `random` is its
+control experiment (uniform over the space). Both go through the same loop.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Protocol
+
+import torch
+
+from ..arch.sample import sample_assignment
+from ..arch.tokens import Assignment
+from ..space.compiler import CompiledSpace
+from .controller import Controller, ControllerConfig
+from .reinforce import Reinforce, ReinforceConfig, ReinforceStats
+
+
+class Strategy(Protocol):
+    def propose(self, m: int, depth: int | None) -> list[Assignment]: ...
+
+    def update(self, assignments: list[Assignment], depth: int | None, rewards: list[float]) -> ReinforceStats | None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class RandomStrategy:
+    """Uniformly random architectures; learns nothing."""
+
+    def __init__(self, compiled: CompiledSpace, seed: int):
+        self.compiled = compiled
+        self.rng = random.Random(seed)
+
+    def propose(self, m: int, depth: int | None) -> list[Assignment]:
+        return [sample_assignment(self.compiled, self.rng, depth) for _ in range(m)]
+
+    def update(self, assignments, depth, rewards) -> None:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.getstate()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.setstate(state["rng"])
+
+
+class ReinforceStrategy:
+    """The NAS controller: samples m children, then one REINFORCE step on their rewards.
+
+    The update re-scores the sampled assignments (one more controller pass, cheap
+    beside training children) so that a step resumed after a kill, whose samples
+    come back from the run store, is updated exactly like one that never stopped.
+    """
+
+    def __init__(self, compiled: CompiledSpace, seed: int, controller: ControllerConfig, reinforce: ReinforceConfig):
+        torch.manual_seed(seed)
+        self.controller = Controller(compiled, controller)
+        self.reinforce = Reinforce(self.controller, reinforce)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def propose(self, m: int, depth: int | None) -> list[Assignment]:
+        with torch.no_grad():
+            return self.controller.sample(m, depth, self.generator).assignments
+
+    def update(self, assignments, depth, rewards) -> ReinforceStats:
+        log_prob, entropy = self.controller.score(assignments, depth)
+        return self.reinforce.step(log_prob, entropy, torch.tensor(rewards, dtype=torch.float32))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"controller": self.controller.state_dict(), "reinforce": self.reinforce.state_dict(),
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.controller.load_state_dict(state["controller"])
+        self.reinforce.load_state_dict(state["reinforce"])
+        self.generator.set_state(state["generator"])
+
+
+def make_strategy(name: str, compiled: CompiledSpace, seed: int, controller: ControllerConfig,
+                  reinforce: ReinforceConfig) -> Strategy:
+    if name == "random":
+        return RandomStrategy(compiled, seed)
+    return ReinforceStrategy(compiled, seed, controller, reinforce)

@@ -1,0 +1,119 @@
+"""Training loops for children. They know nothing about architectures: an image child
+maps (B,C,H,W) -> (B,classes) logits; a language child maps ((T,B) ids, state) ->
+((T,B,V) logits, state) and has `init_state(batch)` and `detach_state(state)`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data import augment, batchify, bptt_batches
+from ..errors import ChildError
+from .config import TrainConfig
+
+
+@dataclass
+class History:
+    """Per-epoch training loss and evaluation metric (accuracy or perplexity)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    metric: list[float] = field(default_factory=list)
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig, steps: int):
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
+    if cfg.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
+    elif cfg.schedule == "step":  # divide by 10 at half and three quarters of training
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, [steps // 2, 3 * steps // 4], 0.1)
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    return opt, sched
+
+
+def _step(model: nn.Module, loss: Tensor, opt, sched, cfg: TrainConfig, where: str) -> float:
+    value = loss.item()
+    if not math.isfinite(value):
+        raise ChildError(f"diverged: training loss is {value}", where=where)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    sched.step()
+    return value
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> float:
+    model.eval()
+    correct = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+                  for i in range(0, len(x), batch_size))
+    return correct / max(len(x), 1)
+
+
+def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Tensor, Tensor] | None,
+              cfg: TrainConfig, device: torch.device | str = "cpu") -> History:
+    """Train on `train`; after each epoch measure accuracy on `evaluate` (if given)."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    x_all, y_all = train
+    n = min(len(x_all), cfg.train_subset or len(x_all))
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    opt, sched = _optimizer(model, cfg, cfg.epochs * steps_per_epoch)
+    hist = History()
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = torch.randperm(len(x_all), generator=gen)[:n]
+        total = 0.0
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            x = augment(x_all[idx], gen) if cfg.augment else x_all[idx]
+            x, y = x.to(device, non_blocking=True), y_all[idx].to(device, non_blocking=True)
+            loss = F.cross_entropy(model(x), y)
+            total += _step(model, loss, opt, sched, cfg, f"epoch {epoch + 1}") * len(idx)
+        hist.train_loss.append(total / n)
+        if evaluate is not None:
+            hist.metric.append(accuracy(model, evaluate[0].to(device), evaluate[1].to(device)))
+    return hist
+
+
+@torch.no_grad()
+def perplexity(model: nn.Module, ids: Tensor, batch_size: int, bptt: int, device="cpu") -> float:
+    model.eval()
+    data = batchify(ids, batch_size).to(device)
+    state = model.init_state(batch_size)
+    nll, count = 0.0, 0
+    for x, y in bptt_batches(data, bptt):
+        logits, state = model(x, state)
+        nll += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+        count += y.numel()
+    return math.exp(nll / count)
+
+
+def fit_language(model: nn.Module, train: Tensor, evaluate: Tensor | None, cfg: TrainConfig,
+                 device: torch.device | str = "cpu") -> History:
+    """Truncated-BPTT training on token ids; perplexity on `evaluate` after each epoch."""
+    ids = train[: cfg.train_subset] if cfg.train_subset else train
+    data = batchify(ids, cfg.batch_size).to(device)
+    steps_per_epoch = math.ceil((len(data) - 1) / cfg.bptt)
+    opt, sched = _optimizer(model, cfg, cfg.epochs * steps_per_epoch)
+    hist = History()
+    for epoch in range(cfg.epochs):
+        model.train()
+        state = model.init_state(cfg.batch_size)
+        total, count = 0.0, 0
+        for x, y in bptt_batches(data, cfg.bptt):
+            state = model.detach_state(state)  # truncated BPTT: no gradient into the last segment
+            logits, state = model(x, state)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+            total += _step(model, loss, opt, sched, cfg, f"epoch {epoch + 1}") * y.numel()
+            count += y.numel()
+        hist.train_loss.append(total / count)
+        if evaluate is not None:
+            hist.metric.append(perplexity(model, evaluate, min(cfg.batch_size, 10), cfg.bptt, device))
+    return hist
