@@ -16,7 +16,8 @@
 - `MacroConvNet` (ENAS macro ops). As ENAS `general_child.py` does while
   searching (`_enas_layer`): a 3x3 stem conv + BN, then layer i runs its op on
   layer i-1's output (the stem's for layer 0) and, when it has skip inputs,
-  returns BN(op output + sum of the skip layers' outputs). ENAS indexes skip
+  returns BN(op output + sum of the skip layers' outputs) (no BN without
+  skips: the op already ends in one, or is a pool). ENAS indexes skip
   candidates as [stem, layer 0, ..., layer i-2]; our records name layers
   0..i-1, so picking layer i-1 adds a residual connection. After the layers at
   1/3 and 2/3 depth (3 and 7 of 12) every output still needed is halved by a
@@ -121,7 +122,9 @@ class MacroLayer(nn.Module):
         super().__init__()
         self.op = op
         self.skips = skips
-        # Only with skips: a BN straight after the op's own BN would cancel that BN's affine.
+        # ENAS applies this BN to every layer but the first (its search graph sums zeros
+        # for unpicked skips); without skips we leave it out, since a BN straight after
+        # the op's own BN would cancel that BN's scale and shift.
         self.bn = nn.BatchNorm2d(width) if skips else None
 
     def forward(self, prev: Tensor, outs: list[Tensor | None]) -> Tensor:  # (B, W, H, W') -> same
@@ -186,8 +189,7 @@ class MacroConvNet(nn.Module):
 
 def build_convnet(arch: Architecture, task: ImageTask, config: ConvNetConfig | None = None) -> nn.Module:
     """The child an `Architecture` with `layers` describes, by op family (NAS or ENAS macro)."""
-    if arch.layers is None:
+    if not arch.layers:
         raise ChildError("the architecture has no layers; not a conv-network child", where=arch.space)
-    _check_layers(arch.layers)
-    cls = NasConvNet if arch.layers[0].op in NAS_OPS else MacroConvNet
+    cls = NasConvNet if arch.layers[0].op in NAS_OPS else MacroConvNet  # each checks every layer
     return cls(arch.layers, task, config or ConvNetConfig())

@@ -90,5 +90,8 @@ class LanguageModel(nn.Module):
         return self.decoder(hidden), state
 
     def macs_per_step(self, batch: int = 1) -> int:
-        """Matrix-product MACs per time step: the cell's projections plus the decoder (cell only: `cell.macs_per_step`)."""
+        """Matrix-product MACs per time step: the cell's projections plus the decoder.
+
+        The cell's alone: `self.cell.macs_per_step(batch)`.
+        """
         return self.cell.macs_per_step(batch) + linear_macs(self.decoder, batch)

@@ -46,7 +46,7 @@ Shape = tuple[int, int, int]  # (channels, height, width)
 def _check_cell(cell: Cell) -> None:
     where = f"cell {cell.name}"
     if cell.inputs != 2:
-        raise ChildError(f"a micro cell reads the two previous cells; this one declares {cell.inputs} inputs", where=where)
+        raise ChildError(f"a micro cell reads the two previous cells, not {cell.inputs}", where=where)
     if cell.stride not in (1, 2):
         raise ChildError(f"a micro cell has stride 1 or 2, not {cell.stride}", where=where)
     for pos, node in enumerate(cell.nodes):
@@ -71,11 +71,12 @@ class MicroCell(nn.Module):
         else:
             self.prep0 = nn.Identity()
         self.prep1 = ReluConvBn(in1[0], width, 1)
-        stride = lambda src: cell.stride if src < cell.inputs else 1  # noqa: E731
+
+        def op(name: str, src: int) -> nn.Module:  # only ops on the cell's inputs stride
+            return CELL_OP_MODULES[name](width, width, cell.stride if src < cell.inputs else 1, {})
+
         self.nodes = nn.ModuleList(
-            nn.ModuleList([CELL_OP_MODULES[node.left_op](width, width, stride(node.left), {}),
-                           CELL_OP_MODULES[node.right_op](width, width, stride(node.right), {})])
-            for node in cell.nodes
+            nn.ModuleList([op(node.left_op, node.left), op(node.right_op, node.right)]) for node in cell.nodes
         )
         self._edges = tuple((node.left, node.right) for node in cell.nodes)
         read = {src for edge in self._edges for src in edge}

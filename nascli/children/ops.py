@@ -120,7 +120,8 @@ def _cell_identity(in_channels: int, out_channels: int, stride: int) -> nn.Modul
 
 def _cell_sep_conv(kernel: int, in_channels: int, out_channels: int, stride: int) -> nn.Module:
     # ENAS `_fixed_conv` stacks two separable convs (stack_convs=2); only the first strides.
-    return nn.Sequential(SepConv(in_channels, out_channels, kernel, stride), SepConv(out_channels, out_channels, kernel, 1))
+    return nn.Sequential(SepConv(in_channels, out_channels, kernel, stride),
+                         SepConv(out_channels, out_channels, kernel, 1))
 
 
 OpFactory = Callable[[int, int, int, Mapping[str, Value]], nn.Module]

@@ -112,7 +112,7 @@ class TreeCell(nn.Module):
         """One step from this step's projected input (B, base*H)."""
         h_prev, c_prev = state if self.has_memory else (state, None)
         batch = h_prev.shape[0]
-        xp = x_proj.view(batch, self.base, self.hidden_size)
+        xp = x_proj.reshape(batch, self.base, self.hidden_size)
         hp = self.h_proj(h_prev).view(batch, self.base, self.hidden_size)
         # Each distinct leaf combine runs once over all leaves; unbind (not indexing) so that
         # backward is one stack instead of a zero-filled (B, base, H) tensor per leaf.

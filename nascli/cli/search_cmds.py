@@ -87,13 +87,14 @@ def search(
 @command("runs")
 def runs(root: Annotated[Path, typer.Option(help="Folder holding the runs.")] = RUNS_ROOT) -> None:
     """List the runs with their state and best result."""
-    table = Table("run", "state", "space", "strategy", "done", "failed", "pending", "best reward", "best architecture")
+    table = Table("run", "state", "space", "strategy", "done/failed/left", "best reward")
+    table.columns[0].no_wrap = True
     for r in list_runs(root):
         c = r.counts
         best = f"{r.best_reward:.4f}" if r.best_reward is not None else "-"
-        table.add_row(r.name, r.state if not r.problem else f"{r.state}: {r.problem}", r.space or "?", r.strategy or "?",
-                      str(c.get("done", 0)), str(c.get("failed", 0)), str(c.get("pending", 0) + c.get("running", 0)),
-                      best, (r.best_tokens or "")[:60])
+        left = c.get("pending", 0) + c.get("running", 0)
+        table.add_row(r.name, r.state if not r.problem else f"{r.state}: {r.problem}", r.space or "?",
+                      r.strategy or "?", f"{c.get('done', 0)}/{c.get('failed', 0)}/{left}", best)
     out.print(table)
 
 
@@ -109,12 +110,15 @@ def show(
             children = [c.model_dump(exclude={"arch_json"}) for c in store.children()]
             out.print_json(json.dumps({"run": str(store.path), "state": store.state, "children": children}))
             return
-        table = Table("id", "step", "reward", "metric", "params", "MACs", "seconds", "architecture",
+        table = Table("id", "step", "reward", "metric", "params", "MMACs", "seconds",
                       title=f"{store.path}: best {top} of {sum(store.counts().values())} (validation, at search time)")
-        for c in store.best(top):
+        best = store.best(top)
+        for c in best:
             table.add_row(str(c.id), str(c.step), f"{c.reward:.4f}", f"{c.metric_name} {c.metric:.4g}",
-                          f"{c.params:,}", f"{c.macs:,}", f"{c.seconds:.1f}", c.tokens)
+                          f"{c.params:,}", f"{c.macs / 1e6:,.1f}", f"{c.seconds:.1f}")
         out.print(table)
+        for c in best:
+            out.print(f"#{c.id}  {c.tokens}")
         failed = store.children(status="failed")
         if failed:
             out.print(f"{len(failed)} failed children; e.g. #{failed[0].id}: {failed[0].error}")

@@ -18,6 +18,7 @@ from ..arch import Architecture, save_architecture
 from ..children import ChildConfig, build_child, profile_child
 from ..data import ImageData, TextData
 from ..train import TrainConfig, accuracy, fit_image, fit_language, perplexity
+from ..train.loops import EVAL_BATCH
 
 
 class RetrainResult(BaseModel):
@@ -49,7 +50,7 @@ def retrain(arch: Architecture, data: ImageData | TextData, dataset: str, train:
     else:
         ids = torch.cat([data.train, data.valid])
         fit_language(model, ids, None, cfg)
-        metric, name, n = perplexity(model, data.test, 10, cfg.bptt), "test_perplexity", len(ids)
+        metric, name, n = perplexity(model, data.test, EVAL_BATCH, cfg.bptt), "test_perplexity", len(ids)
     torch.save(model.state_dict(), out / "model.pt")
     save_architecture(arch, out / "arch.json")
     result = RetrainResult(tokens=arch.tokens, dataset=dataset, metric_name=name, metric=metric,

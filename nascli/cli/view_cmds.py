@@ -1,0 +1,69 @@
+"""`nascli render`, `report` and `export`: see what a search found, and take it elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..export import check_export, export_child, locate
+from ..render import architecture_tree, draw
+from ..report import write_report
+from ..search.runs import find_run
+from .app import command, out
+
+SourceArg = Annotated[Optional[str], typer.Argument(
+    help="An arch.json, or a token string in quotes (e.g. 'rnn_base2: add tanh / ...'); or use --best.")]
+BestOpt = Annotated[bool, typer.Option("--best", help="The best child of a run.")]
+RunOpt = Annotated[Optional[str], typer.Option(help="The run for --best: a folder or a name under runs/ (default: the most recent).")]
+
+
+@command("render")
+def render(
+    source: SourceArg = None,
+    best: BestOpt = False,
+    run: RunOpt = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a figure: .svg, .png, .pdf or .dot.")] = None,
+) -> None:
+    """Draw an architecture as the papers do (a tree in the terminal without -o)."""
+    arch = locate(source, best, run).arch
+    if output is None:
+        out.print(architecture_tree(arch))
+        return
+    drawn = draw(arch, output)
+    if drawn.rendered:
+        out.print(f"wrote {drawn.path}")
+        return
+    fmt = output.suffix.lstrip(".").lower()
+    out.print(f"graphviz's `dot` is not installed, so wrote {drawn.path}; for images: apt-get install graphviz "
+              f"(or brew install graphviz), then dot -T{fmt} {drawn.path} -o {output}", soft_wrap=True)
+
+
+@command("report")
+def report(
+    runs: Annotated[Optional[list[str]], typer.Argument(help="Run folders or names (default: the most recent run).")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="report.png, or .html with a table of the best children (default: report.png in the first run).")] = None,
+) -> None:
+    """Chart the rewards, baseline, best-so-far and depth of one or more runs."""
+    folders = [find_run(r) for r in runs] if runs else [find_run(None)]
+    path = write_report(folders, output or folders[0] / "report.png")
+    out.print(f"wrote {path}")
+
+
+@command("export")
+def export(
+    source: SourceArg = None,
+    best: BestOpt = False,
+    run: RunOpt = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="model.py (readable PyTorch source) or model.pt (TorchScript with the trained weights of `nascli eval`).")] = ...,
+    dataset: Annotated[Optional[str], typer.Option(help="For an arch.json: cifar10 or ptb (default: the space's).")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="For an arch.json: the dataset folder, which sets the vocabulary (default: embedded sample).")] = None,
+) -> None:
+    """Write a found child as a standalone PyTorch module file or as TorchScript."""
+    found = locate(source, best, run, dataset, data_dir)
+    check_export(output, found.weights)  # before loading the data
+    task = found.data.load().task
+    path = export_child(found.arch, task, found.child, found.weights, output)
+    note = "" if found.weights.trained else f"  (untrained: `{found.weights.command}` trains it)"
+    out.print(f"wrote {path}{note}", soft_wrap=True)

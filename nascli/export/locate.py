@@ -1,0 +1,70 @@
+"""Which architecture to render or export, and where `nascli eval` keeps its trained weights.
+
+A source is an arch.json, a token string, or the best child of a run. Weights
+live where `nascli eval` writes them: `RUN/eval/child-<id>/model.pt` for
+`--best`, `<stem>-eval/model.pt` beside an arch.json.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..arch import Architecture, decode, load_architecture
+from ..children import ChildConfig
+from ..errors import RunError
+from ..search.evaluate import DataSpec
+from ..search.loop import SearchConfig
+from ..search.runs import find_run, run_space
+from ..search.store import RunStore
+from ..space import load_space
+from .module_source import WeightsNote
+
+
+@dataclass(frozen=True)
+class Located:
+    arch: Architecture
+    data: DataSpec  # the dataset whose task (image size and classes, or vocabulary) shapes the child
+    child: ChildConfig  # the sizes the child was (or will be) trained with
+    weights: WeightsNote
+
+
+def _best_of_run(run: str | None) -> Located:
+    path = find_run(run)
+    with RunStore.open_readonly(path) as store:
+        top = store.best(1)
+        if not top:
+            raise RunError("the run has no finished child yet", where=str(path))
+        config = SearchConfig.model_validate(store.config)
+        arch = decode(top[0].tokens, run_space(store))
+    weights = WeightsNote(path / "eval" / f"child-{top[0].id}" / "model.pt",
+                          f"nascli eval --best --run {shlex.quote(str(path))}")
+    return Located(arch, config.data, config.child, weights)
+
+
+def _data_spec(arch: Architecture, dataset: str | None, data_dir: Path | None) -> DataSpec:
+    name = dataset or str(load_space(arch.space).settings.get("dataset", "cifar10"))
+    return DataSpec(name=name, data_dir=str(data_dir) if data_dir else None)
+
+
+def locate(source: str | None, best: bool = False, run: str | None = None, dataset: str | None = None,
+           data_dir: Path | None = None) -> Located:
+    """The architecture `source` names (an arch.json or a token string), or with `best` the best child of `run`.
+
+    `dataset` and `data_dir` (default: the space's dataset, embedded sample) apply to an arch.json or
+    token string; a run's child uses the run's own data and child sizes.
+    """
+    if best == (source is not None):
+        raise RunError("give an arch.json, a token string, or --best [--run RUN]")
+    if best:
+        return _best_of_run(run)
+    if source.endswith(".json") or Path(source).is_file():
+        path = Path(source)
+        arch = load_architecture(path)
+        weights = WeightsNote(path.parent / f"{path.stem}-eval" / "model.pt", f"nascli eval {shlex.quote(source)}")
+    else:
+        arch = decode(source)
+        weights = WeightsNote(Path("arch-eval") / "model.pt",
+                              f"nascli decode {shlex.quote(source)} -o arch.json && nascli eval arch.json")
+    return Located(arch, _data_spec(arch, dataset, data_dir), ChildConfig(), weights)  # `nascli eval`'s sizes

@@ -1,0 +1,26 @@
+"""Architecture -> Diagram, by family: conv layers, tree cell, DAG cell or micro cells."""
+
+from __future__ import annotations
+
+from ..arch.records import Architecture
+from ..errors import ArchitectureError
+from .cells import dag_diagram, micro_diagram, tree_diagram
+from .conv import conv_diagram
+from .diagram import Diagram
+
+
+def architecture_diagram(arch: Architecture) -> Diagram:
+    """The figure of `arch` as a drawing-neutral graph; predicted hyper-parameters join its title."""
+    if arch.layers is not None:
+        diagram = conv_diagram(arch)
+    elif arch.tree is not None:
+        diagram = tree_diagram(arch)
+    elif arch.dag is not None:
+        diagram = dag_diagram(arch)
+    elif arch.cells:
+        diagram = micro_diagram(arch)
+    else:
+        raise ArchitectureError("nothing to draw: no layers, tree, dag or cells", where=arch.tokens)
+    if arch.hyper:
+        diagram.title += "  (" + ", ".join(f"{k} = {v}" for k, v in arch.hyper.items()) + ")"
+    return diagram

@@ -1,0 +1,58 @@
+"""What a report shows of one run, read from its store (read-only, so a running search can be reported)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..arch.records import Architecture
+from ..search.store import ChildRecord, RunStore, StepRecord
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    name: str
+    path: Path
+    strategy: str  # reinforce or random
+    space: str
+    state: str
+    children: list[ChildRecord]  # every sampled child, in sampling (id) order
+    steps: list[StepRecord]  # controller steps: baseline and the batch's mean reward
+    top: list[ChildRecord]  # the best finished children, best first
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.strategy}, {self.space})"
+
+    def depths(self) -> list[int]:
+        """Depth of each child: the schedule's when the space has one, else its layer/node count."""
+        return [c.depth if c.depth is not None else Architecture.model_validate_json(c.arch_json).depth
+                for c in self.children]
+
+    def best_so_far(self) -> tuple[list[int], list[float]]:
+        """(positions, best reward of a finished child up to each), from the first finished child on."""
+        xs: list[int] = []
+        ys: list[float] = []
+        best = None
+        for position, child in enumerate(self.children, start=1):
+            if child.status == "done" and child.reward is not None:
+                best = child.reward if best is None else max(best, child.reward)
+            if best is not None:
+                xs.append(position)
+                ys.append(best)
+        return xs, ys
+
+    def step_ends(self) -> dict[int, int]:
+        """Controller step -> position (1-based) of its last sampled child, where its baseline is drawn."""
+        ends: dict[int, int] = {}
+        for position, child in enumerate(self.children, start=1):
+            ends[child.step] = position
+        return ends
+
+
+def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
+    with RunStore.open_readonly(run_dir) as store:
+        summary = store.summary()
+        return RunHistory(name=summary.name, path=Path(run_dir), strategy=summary.strategy or "?",
+                          space=summary.space or "?", state=summary.state, children=store.children(),
+                          steps=store.steps(), top=store.best(top))

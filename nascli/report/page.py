@@ -1,0 +1,45 @@
+"""The HTML report: one self-contained page, the chart embedded as base64, a table of each run's best children."""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from .history import RunHistory
+
+_STYLE = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 80em; color: #222; }
+img { max-width: 100%; border: 1px solid #ddd; }
+table { border-collapse: collapse; margin-bottom: 2em; font-size: 0.92em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.8em; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code { font-size: 0.95em; word-break: break-all; }
+"""
+
+
+def _metric(value: float | None, name: str | None) -> str:
+    if value is None:
+        return "-"
+    return f"{escape(name or 'metric')} {value:.4g}"
+
+
+def _table(run: RunHistory) -> str:
+    counts = {s: sum(c.status == s for c in run.children) for s in ("done", "failed", "pending", "running")}
+    rows = "".join(
+        f"<tr><td class='num'>{rank}</td><td class='num'>{c.id}</td><td class='num'>{c.reward:.4f}</td>"
+        f"<td>{_metric(c.metric, c.metric_name)}</td><td><code>{escape(c.tokens)}</code></td></tr>"
+        for rank, c in enumerate(run.top, start=1))
+    head = "<tr><th>#</th><th>child</th><th>reward</th><th>metric</th><th>architecture (tokens)</th></tr>"
+    status = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    body = f"<table>{head}{rows}</table>" if run.top else "<p>no finished child yet</p>"
+    return (f"<h2>{escape(run.label)}</h2><p>{escape(str(run.path))}: {escape(run.state)}"
+            f"{', ' + status if status else ''}</p>{body}")
+
+
+def report_page(runs: list[RunHistory], png: bytes) -> str:
+    image = base64.b64encode(png).decode("ascii")
+    title = "nascli report: " + ", ".join(r.name for r in runs)
+    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>"
+            f"<img alt='search history' src='data:image/png;base64,{image}'>"
+            + "".join(_table(run) for run in runs) + "</body></html>\n")

@@ -1,0 +1,100 @@
+"""The search-history chart of one or more runs (matplotlib, no pyplot: no global state, no display).
+
+Top panel: the reward of every child in sampling order (dots; failed children
+as red crosses at the reward they were given), the best reward so far (solid
+step line) and, per controller step, the moving-average baseline (dashed) and
+the batch's mean reward (dotted), drawn at the step's last child. Bottom
+panel: each child's depth, so the depth schedule's steps line up with the
+rewards above them. One colour per run.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from .history import RunHistory
+
+RUN_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f")
+FAILED = "#d62728"  # red is kept for failures, never a run's colour
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    width_in: float = 11.0
+    height_in: float = 7.5
+    dpi: int = 120
+    top: int = 10  # children listed per run in the HTML page
+
+    @property
+    def pixels(self) -> tuple[int, int]:
+        """(width, height) of the PNG."""
+        return round(self.width_in * self.dpi), round(self.height_in * self.dpi)
+
+
+def _plot_rewards(ax, run: RunHistory, colour: str) -> None:
+    done = [(i, c.reward) for i, c in enumerate(run.children, 1) if c.status == "done" and c.reward is not None]
+    failed = [(i, c.reward) for i, c in enumerate(run.children, 1) if c.status == "failed" and c.reward is not None]
+    if done:
+        ax.scatter(*zip(*done), s=26, color=colour, alpha=0.75, edgecolors="none", zorder=3)
+    if failed:
+        ax.scatter(*zip(*failed), s=46, marker="x", color=FAILED, linewidths=1.6, zorder=4)
+    xs, ys = run.best_so_far()
+    if xs:
+        ax.step(xs, ys, where="post", color=colour, linewidth=2.2, zorder=2)
+    ends = run.step_ends()
+    for field, style in (("baseline", "--"), ("mean_reward", ":")):
+        points = [(ends[s.step], getattr(s, field)) for s in run.steps
+                  if s.step in ends and getattr(s, field) is not None]
+        if points:
+            ax.plot(*zip(*points), linestyle=style, marker=".", color=colour, linewidth=1.4, alpha=0.9)
+
+
+def _legends(fig: Figure, runs: list[RunHistory], colours: list[str]) -> None:
+    """Beside the chart, not on it: one entry per run, then what each mark means."""
+    by_run = [Line2D([], [], color=c, marker="o", linewidth=2.2, label=r.label) for r, c in zip(runs, colours)]
+    fig.legend(handles=by_run, loc="outside right upper", fontsize=10, title="run", title_fontsize=10, frameon=False)
+    grey = "#444444"
+    styles = [
+        Line2D([], [], color=grey, marker="o", linestyle="none", label="finished child"),
+        Line2D([], [], color=FAILED, marker="x", linestyle="none", markeredgewidth=1.6, label="failed child"),
+        Line2D([], [], color=grey, linewidth=2.2, label="best so far"),
+        Line2D([], [], color=grey, linestyle="--", marker=".", label="baseline (moving average)"),
+        Line2D([], [], color=grey, linestyle=":", marker=".", label="batch's mean reward"),
+    ]
+    fig.legend(handles=styles, loc="outside right lower", fontsize=10, frameon=False)
+
+
+def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> bytes:
+    """The chart as PNG bytes, `config.pixels` in size."""
+    fig = Figure(figsize=(config.width_in, config.height_in), dpi=config.dpi, layout="constrained")
+    reward_ax, depth_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    colours = [c for _, c in zip(runs, itertools.cycle(RUN_COLOURS))]
+    for k, (run, colour) in enumerate(zip(runs, colours)):
+        _plot_rewards(reward_ax, run, colour)
+        if run.children:  # later runs thinner, so that runs with the same schedule all stay visible
+            depth_ax.step(range(1, len(run.children) + 1), run.depths(), where="mid", color=colour,
+                          linewidth=max(1.2, 3.6 - 1.2 * k))
+    metrics = sorted({c.metric_name for r in runs for c in r.children if c.metric_name})
+    reward_ax.set_title("reward of each child" + (f" (from {', '.join(metrics)})" if metrics else ""), fontsize=13)
+    reward_ax.set_ylabel("reward", fontsize=12)
+    reward_ax.grid(alpha=0.3)
+    if not any(r.children for r in runs):
+        reward_ax.text(0.5, 0.5, "no children sampled yet", transform=reward_ax.transAxes, ha="center", fontsize=12)
+    _legends(fig, runs, colours)
+    depths = [d for run in runs for d in run.depths()]
+    if depths:  # a margin of one layer, so that a constant depth gets integer ticks around it
+        depth_ax.set_ylim(min(depths) - 1, max(depths) + 1)
+    depth_ax.set_ylabel("depth", fontsize=12)
+    depth_ax.set_xlabel("child, in sampling order", fontsize=12)
+    depth_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    depth_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    depth_ax.grid(alpha=0.3)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
