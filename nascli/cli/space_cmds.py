@@ -108,6 +108,8 @@ def decode(
     space: Annotated[Optional[str], typer.Option("--space", help="Decode against this space file instead of the one the string names.")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the arch.json here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the arch.json content.")] = False,
+    dataset: Annotated[Optional[str], typer.Option(help="Also build the child for this dataset (cifar10, ptb) and show its parameters and MACs.")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="With --dataset: its folder (default: the embedded sample).")] = None,
 ) -> None:
     """Decode a token string into an architecture: layers, or the cell's equations."""
     arch = decode_arch(tokens, space)
@@ -127,5 +129,13 @@ def decode(
     lines = (tree_equations(arch.tree) if arch.tree else []) + (dag_equations(arch) if arch.dag else []) + cell_lines(arch)
     for line in lines:
         out.print(f"  {line}", soft_wrap=True)
+    if dataset is not None:
+        from ..children import build_child, profile_child  # torch is imported only when asked for
+        from ..search.evaluate import DataSpec
+
+        data = DataSpec(name=dataset, data_dir=str(data_dir) if data_dir else None).load()
+        profile = profile_child(build_child(arch, data.task), data.task)
+        per = "image" if arch.task == "image" else "token"
+        out.print(f"on {dataset}: {profile.params:,} parameters, {profile.macs:,} multiply-adds per {per}")
     if output is not None:
         out.print(f"wrote {output}")

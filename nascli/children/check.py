@@ -1,0 +1,47 @@
+"""Smoke-test architectures on real data: build, one forward and backward pass, time it."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel
+
+from ..arch import Architecture
+from ..data import ImageData, TextData, batchify
+from . import ChildConfig, build_child, profile_child
+
+
+class CheckResult(BaseModel):
+    tokens: str
+    params: int | None = None
+    macs: int | None = None
+    ms: float | None = None  # one forward + backward pass on the batch
+    error: str | None = None
+
+
+def real_batch(data: ImageData | TextData, size: int = 16, bptt: int = 35) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `size` training images, or a (bptt, size) window of training text."""
+    if isinstance(data, ImageData):
+        return data.train_x[:size], data.train_y[:size]
+    stream = batchify(data.train[: size * (bptt + 1)], size)
+    return stream[:-1], stream[1:]
+
+
+def check_architecture(arch: Architecture, data: ImageData | TextData, config: ChildConfig | None = None) -> CheckResult:
+    x, y = real_batch(data)
+    try:
+        model = build_child(arch, data.task, config)
+        profile = profile_child(model, data.task)
+        model.train()
+        start = time.perf_counter()
+        logits = model(x) if isinstance(data, ImageData) else model(x, model.init_state(x.shape[1]))[0]
+        loss = F.cross_entropy(logits.flatten(0, -2), y.flatten())
+        loss.backward()
+        ms = (time.perf_counter() - start) * 1000
+        if not torch.isfinite(loss):
+            raise ValueError(f"the loss is {loss.item()}")
+        return CheckResult(tokens=arch.tokens, params=profile.params, macs=profile.macs, ms=ms)
+    except Exception as err:  # noqa: BLE001 - a failing architecture is the result being reported
+        return CheckResult(tokens=arch.tokens, error=f"{type(err).__name__}: {err}".splitlines()[0])

@@ -1,0 +1,57 @@
+"""`nascli check`: do sampled architectures of a space build and run on real data?"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..arch.sample import sample_architecture
+from ..children.check import check_architecture
+from ..search.evaluate import DataSpec
+from ..space import load_space
+from ..space.compiler import compile_space
+from .app import command, out
+from .space_cmds import SpaceArg
+
+DatasetOpt = Annotated[Optional[str], typer.Option(help="cifar10 or ptb (default: the space's `dataset`).")]
+DataDirOpt = Annotated[Optional[Path], typer.Option(help="Folder of the dataset's files (default: the embedded sample).")]
+
+
+def data_spec(dataset: str | None, data_dir: Path | None, space_settings: dict) -> DataSpec:
+    name = dataset or str(space_settings.get("dataset", "cifar10"))
+    return DataSpec(name=name, data_dir=str(data_dir) if data_dir else None)
+
+
+@command("check")
+def check(
+    space: SpaceArg,
+    n: Annotated[int, typer.Option("-n", min=1, help="How many architectures.")] = 10,
+    seed: Annotated[Optional[int], typer.Option(help="Sampling seed.")] = 0,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Sample N architectures (all depths), build each and run one forward+backward pass on a real batch."""
+    compiled = compile_space(load_space(space))
+    data = data_spec(dataset, data_dir, compiled.space.settings).load()
+    rng = random.Random(seed)
+    depths = compiled.depths or [None]
+    table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}")
+    failures = []
+    for i in range(n):
+        arch = sample_architecture(compiled, rng, depths[i % len(depths)])
+        r = check_architecture(arch, data)
+        if r.error:
+            failures.append(r)
+            table.add_row(str(i), str(arch.depth), "-", "-", "-", f"[red]{r.error}[/]")
+        else:
+            table.add_row(str(i), str(arch.depth), f"{r.params:,}", f"{r.macs:,}", f"{r.ms:.0f}", "ok")
+    out.print(table)
+    for r in failures:
+        out.print(f"[red]failed[/]: {r.tokens}\n  {r.error}")
+    out.print(f"{n - len(failures)} passed, {len(failures)} failed")
+    if failures:
+        raise typer.Exit(1)
