@@ -177,6 +177,8 @@ def test_bad_inputs_exit_2(runner, tmp_path):
         (["search", "conv", "--strategy", "evolution"], "unknown strategy"),
         (["search", "--resume", str(tmp_path / "nope")], "not a run folder"),
         (["search"], "give a space"),
+        (["search", "conv", "--download", "--data-dir", str(tmp_path / "dl")], "cannot download CIFAR-10"),
+        (["search", "rnn", "--download"], "fetches cifar10 only"),
         (["eval", "--best", "--run", str(tmp_path / "nope")], "not a run folder"),
         (["eval"], "either an arch.json or --best"),
         (["show", str(tmp_path)], "not a run folder"),

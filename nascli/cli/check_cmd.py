@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -11,19 +10,11 @@ from rich.table import Table
 
 from ..arch.sample import sample_architecture
 from ..children.check import check_architecture
-from ..search.evaluate import DataSpec
 from ..space import load_space
 from ..space.compiler import compile_space
 from .app import command, out
+from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 from .space_cmds import SpaceArg
-
-DatasetOpt = Annotated[Optional[str], typer.Option(help="cifar10 or ptb (default: the space's `dataset`).")]
-DataDirOpt = Annotated[Optional[Path], typer.Option(help="Folder of the dataset's files (default: the embedded sample).")]
-
-
-def data_spec(dataset: str | None, data_dir: Path | None, space_settings: dict) -> DataSpec:
-    name = dataset or str(space_settings.get("dataset", "cifar10"))
-    return DataSpec(name=name, data_dir=str(data_dir) if data_dir else None)
 
 
 @command("check")
@@ -33,10 +24,11 @@ def check(
     seed: Annotated[Optional[int], typer.Option(help="Sampling seed.")] = 0,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
 ) -> None:
     """Sample N architectures (all depths), build each and run one forward+backward pass on a real batch."""
     compiled = compile_space(load_space(space))
-    data = data_spec(dataset, data_dir, compiled.space.settings).load()
+    data = data_spec(dataset, data_dir, download, compiled.space.settings).load()
     rng = random.Random(seed)
     depths = compiled.depths or [None]
     table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}")

@@ -10,7 +10,6 @@ import typer
 
 from ..arch import decode, load_architecture
 from ..errors import RunError
-from ..search.evaluate import DataSpec
 from ..search.loop import SearchConfig
 from ..search.retrain import retrain
 from ..search.runs import find_run, run_space
@@ -18,6 +17,7 @@ from ..search.store import RunStore
 from ..space import load_space
 from ..train import TrainConfig
 from .app import command, out
+from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 
 
 @command("eval")
@@ -26,12 +26,15 @@ def eval_(
     best: Annotated[bool, typer.Option("--best", help="Retrain the best child of a run.")] = False,
     run: Annotated[Optional[str], typer.Option(help="The run for --best (default: the most recent).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 10,
-    dataset: Annotated[Optional[str], typer.Option(help="For an arch.json: cifar10 or ptb (default: the space's).")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="For an arch.json: the dataset folder (default: embedded sample).")] = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
     seed: Annotated[int, typer.Option(help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Retrain from scratch on train + validation and measure the test split once."""
+    """Retrain from scratch on train + validation and measure the test split once.
+
+    With --best, the run's own dataset and settings are used (--dataset/--data-dir apply to an arch.json)."""
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
     if best:
@@ -46,9 +49,8 @@ def eval_(
         train = config.train
     else:
         arch = load_architecture(arch_file)
-        name = dataset or str(load_space(arch.space).settings.get("dataset", "cifar10"))
-        spec = DataSpec(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed)
-        train = TrainConfig.for_language() if name == "ptb" else TrainConfig()
+        spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)
+        train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
         child, out_dir = SearchConfig(data=spec).child, arch_file.parent / f"{arch_file.stem}-eval"
     train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
     data = spec.load()

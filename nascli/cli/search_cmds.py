@@ -10,13 +10,13 @@ import typer
 from rich.table import Table
 
 from ..errors import RunError
-from ..search.evaluate import DataSpec
 from ..search.loop import SearchConfig
 from ..search.runs import RUNS_ROOT, create_search, find_run, resume_search
 from ..search.store import RunStore, list_runs
 from ..space import load_space
 from ..train import TrainConfig
 from .app import command, err, out
+from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 from .progress import SearchView
 
 
@@ -30,8 +30,9 @@ def _train_config(language: bool, epochs: int | None, subset: int | None, seed: 
 def search(
     space: Annotated[Optional[str], typer.Argument(help="A .space file or bundled space name (not needed with --resume).")] = None,
     strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller) or random (its control experiment).")] = "reinforce",
-    dataset: Annotated[Optional[str], typer.Option(help="cifar10 or ptb (default: the space's `dataset`).")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Folder of the dataset's files (default: the embedded sample).")] = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
     budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all (with --resume: the new total).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child.")] = None,
@@ -56,10 +57,11 @@ def search(
         if strategy not in ("reinforce", "random"):
             raise RunError(f"unknown strategy '{strategy}'; expected reinforce or random")
         compiled_settings = load_space(space).settings
-        name = dataset or str(compiled_settings.get("dataset", "cifar10"))
+        spec = data_spec(dataset, data_dir, download, compiled_settings, seed)
+        name = spec.name
         config = SearchConfig(
             strategy=strategy,
-            data=DataSpec(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed),
+            data=spec,
             budget=budget or int(compiled_settings.get("budget", 8)),
             batch=batch or int(compiled_settings.get("batch", 4)),
             seed=seed,

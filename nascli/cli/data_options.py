@@ -1,0 +1,26 @@
+"""The dataset options shared by `search`, `check` and `eval`, and the DataSpec they make."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..data import download_cifar10
+from ..errors import DataError
+from ..search.evaluate import DataSpec
+
+DatasetOpt = Annotated[Optional[str], typer.Option(help="cifar10 or ptb (default: the space's `dataset`).")]
+DataDirOpt = Annotated[Optional[Path], typer.Option(help="Folder of the dataset's files (default: the embedded sample).")]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch the full CIFAR-10 into --data-dir (default ./data) first; needs torchvision and a network.")]
+
+
+def data_spec(dataset: str | None, data_dir: Path | None, download: bool, settings: dict, seed: int = 0) -> DataSpec:
+    """`--dataset` or the space's default; `--download` fills `--data-dir` first."""
+    name = dataset or str(settings.get("dataset", "cifar10"))
+    if download:
+        if name != "cifar10":
+            raise DataError(f"--download fetches cifar10 only; put the {name} files in --data-dir")
+        data_dir = download_cifar10(data_dir or Path("data")).parent
+    return DataSpec(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed)
