@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,3 +31,12 @@ def ptb_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"real PTB sample not present at {path}")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Many small tensor ops: on a 2-core machine a second OpenMP thread mostly waits on the first."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

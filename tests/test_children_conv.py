@@ -26,13 +26,7 @@ CIFAR = ImageTask(channels=3, height=32, width=32, classes=10)
 TINY = ImageTask(channels=3, height=8, width=8, classes=10)  # max-depth NAS nets: keeps the test fast
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Many small convs: on a shared 2-core machine OpenMP threads mostly wait on each other.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @cache

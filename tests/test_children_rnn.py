@@ -31,13 +31,7 @@ IN, H, B = 5, 4, 3
 SMALL = LanguageModelConfig(embed_size=16, hidden_size=16, dropout=0.2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: extra threads only add OpenMP hand-offs (20x slower on a busy 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def close(a: torch.Tensor, b: torch.Tensor) -> bool:

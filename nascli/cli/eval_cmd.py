@@ -8,12 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..arch import decode, load_architecture
+from ..arch import load_architecture
 from ..errors import RunError
 from ..search.loop import SearchConfig
 from ..search.retrain import retrain
-from ..search.runs import find_run, run_space
-from ..search.store import RunStore
+from ..search.runs import best_child
 from ..space import load_space
 from ..train import TrainConfig
 from .app import command, out
@@ -38,15 +37,9 @@ def eval_(
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
     if best:
-        path = find_run(run)
-        with RunStore.open_readonly(path) as store:
-            top = store.best(1)
-            if not top:
-                raise RunError("the run has no finished child yet", where=str(path))
-            config = SearchConfig.model_validate(store.config)
-            arch = decode(top[0].tokens, run_space(store))
-        spec, child, out_dir = config.data, config.child, path / "eval" / f"child-{top[0].id}"
-        train = config.train
+        found = best_child(run)
+        arch, spec, child, out_dir = found.arch, found.config.data, found.config.child, found.eval_dir
+        train = found.config.train
     else:
         arch = load_architecture(arch_file)
         spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)

@@ -20,10 +20,15 @@ from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 from .progress import SearchView
 
 
-def _train_config(language: bool, epochs: int | None, subset: int | None, seed: int) -> TrainConfig:
-    base = TrainConfig.for_language() if language else TrainConfig()
-    update = {k: v for k, v in (("epochs", epochs), ("train_subset", subset)) if v is not None}
-    return base.model_copy(update={**update, "seed": seed})
+# Training examples per epoch per child unless --train-subset says otherwise: a proxy
+# search that finishes in minutes on a laptop CPU (the paper: 45,000 images, 50 epochs).
+PROXY_SUBSET = {"cifar10": 400, "ptb": 20_000}
+
+
+def _train_config(dataset: str, epochs: int | None, subset: int | None, seed: int) -> TrainConfig:
+    base = TrainConfig.for_language() if dataset == "ptb" else TrainConfig()
+    update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(dataset), "seed": seed}
+    return base.model_copy(update=update)
 
 
 @command("search")
@@ -36,7 +41,7 @@ def search(
     budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all (with --resume: the new total).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child.")] = None,
-    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch, for a fast proxy.")] = None,
+    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child [default: 400 images, 20,000 tokens: a CPU proxy].")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Children trained at once, in worker processes.")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue this run (a folder, or a name under runs/).")] = None,
@@ -66,13 +71,17 @@ def search(
             batch=batch or int(compiled_settings.get("batch", 4)),
             seed=seed,
             workers=workers or 1,
-            train=_train_config(name == "ptb", epochs or compiled_settings.get("epochs"), train_subset, seed),
+            train=_train_config(name, epochs or compiled_settings.get("epochs"), train_subset, seed),
         )
         job = create_search(space, config, run_dir)
     store = job.store
     data = job.config.data
     where = "the embedded sample (pass --data-dir for your own copy)" if data.data_dir is None else data.data_dir
-    out.print(f"run [bold]{store.path}[/]: {job.config.strategy} search of {job.compiled.name} on {data.name} from {where}")
+    cfg = job.config
+    unit = "tokens" if data.name == "ptb" else "images"
+    out.print(f"run [bold]{store.path}[/]: {cfg.strategy} search of {job.compiled.name} on {data.name} from {where}")
+    out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
+              f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
     try:
         with SearchView(store, job.config.budget, out) as view:
             job.run(view)

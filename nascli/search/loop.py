@@ -88,7 +88,7 @@ class Search:
         self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs])
 
     def _train_pending(self, step: int, observe: Observer | None) -> None:
-        pending = [c for c in self.store.children() if c.step == step and c.status in ("pending", "running")]
+        pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
         if not pending:
             return
         jobs = [ChildJob(child_id=c.id, arch=architecture(self.compiled, *decode_tokens(self.compiled, c.tokens)),
@@ -105,7 +105,7 @@ class Search:
                 observe(SearchEvent("child_finished", step, result=result, tokens=tokens[result.child_id]))
 
     def _update(self, step: int) -> ReinforceStats | None:
-        children = sorted((c for c in self.store.children() if c.step == step), key=lambda c: c.id)
+        children = self.store.children(step=step)
         decoded = [decode_tokens(self.compiled, c.tokens) for c in children]
         depth = decoded[0][1]
         rewards = [c.reward for c in children]
@@ -119,16 +119,15 @@ class Search:
     def run(self, observe: Observer | None = None) -> None:
         """Search until `budget` children are trained; safe to stop and call again."""
         self.store.state = "running"
-        steps = [c.step for c in self.store.children()]
-        step = max(steps) if steps else 0
-        if not steps or step <= self.updated_through:  # nothing half-done: start a new step
-            step = max(self.updated_through + 1, 0)
+        last = self.store.last_step()
+        # a step with children but no update was cut short: finish it first
+        step = last if last is not None and last > self.updated_through else self.updated_through + 1
         while True:
-            if step > self.updated_through and not any(c.step == step for c in self.store.children()):
+            if not self.store.children(step=step):
                 if int(self.store.get_meta("samples", "0")) >= self.config.budget:
                     break
                 self._propose(step)
-            depth = next(c.depth for c in self.store.children() if c.step == step)
+            depth = self.store.children(step=step, limit=1)[0].depth
             if observe:
                 observe(SearchEvent("step_started", step, depth=depth))
             self._train_pending(step, observe)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
+from ..arch import Architecture, decode
 from ..errors import RunError
 from ..space import load_space, parse_space
 from ..space.compiler import CompiledSpace, compile_space
@@ -45,6 +47,30 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
     except BaseException:
         store.close()
         raise
+
+
+class BestChild(NamedTuple):
+    """The best finished child of a run, decoded, with the settings it was trained with."""
+
+    run: Path
+    child_id: int
+    arch: Architecture
+    config: SearchConfig
+
+    @property
+    def eval_dir(self) -> Path:
+        """Where `nascli eval --best` writes this child's retrained weights."""
+        return self.run / "eval" / f"child-{self.child_id}"
+
+
+def best_child(run_ref: str | Path | None) -> BestChild:
+    path = find_run(run_ref)
+    with RunStore.open_readonly(path) as store:
+        top = store.best(1)
+        if not top:
+            raise RunError("the run has no finished child yet", where=str(path))
+        config = SearchConfig.model_validate(store.config)
+        return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)), config)
 
 
 def find_run(ref: str | Path | None, root: str | Path = RUNS_ROOT) -> Path:

@@ -339,15 +339,20 @@ class RunStore:
         self._close_child(child_id, "failed", error=error, reward=reward, seconds=seconds)
 
     def children(self, status: str | None = None, order_by_reward: bool = False,
-                 limit: int | None = None) -> list[ChildRecord]:
+                 limit: int | None = None, step: int | None = None) -> list[ChildRecord]:
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-        sql = "SELECT * FROM children" + (" WHERE status = ?" if status else "")
+        where = [(c, v) for c, v in (("status = ?", status), ("step = ?", step)) if v is not None]
+        sql = "SELECT * FROM children" + (" WHERE " + " AND ".join(c for c, _ in where) if where else "")
         sql += " ORDER BY reward IS NULL, reward DESC, id" if order_by_reward else " ORDER BY id"
-        params: tuple = (status,) if status else ()
+        params: tuple = tuple(v for _, v in where)
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, limit)
         return [ChildRecord(**dict(row)) for row in self._rows(sql, params)]
+
+    def last_step(self) -> int | None:
+        """The highest step that has children, or None for a new run."""
+        return self._rows("SELECT MAX(step) AS s FROM children")[0]["s"]
 
     def best(self, k: int) -> list[ChildRecord]:
         """The k finished children with the highest reward (earlier first on ties)."""
