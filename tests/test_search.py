@@ -84,6 +84,18 @@ def test_same_seed_same_architectures(runner, tmp_path):
     assert tokens[0] == tokens[1]
 
 
+def test_controller_and_reward_options_reach_the_run(runner, tmp_path):
+    search(runner, tmp_path, "conv", "--budget", "2", "--batch", "2", *FAST, "--run-dir", str(tmp_path / "o"),
+           "--controller-lr", "0.01", "--tanh-constant", "2.5", "--temperature", "5", "--entropy-weight", "1e-4",
+           "--reward-power", "1", "--failed-reward", "-1")
+    with RunStore.open_readonly(tmp_path / "o") as store:
+        cfg = store.config
+        children = store.children()
+    assert cfg["controller"]["tanh_constant"] == 2.5 and cfg["controller"]["temperature"] == 5
+    assert cfg["reinforce"] == {**cfg["reinforce"], "lr": 0.01, "entropy_weight": 1e-4}
+    assert cfg["reward"]["failed"] == -1 and all(c.reward == pytest.approx(c.metric) for c in children)  # power 1
+
+
 def test_random_strategy(runner, tmp_path):
     search(runner, tmp_path, "enas_macro", "--strategy", "random", "--budget", "2", "--batch", "2", *FAST,
            "--run-dir", str(tmp_path / "r"))

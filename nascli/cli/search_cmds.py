@@ -10,11 +10,13 @@ import typer
 from rich.table import Table
 
 from ..errors import RunError
+from ..search.controller import ControllerConfig
 from ..search.loop import SearchConfig
+from ..search.reinforce import ReinforceConfig
 from ..search.runs import RUNS_ROOT, create_search, find_run, resume_search
 from ..search.store import RunStore, list_runs
 from ..space import load_space
-from ..train import TrainConfig
+from ..train import RewardConfig, TrainConfig
 from .app import command, err, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 from .progress import SearchView
@@ -46,6 +48,13 @@ def search(
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue this run (a folder, or a name under runs/).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same machine: the same sampled architectures.")] = 0,
+    controller_lr: Annotated[float, typer.Option(min=1e-12, help="Controller Adam learning rate (the paper: 6e-4).", rich_help_panel="Controller")] = 6e-4,
+    temperature: Annotated[Optional[float], typer.Option(min=1e-12, help="Divide the controller's logits by this.", rich_help_panel="Controller")] = None,
+    tanh_constant: Annotated[Optional[float], typer.Option(min=1e-12, help="Squash logits to c·tanh(logits) (ENAS: 2.5).", rich_help_panel="Controller")] = None,
+    entropy_weight: Annotated[float, typer.Option(min=0, help="Entropy bonus in the REINFORCE loss (ENAS: 1e-4).", rich_help_panel="Controller")] = 0.0,
+    reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
+    reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
+    failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
 ) -> None:
     """Search a space: sample children, train them, and train the controller on their rewards."""
     if resume is not None:
@@ -72,6 +81,9 @@ def search(
             seed=seed,
             workers=workers or 1,
             train=_train_config(name, epochs or compiled_settings.get("epochs"), train_subset, seed),
+            controller=ControllerConfig(temperature=temperature, tanh_constant=tanh_constant),
+            reinforce=ReinforceConfig(lr=controller_lr, entropy_weight=entropy_weight),
+            reward=RewardConfig(power=reward_power, c=reward_c, failed=failed_reward),
         )
         job = create_search(space, config, run_dir)
     store = job.store
