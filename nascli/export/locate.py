@@ -15,9 +15,7 @@ from ..arch import Architecture, decode, load_architecture
 from ..children import ChildConfig
 from ..errors import RunError
 from ..search.evaluate import DataSpec
-from ..search.loop import SearchConfig
-from ..search.runs import find_run, run_space
-from ..search.store import RunStore
+from ..search.runs import best_child
 from ..space import load_space
 from .module_source import WeightsNote
 
@@ -31,16 +29,9 @@ class Located:
 
 
 def _best_of_run(run: str | None) -> Located:
-    path = find_run(run)
-    with RunStore.open_readonly(path) as store:
-        top = store.best(1)
-        if not top:
-            raise RunError("the run has no finished child yet", where=str(path))
-        config = SearchConfig.model_validate(store.config)
-        arch = decode(top[0].tokens, run_space(store))
-    weights = WeightsNote(path / "eval" / f"child-{top[0].id}" / "model.pt",
-                          f"nascli eval --best --run {shlex.quote(str(path))}")
-    return Located(arch, config.data, config.child, weights)
+    found = best_child(run)
+    weights = WeightsNote(found.eval_dir / "model.pt", f"nascli eval --best --run {shlex.quote(str(found.run))}")
+    return Located(found.arch, found.config.data, found.config.child, weights)
 
 
 def _data_spec(arch: Architecture, dataset: str | None, data_dir: Path | None) -> DataSpec:

@@ -27,9 +27,8 @@ from ..children.tree_cell import TreeCell
 from ..data.base import ImageTask, Task
 from ..errors import ChildError
 from ..render.shapes import nas_shapes
-from .pysource import HELPERS, _container, module_expr
+from .pysource import HELPERS, call_expr, module_expr
 from .recurrent import dag_cell_source, language_model_source, tree_cell_source
-
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,6 @@ class WeightsNote:
     @property
     def trained(self) -> bool:
         return self.path.is_file()
-
 
 
 def _indent(lines: list[str], depth: int = 2) -> str:
@@ -122,15 +120,18 @@ def _cell_class(cell: Cell, instance: nn.Module) -> str:
             "    def forward(self, s0: Tensor, s1: Tensor) -> Tensor:\n" + _indent(lines))
 
 
-def _micro_child(arch: Architecture, model: MicroNet, task: ImageTask, used: set[str]) -> tuple[str, list[str], str]:
-    per_stage = (len(model.cells) - 2) // 3  # MicroNet: normal cells x N, reduction, N, reduction, N
+def _micro_child(arch: Architecture, model: MicroNet, used: set[str]) -> tuple[str, list[str], str]:
+    """Child.__init__ body, forward lines, and the two cell classes. Follows MicroNet's layout:
+    3 stages of N normal cells with a reduction cell between stages."""
+    per_stage = (len(model.cells) - 2) // 3
     normal, reduction = sorted(arch.cells, key=lambda c: c.stride)
     records = [reduction if pos in (per_stage, 2 * per_stage + 1) else normal for pos in range(len(model.cells))]
     classes = {r.name: _cell_class(r, cell) for r, cell in zip(records, model.cells)}
     items = []
     for pos, (record, cell) in enumerate(zip(records, model.cells)):
         parts = [f"{name}={module_expr(part, 16, used)}" for name, part in cell.named_children()]
-        items.append(f"            # cell {pos}: {record.name}\n            {_container(_class_name(record), parts, 12)},\n")
+        call = call_expr(_class_name(record), parts, 12)
+        items.append(f"            # cell {pos}: {record.name}\n            {call},\n")
     init = f"        self.stem = {module_expr(model.stem, 8, used)}\n"
     init += "        self.cells = nn.ModuleList([\n" + "".join(items) + "        ])\n"
     init += f"        self.head = {module_expr(model.head, 8, used)}\n"
@@ -145,7 +146,7 @@ def _image_child(arch: Architecture, model: nn.Module, task: ImageTask, used: se
         build = _nas_child if arch.layers[0].op in NAS_OPS else _macro_child
         init, lines = build(arch, model, task, used)
     else:
-        init, lines, extra = _micro_child(arch, model, task, used)
+        init, lines, extra = _micro_child(arch, model, used)
     shape = f"(B, {task.channels}, {task.height}, {task.width}) -> (B, {task.classes})"
     return (extra + "\n\nclass Child(nn.Module):\n"
             f'    """{arch.space} child: images {shape} logits."""\n\n'

@@ -120,8 +120,8 @@ def _leaf(m: nn.Module) -> str | None:
     return None
 
 
-def _container(name: str, parts: list[str], indent: int, brackets: tuple[str, str] = ("", "")) -> str:
-    """`name(a, b)` on one line if it fits, else one part per line."""
+def call_expr(name: str, parts: list[str], indent: int, brackets: tuple[str, str] = ("", "")) -> str:
+    """`name(a, b)` on one line if it fits at `indent`, else one part per line."""
     open_, close = brackets
     line = f"{name}({open_}{', '.join(parts)}{close})"
     if indent + len(line) <= WIDTH and "\n" not in line:
@@ -139,9 +139,9 @@ def module_expr(m: nn.Module, indent: int = 0, used: set[str] | None = None) -> 
         return leaf
     inner = indent + 4
     if isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward:
-        return _container("nn.Sequential", [module_expr(c, inner, used) for c in m], indent)
+        return call_expr("nn.Sequential", [module_expr(c, inner, used) for c in m], indent)
     if isinstance(m, nn.ModuleList):
-        return _container("nn.ModuleList", [module_expr(c, inner, used) for c in m], indent, ("[", "]"))
+        return call_expr("nn.ModuleList", [module_expr(c, inner, used) for c in m], indent, ("[", "]"))
     if isinstance(m, FactorizedReduce):
         used.add("FactorizedReduce")
         return f"FactorizedReduce({m.path1.in_channels}, {m.bn.num_features})"
@@ -150,7 +150,7 @@ def module_expr(m: nn.Module, indent: int = 0, used: set[str] | None = None) -> 
         return f"ClassifierHead({m.fc.in_features}, {m.fc.out_features}, dropout={m.dropout.p})"
     if isinstance(m, MacroLayer):
         used.add("Block")
-        return _container("Block", [f"{name}={module_expr(c, inner, used)}" for name, c in m.named_children()],
+        return call_expr("Block", [f"{name}={module_expr(c, inner, used)}" for name, c in m.named_children()],
                           indent)
     raise ChildError(f"cannot write {type(m).__name__} as source; the exporter does not know it",
                      where=type(m).__module__)

@@ -93,7 +93,7 @@ def language_model_source(model: LanguageModel, cell: nn.Module, used: set[str])
         if model.decoder.weight is model.embedding.weight else ""
     return (
         "\n\nclass Child(nn.Module):\n"
-        '    """tokens (T, B) -> embedding -> dropout -> cell over T steps -> dropout -> decoder -> logits (T, B, V)."""\n\n'
+        '    """tokens (T, B) -> embedding -> dropout -> cell over T steps -> dropout -> decoder -> logits."""\n\n'
         "    def __init__(self) -> None:\n        super().__init__()\n"
         f"        self.embedding = {module_expr(model.embedding, 8, used)}\n"
         f"        self.cell = {cell_class}()\n"

@@ -15,8 +15,8 @@ and the maps are halved by factorized reductions at 1/3 and 2/3 depth.
 from __future__ import annotations
 
 from ..arch.records import Architecture, Layer
-from ..errors import ArchitectureError
 from ..children.convnet import NAS_OPS, macro_pool_points
+from ..errors import ArchitectureError
 from .diagram import Diagram, Node, op_kind, op_label
 from .shapes import LayerShape, loose_ends, macro_sizes, nas_shapes
 
@@ -79,7 +79,8 @@ def _macro_diagram(arch: Architecture, diagram: Diagram) -> None:
     sizes = macro_sizes(len(layers), IMAGE_SHAPE[1])
     points = macro_pool_points(len(layers))
     image = diagram.add(Node("image", "image", _size(IMAGE_SHAPE), "input"))
-    prev = diagram.add(Node("stem", "stem · conv 3×3", f"{width} filters\n→ {_size((width, *IMAGE_SHAPE[1:]))}", "stem"))
+    stem_out = _size((width, *IMAGE_SHAPE[1:]))
+    prev = diagram.add(Node("stem", "stem · conv 3×3", f"{width} filters\n→ {stem_out}", "stem"))
     diagram.connect(image, prev)
     diagram.chain += [image, prev]
     output: dict[int, str] = {}  # node holding each layer's output

@@ -16,6 +16,10 @@ from .diagram import STYLES, Diagram, Node
 from .figure import architecture_diagram
 
 FONT = "Helvetica"
+# Beyond this many edges (a deep, densely skipped NAS net), edge labels float beside their edges
+# (xlabel) instead of being laid out as nodes, and dot's layout effort is capped: otherwise a
+# 39-layer net takes dot minutes (its ranks double and spline routing explodes).
+BIG_GRAPH_EDGES = 120
 TITLE_PT, NODE_PT, DETAIL_PT, EDGE_PT = 18, 14, 11, 11
 
 
@@ -39,11 +43,12 @@ def _node_line(node: Node, chain: set[str]) -> str:
 
 def _edge_lines(diagram: Diagram) -> list[str]:
     lines, seen = [], set()
+    label_key = "xlabel" if len(diagram.edges) > BIG_GRAPH_EDGES else "label"
     chained = set(zip(diagram.chain, diagram.chain[1:]))
     for edge in diagram.edges:
         attrs = []
         if edge.label:
-            attrs.append(f"label={_quote(' ' + edge.label + ' ')}")
+            attrs.append(f"{label_key}={_quote(' ' + edge.label + ' ')}")
         if edge.dashed:
             attrs.append("style=dashed")
         if edge.kind is not None:
@@ -68,7 +73,8 @@ def diagram_to_dot(diagram: Diagram, dpi: int | None = None) -> str:
         "digraph architecture {",
         f"  graph [rankdir={diagram.direction}, label={_quote(diagram.title)}, labelloc=t, fontname={_quote(FONT)}, "
         f"fontsize={TITLE_PT}, nodesep=0.3, ranksep=0.35, newrank=true, bgcolor=white"
-        + (f", dpi={dpi}" if dpi else "") + "];",
+        + (f", dpi={dpi}" if dpi else "")
+        + (", nslimit=1, nslimit1=1, mclimit=0.3" if len(diagram.edges) > BIG_GRAPH_EDGES else "") + "];",
         f"  node [fontname={_quote(FONT)}, fontsize={NODE_PT}, color=\"#555555\", penwidth=1.2, margin=\"0.15,0.06\"];",
         f"  edge [fontname={_quote(FONT)}, fontsize={EDGE_PT}, color=\"#444444\", arrowsize=0.7];",
     ]

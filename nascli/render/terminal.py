@@ -34,7 +34,8 @@ def _nas_tree(arch: Architecture, root: Tree) -> None:
     for layer, shape in zip(arch.layers, shapes):
         p = layer.params
         if layer.op == "conv":
-            what = f"{_op('conv')} {p['filter_height']}×{p['filter_width']}, {p['filters']} filters, stride {p['stride']}"
+            what = (f"{_op('conv')} {p['filter_height']}×{p['filter_width']}, {p['filters']} filters, "
+                    f"stride {p['stride']}")
         else:
             what = f"{_op('max_pool')} {p['pool_size']}×{p['pool_size']}, stride {p['stride']}"
         if not layer.inputs:

@@ -26,7 +26,7 @@ def _metric(value: float | None, name: str | None) -> str:
 def _table(run: RunHistory) -> str:
     counts = {s: sum(c.status == s for c in run.children) for s in ("done", "failed", "pending", "running")}
     rows = "".join(
-        f"<tr><td class='num'>{rank}</td><td class='num'>{c.id}</td><td class='num'>{c.reward:.4f}</td>"
+        f"<tr><td class='num'>{rank}</td><td class='num'>{c.id}</td><td class='num'>{c.reward:.4g}</td>"
         f"<td>{_metric(c.metric, c.metric_name)}</td><td><code>{escape(c.tokens)}</code></td></tr>"
         for rank, c in enumerate(run.top, start=1))
     head = "<tr><th>#</th><th>child</th><th>reward</th><th>metric</th><th>architecture (tokens)</th></tr>"

@@ -79,7 +79,7 @@ def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> 
         _plot_rewards(reward_ax, run, colour)
         if run.children:  # later runs thinner, so that runs with the same schedule all stay visible
             depth_ax.step(range(1, len(run.children) + 1), run.depths(), where="mid", color=colour,
-                          linewidth=max(1.2, 3.6 - 1.2 * k))
+                          linewidth=max(1.5, 4.8 - 2.4 * k))
     metrics = sorted({c.metric_name for r in runs for c in r.children if c.metric_name})
     reward_ax.set_title("reward of each child" + (f" (from {', '.join(metrics)})" if metrics else ""), fontsize=13)
     reward_ax.set_ylabel("reward", fontsize=12)
