@@ -17,20 +17,22 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+def _shared(folder: str) -> Path:
+    """A real dataset beside the repo; the test is skipped on a machine without it."""
+    path = SHARED_DATA / folder
+    if not path.is_dir():
+        pytest.skip(f"real data not present at {path}")
+    return path
+
+
 @pytest.fixture
 def cifar_dir() -> Path:
-    path = SHARED_DATA / "cifar10-mini"
-    if not path.is_dir():
-        pytest.skip(f"real CIFAR-10 sample not present at {path}")
-    return path
+    return _shared("cifar10-mini")
 
 
 @pytest.fixture
 def ptb_dir() -> Path:
-    path = SHARED_DATA / "ptb-mini"
-    if not path.is_dir():
-        pytest.skip(f"real PTB sample not present at {path}")
-    return path
+    return _shared("ptb-mini")
 
 
 @pytest.fixture(scope="module")

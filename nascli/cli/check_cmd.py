@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from ..arch.sample import sample_architecture
-from ..children.check import check_architecture
 from ..space import load_space
 from ..space.compiler import compile_space
 from .app import command, out
@@ -27,6 +26,8 @@ def check(
     download: DownloadOpt = False,
 ) -> None:
     """Sample N architectures (all depths), build each and run one forward+backward pass on a real batch."""
+    from ..children.check import check_architecture  # torch loads only here
+
     compiled = compile_space(load_space(space))
     data = data_spec(dataset, data_dir, download, compiled.space.settings).load()
     rng = random.Random(seed)

@@ -7,17 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..data import download_cifar10
 from ..errors import DataError
-from ..search.evaluate import DataSpec
 
 DatasetOpt = Annotated[Optional[str], typer.Option(help="cifar10 or ptb (default: the space's `dataset`).")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Folder of the dataset's files (default: the embedded sample).")]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch the full CIFAR-10 into --data-dir (default ./data) first; needs torchvision and a network.")]
 
 
-def data_spec(dataset: str | None, data_dir: Path | None, download: bool, settings: dict, seed: int = 0) -> DataSpec:
-    """`--dataset` or the space's default; `--download` fills `--data-dir` first."""
+def data_spec(dataset: str | None, data_dir: Path | None, download: bool, settings: dict, seed: int = 0):
+    """A DataSpec: `--dataset` or the space's default; `--download` fills `--data-dir` first."""
+    from ..data import download_cifar10  # torch loads only for commands that touch data
+    from ..search.evaluate import DataSpec
+
     name = dataset or str(settings.get("dataset", "cifar10"))
     if download:
         if name != "cifar10":

@@ -10,11 +10,7 @@ import typer
 
 from ..arch import load_architecture
 from ..errors import RunError
-from ..search.loop import SearchConfig
-from ..search.retrain import retrain
-from ..search.runs import best_child
 from ..space import load_space
-from ..train import TrainConfig
 from .app import command, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 
@@ -34,6 +30,11 @@ def eval_(
     """Retrain from scratch on train + validation and measure the test split once.
 
     With --best, the run's own dataset and settings are used (--dataset/--data-dir apply to an arch.json)."""
+    from ..search.loop import SearchConfig  # torch loads only here
+    from ..search.retrain import retrain
+    from ..search.runs import best_child
+    from ..train import TrainConfig
+
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
     if best:

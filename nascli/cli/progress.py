@@ -9,8 +9,12 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..search.loop import SearchEvent
+from typing import TYPE_CHECKING
+
 from ..search.store import RunStore
+
+if TYPE_CHECKING:
+    from ..search.loop import SearchEvent
 
 
 class SearchView:

@@ -10,16 +10,10 @@ import typer
 from rich.table import Table
 
 from ..errors import RunError
-from ..search.controller import ControllerConfig
-from ..search.loop import SearchConfig
-from ..search.reinforce import ReinforceConfig
-from ..search.runs import RUNS_ROOT, create_search, find_run, resume_search
-from ..search.store import RunStore, list_runs
+from ..search.store import RUNS_ROOT, RunStore, find_run, list_runs
 from ..space import load_space
-from ..train import RewardConfig, TrainConfig
 from .app import command, err, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
-from .progress import SearchView
 
 
 # Training examples per epoch per child unless --train-subset says otherwise: a proxy
@@ -27,7 +21,9 @@ from .progress import SearchView
 PROXY_SUBSET = {"cifar10": 400, "ptb": 20_000}
 
 
-def _train_config(dataset: str, epochs: int | None, subset: int | None, seed: int) -> TrainConfig:
+def _train_config(dataset: str, epochs: int | None, subset: int | None, seed: int):
+    from ..train import TrainConfig
+
     base = TrainConfig.for_language() if dataset == "ptb" else TrainConfig()
     update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(dataset), "seed": seed}
     return base.model_copy(update=update)
@@ -57,6 +53,13 @@ def search(
     failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
 ) -> None:
     """Search a space: sample children, train them, and train the controller on their rewards."""
+    from ..search.controller import ControllerConfig  # torch loads only for the commands that train
+    from ..search.loop import SearchConfig
+    from ..search.reinforce import ReinforceConfig
+    from ..search.runs import create_search, resume_search
+    from ..train import RewardConfig
+    from .progress import SearchView
+
     if resume is not None:
         if space is not None:
             run_space = RunStore.open_readonly(find_run(resume))

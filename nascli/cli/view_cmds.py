@@ -7,10 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..export import check_export, export_child, locate
-from ..render import architecture_tree, draw
-from ..report import write_report
-from ..search.runs import find_run
+from ..search.store import find_run
 from .app import command, out
 
 SourceArg = Annotated[Optional[str], typer.Argument(
@@ -27,6 +24,9 @@ def render(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a figure: .svg, .png, .pdf or .dot.")] = None,
 ) -> None:
     """Draw an architecture as the papers do (a tree in the terminal without -o)."""
+    from ..export import locate  # torch, graphviz and matplotlib load only for the command that needs them
+    from ..render import architecture_tree, draw
+
     arch = locate(source, best, run).arch
     if output is None:
         out.print(architecture_tree(arch))
@@ -46,6 +46,8 @@ def report(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="report.png, or .html with a table of the best children (default: report.png in the first run).")] = None,
 ) -> None:
     """Chart the rewards, baseline, best-so-far and depth of one or more runs."""
+    from ..report import write_report
+
     folders = [find_run(r) for r in runs] if runs else [find_run(None)]
     path = write_report(folders, output or folders[0] / "report.png")
     out.print(f"wrote {path}")
@@ -61,6 +63,8 @@ def export(
     data_dir: Annotated[Optional[Path], typer.Option(help="For an arch.json: the dataset folder, which sets the vocabulary (default: embedded sample).")] = None,
 ) -> None:
     """Write a found child as a standalone PyTorch module file or as TorchScript."""
+    from ..export import check_export, export_child, locate
+
     found = locate(source, best, run, dataset, data_dir)
     check_export(output, found.weights)  # before loading the data
     task = found.data.load().task

@@ -11,10 +11,7 @@ from ..space import load_space, parse_space
 from ..space.compiler import CompiledSpace, compile_space
 from .executor import make_executor
 from .loop import Search, SearchConfig
-from .store import RunStore, default_run_dir, list_runs
-
-RUNS_ROOT = Path("runs")
-
+from .store import RUNS_ROOT, RunStore, default_run_dir, find_run
 
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()`."""
@@ -71,16 +68,3 @@ def best_child(run_ref: str | Path | None) -> BestChild:
             raise RunError("the run has no finished child yet", where=str(path))
         config = SearchConfig.model_validate(store.config)
         return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)), config)
-
-
-def find_run(ref: str | Path | None, root: str | Path = RUNS_ROOT) -> Path:
-    """A run folder by path or by name under `root`; None: the most recent run."""
-    if ref is None:
-        runs = sorted((r for r in list_runs(root) if r.state != "corrupt"), key=lambda r: r.created or 0)
-        if not runs:
-            raise RunError(f"no runs under {root}/; start one with `nascli search SPACE`")
-        return Path(runs[-1].path)
-    for candidate in (Path(ref), Path(root) / str(ref)):
-        if (candidate / "run.db").is_file():
-            return candidate
-    raise RunError("not a run folder (no run.db)", where=str(ref))

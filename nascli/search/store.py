@@ -442,3 +442,19 @@ def list_runs(root: str | Path = "runs") -> list[RunSummary]:
         except (RunError, ValueError) as err:  # ValueError: a meta value that is not a number
             summaries.append(RunSummary(name=folder.name, path=folder, state="corrupt", problem=str(err)))
     return summaries
+
+
+RUNS_ROOT = Path("runs")
+
+
+def find_run(ref: str | Path | None, root: str | Path = RUNS_ROOT) -> Path:
+    """A run folder by path or by name under `root`; None: the most recent run."""
+    if ref is None:
+        runs = sorted((r for r in list_runs(root) if r.state != "corrupt"), key=lambda r: r.created or 0)
+        if not runs:
+            raise RunError(f"no runs under {root}/; start one with `nascli search SPACE`")
+        return Path(runs[-1].path)
+    for candidate in (Path(ref), Path(root) / str(ref)):
+        if (candidate / "run.db").is_file():
+            return candidate
+    raise RunError("not a run folder (no run.db)", where=str(ref))
