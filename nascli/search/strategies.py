@@ -14,6 +14,7 @@ import torch
 from ..arch.sample import sample_assignment
 from ..arch.tokens import Assignment
 from ..space.compiler import CompiledSpace
+from ..threads import single_thread
 from .controller import Controller, ControllerConfig
 from .reinforce import Reinforce, ReinforceConfig, ReinforceStats
 
@@ -62,10 +63,12 @@ class ReinforceStrategy:
         self.reinforce = Reinforce(self.controller, reinforce)
         self.generator = torch.Generator().manual_seed(seed)
 
+    @single_thread()
     def propose(self, m: int, depth: int | None) -> list[Assignment]:
         with torch.no_grad():
             return self.controller.sample(m, depth, self.generator).assignments
 
+    @single_thread()
     def update(self, assignments, depth, rewards) -> ReinforceStats:
         log_prob, entropy = self.controller.score(assignments, depth)
         return self.reinforce.step(log_prob, entropy, torch.tensor(rewards, dtype=torch.float32))

@@ -5,9 +5,7 @@ maps (B,C,H,W) -> (B,classes) logits; a language child maps ((T,B) ids, state) -
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +13,7 @@ from torch import Tensor, nn
 
 from ..data import augment, batchify, bptt_batches
 from ..errors import ChildError
+from ..threads import single_thread
 from .config import TrainConfig
 
 
@@ -92,19 +91,6 @@ def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Te
 # Evaluation streams: wide enough that the Python loop over time steps is short. The
 # split is cut into this many streams, so the few words at stream starts see no history.
 EVAL_BATCH = 32
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread for the duration: a recurrent child steps through time in
-    small matrix products, where a second thread's synchronisation costs more than it
-    saves (measured 3-10x slower with 2 threads on a 2-core machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _detach(state):
