@@ -13,7 +13,7 @@ from ..space.compiler import CompiledSpace, branch_count
 from ..space.ir import ChoiceDecl
 from .build import architecture
 from .records import Architecture
-from .tokens import Assignment, group_decisions
+from .tokens import Assignment
 
 
 def sample_assignment(compiled: CompiledSpace, rng: random.Random, depth: int | None = None) -> Assignment:
@@ -24,7 +24,7 @@ def sample_assignment(compiled: CompiledSpace, rng: random.Random, depth: int | 
         for g in range(compiled.group_count(plan, depth)):
             chosen: dict = {}
             n_cand = len(plan.candidates(g))
-            for d in group_decisions(compiled, b, g):
+            for d in compiled.group_decisions(b, g):
                 if d.condition is not None and str(chosen.get(d.condition[0])) != d.condition[1]:
                     continue
                 if d.kind == "choice":

@@ -44,10 +44,6 @@ def _active(d: Decision, chosen: dict[str, Value]) -> bool:
     return d.condition is None or str(chosen.get(d.condition[0])) == d.condition[1]
 
 
-def group_decisions(compiled: CompiledSpace, b: int, group: int) -> list[Decision]:
-    return compiled._group_decisions(b, compiled.blocks[b], group)
-
-
 def active_decisions(compiled: CompiledSpace, assignment: Assignment, depth: int | None) -> list[list[list[Decision]]]:
     """Per block, per group, the decisions that exist under `assignment`."""
     out = []
@@ -56,7 +52,7 @@ def active_decisions(compiled: CompiledSpace, assignment: Assignment, depth: int
         for g in range(compiled.group_count(plan, depth)):
             chosen: dict[str, Value] = {}
             active = []
-            for d in group_decisions(compiled, b, g):
+            for d in compiled.group_decisions(b, g):
                 if _active(d, chosen):
                     active.append(d)
                     chosen[d.name] = assignment[d.path]
@@ -149,7 +145,7 @@ class _Reader:
         chosen: dict[str, Value] = {}
         it = iter(tokens)
         last = tokens[-1][1] + len(tokens[-1][0]) if tokens else len(self.text) - 1
-        for d in group_decisions(self.compiled, b, g):
+        for d in self.compiled.group_decisions(b, g):
             if not _active(d, chosen):
                 continue
             tok = next(it, None)

@@ -27,7 +27,8 @@ def _describe_decision(d) -> tuple[str, str]:
         return "choice", "{" + ", ".join(o.text for o in d.options) + "}"
     if d.kind == "anchor":
         return "anchor", "any set of earlier layers"
-    return "index", "one earlier node" if d.candidates[0] == 0 and d.path.count("[") else "one node"
+    # a node's own index picks among earlier nodes; a section's (cell_index) among all the tree's
+    return "index", "one earlier node" if "[" in d.path else f"one of nodes 0..{d.candidates[-1]}"
 
 
 def inspect_json(compiled) -> dict:

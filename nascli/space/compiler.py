@@ -8,7 +8,7 @@ each with the earlier layers/nodes it may pick and the condition it exists under
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -120,7 +120,11 @@ class CompiledSpace:
     def group_count(self, plan: BlockPlan, depth: int | None) -> int:
         return depth if plan.variable and depth is not None else plan.groups
 
-    def _group_decisions(self, b: int, plan: BlockPlan, group: int) -> list[Decision]:
+    @lru_cache(maxsize=None)
+    def group_decisions(self, b: int, group: int) -> tuple[Decision, ...]:
+        """The decisions of group `group` of block `b`, branches included (with conditions).
+        Cached: encoding, decoding and sampling ask for the same groups again and again."""
+        plan = self.blocks[b]
         out: list[Decision] = []
 
         def visit(decls: list, condition: tuple[str, str] | None, branch: str) -> None:
@@ -140,7 +144,7 @@ class CompiledSpace:
                         out.append(Decision(candidates=cands, **common))
 
         visit(plan.decls, None, "")
-        return out
+        return tuple(out)
 
     def decisions(self, depth: int | None = None) -> list[Decision]:
         """Every decision in controller order; `depth` limits a scheduled layers block."""
@@ -148,7 +152,7 @@ class CompiledSpace:
         out: list[Decision] = []
         for b, plan in enumerate(self.blocks):
             for group in range(self.group_count(plan, depth)):
-                out.extend(self._group_decisions(b, plan, group))
+                out.extend(self.group_decisions(b, group))
         return out
 
     @cached_property
