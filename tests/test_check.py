@@ -36,6 +36,20 @@ def test_check_reports_a_failure_and_exits_1(runner, monkeypatch):
     assert "0 passed, 2 failed" in result.output and "RuntimeError: no such kernel" in result.output
 
 
+def test_an_exploding_cell_is_reported_as_diverged_not_failed():
+    from nascli.arch import decode
+    from nascli.children.check import check_architecture
+    from nascli.data import load_dataset
+
+    # c_{t-1} is multiplied into node 1 with no squashing: the state explodes over 35 steps
+    exploding = decode("rnn_base2: add sigmoid / add identity / add identity ; elem_mult relu ; 2 1")
+    result = check_architecture(exploding, load_dataset("ptb"))
+    assert result.status == "diverged" and "nan" in result.error and result.params > 0
+    ok = check_architecture(decode("rnn_base2: add tanh / elem_mult relu / elem_mult sigmoid ; add relu ; 1 0"),
+                            load_dataset("ptb"))
+    assert ok.status == "ok" and ok.error is None and ok.params > 0
+
+
 def test_decode_with_dataset_shows_size(runner):
     result = runner.invoke(app, ["decode", WORKED, "--dataset", "ptb"])
     assert result.exit_code == 0, result.output

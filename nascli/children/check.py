@@ -1,8 +1,14 @@
-"""Smoke-test architectures on real data: build, one forward and backward pass, time it."""
+"""Smoke-test architectures on real data: build, one forward and backward pass, time it.
+
+An architecture whose loss is not finite on the first batch *diverged*: it built and
+ran, but its arithmetic explodes (e.g. a tree cell multiplying c_{t-1} into its state
+with no squashing). The space holds such cells; a search records them as failed
+children. Any exception is a *failure*: the architecture could not be built or run."""
 
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +21,7 @@ from . import ChildConfig, build_child, profile_child
 
 class CheckResult(BaseModel):
     tokens: str
+    status: Literal["ok", "diverged", "failed"]
     params: int | None = None
     macs: int | None = None
     ms: float | None = None  # one forward + backward pass on the batch
@@ -40,8 +47,8 @@ def check_architecture(arch: Architecture, data: ImageData | TextData, config: C
         loss = F.cross_entropy(logits.flatten(0, -2), y.flatten())
         loss.backward()
         ms = (time.perf_counter() - start) * 1000
-        if not torch.isfinite(loss):
-            raise ValueError(f"the loss is {loss.item()}")
-        return CheckResult(tokens=arch.tokens, params=profile.params, macs=profile.macs, ms=ms)
     except Exception as err:  # noqa: BLE001 - a failing architecture is the result being reported
-        return CheckResult(tokens=arch.tokens, error=f"{type(err).__name__}: {err}".splitlines()[0])
+        return CheckResult(tokens=arch.tokens, status="failed", error=f"{type(err).__name__}: {err}".splitlines()[0])
+    status = "ok" if torch.isfinite(loss) else "diverged"
+    error = None if status == "ok" else f"the loss on the first batch is {loss.item()}"
+    return CheckResult(tokens=arch.tokens, status=status, params=profile.params, macs=profile.macs, ms=ms, error=error)

@@ -25,7 +25,9 @@ def check(
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
 ) -> None:
-    """Sample N architectures (all depths), build each and run one forward+backward pass on a real batch."""
+    """Sample N architectures (all depths), build each and run one forward+backward pass on a real batch.
+
+    Exit 0 when every one builds and runs; one whose loss is not finite is listed as diverged."""
     from ..children.check import check_architecture  # torch loads only here
 
     compiled = compile_space(load_space(space))
@@ -33,18 +35,23 @@ def check(
     rng = random.Random(seed)
     depths = compiled.depths or [None]
     table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}")
-    failures = []
+    results = []
     for i in range(n):
         arch = sample_architecture(compiled, rng, depths[i % len(depths)])
         r = check_architecture(arch, data)
-        if r.error:
-            failures.append(r)
+        results.append(r)
+        if r.status == "failed":
             table.add_row(str(i), str(arch.depth), "-", "-", "-", f"[red]{r.error}[/]")
         else:
-            table.add_row(str(i), str(arch.depth), f"{r.params:,}", f"{r.macs:,}", f"{r.ms:.0f}", "ok")
+            shown = "ok" if r.status == "ok" else "[yellow]diverged[/]"
+            table.add_row(str(i), str(arch.depth), f"{r.params:,}", f"{r.macs:,}", f"{r.ms:.0f}", shown)
     out.print(table)
-    for r in failures:
-        out.print(f"[red]failed[/]: {r.tokens}\n  {r.error}")
-    out.print(f"{n - len(failures)} passed, {len(failures)} failed")
-    if failures:
+    for r in results:
+        if r.status != "ok":
+            colour = "red" if r.status == "failed" else "yellow"
+            out.print(f"[{colour}]{r.status}[/]: {r.tokens}\n  {r.error}")
+    count = {s: sum(r.status == s for r in results) for s in ("ok", "diverged", "failed")}
+    diverged = f", {count['diverged']} diverged (built and ran; the loss is not finite)" if count["diverged"] else ""
+    out.print(f"{count['ok'] + count['diverged']} passed{diverged}, {count['failed']} failed")
+    if count["failed"]:
         raise typer.Exit(1)
