@@ -96,6 +96,15 @@ def test_controller_and_reward_options_reach_the_run(runner, tmp_path):
     assert cfg["reward"]["failed"] == -1 and all(c.reward == pytest.approx(c.metric) for c in children)  # power 1
 
 
+def test_workers_train_children_in_a_process_pool(runner, tmp_path):
+    search(runner, tmp_path, "conv", "--budget", "2", "--batch", "2", "--seed", "5", *FAST, "--workers", "2",
+           "--run-dir", str(tmp_path / "w"))
+    with RunStore.open_readonly(tmp_path / "w") as store:
+        assert store.config["workers"] == 2
+        children = store.children()
+    assert [c.status for c in children] == ["done", "done"] and all(c.params > 0 for c in children)
+
+
 def test_random_strategy(runner, tmp_path):
     search(runner, tmp_path, "enas_macro", "--strategy", "random", "--budget", "2", "--batch", "2", *FAST,
            "--run-dir", str(tmp_path / "r"))
