@@ -36,9 +36,12 @@ def real_batch(data: ImageData | TextData, size: int = 16, bptt: int = 35) -> tu
     return stream[:-1], stream[1:]
 
 
-def check_architecture(arch: Architecture, data: ImageData | TextData, config: ChildConfig | None = None) -> CheckResult:
+def check_architecture(arch: Architecture, data: ImageData | TextData, config: ChildConfig | None = None,
+                       seed: int = 0) -> CheckResult:
+    """One architecture's check; `seed` fixes its initial weights, so a result can be reproduced."""
     x, y = real_batch(data)
     try:
+        torch.manual_seed(seed)
         model = build_child(arch, data.task, config)
         profile = profile_child(model, data.task)
         model.train()

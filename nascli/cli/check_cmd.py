@@ -20,7 +20,7 @@ from .space_cmds import SpaceArg
 def check(
     space: SpaceArg,
     n: Annotated[int, typer.Option("-n", min=1, help="How many architectures.")] = 10,
-    seed: Annotated[Optional[int], typer.Option(help="Sampling seed.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for sampling and for the children's initial weights.")] = 0,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
@@ -38,7 +38,7 @@ def check(
     results = []
     for i in range(n):
         arch = sample_architecture(compiled, rng, depths[i % len(depths)])
-        r = check_architecture(arch, data)
+        r = check_architecture(arch, data, seed=(seed or 0) + i)
         results.append(r)
         if r.status == "failed":
             table.add_row(str(i), str(arch.depth), "-", "-", "-", f"[red]{r.error}[/]")
