@@ -19,9 +19,9 @@ def data_spec(dataset: str | None, data_dir: Path | None, download: bool, settin
     from ..data import download_cifar10  # torch loads only for commands that touch data
     from ..search.evaluate import DataSpec
 
-    name = dataset or str(settings.get("dataset", "cifar10"))
+    spec = DataSpec.for_space(settings, dataset, data_dir, seed)
     if download:
-        if name != "cifar10":
-            raise DataError(f"--download fetches cifar10 only; put the {name} files in --data-dir")
-        data_dir = download_cifar10(data_dir or Path("data")).parent
-    return DataSpec(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed)
+        if spec.name != "cifar10":
+            raise DataError(f"--download fetches cifar10 only; put the {spec.name} files in --data-dir")
+        spec = spec.model_copy(update={"data_dir": str(download_cifar10(data_dir or Path("data")).parent)})
+    return spec

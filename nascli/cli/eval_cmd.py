@@ -30,8 +30,8 @@ def eval_(
     """Retrain from scratch on train + validation and measure the test split once.
 
     With --best, the run's own dataset and settings are used (--dataset/--data-dir apply to an arch.json)."""
-    from ..search.loop import SearchConfig  # torch loads only here
-    from ..search.retrain import retrain
+    from ..children import ChildConfig  # torch loads only here
+    from ..search.retrain import eval_dir, retrain
     from ..search.runs import best_child
     from ..train import TrainConfig
 
@@ -45,7 +45,7 @@ def eval_(
         arch = load_architecture(arch_file)
         spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)
         train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
-        child, out_dir = SearchConfig(data=spec).child, arch_file.parent / f"{arch_file.stem}-eval"
+        child, out_dir = ChildConfig(), eval_dir(arch_file)
     train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
     data = spec.load()
     if not as_json:

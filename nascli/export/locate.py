@@ -15,6 +15,7 @@ from ..arch import Architecture, decode, load_architecture
 from ..children import ChildConfig
 from ..errors import RunError
 from ..search.evaluate import DataSpec
+from ..search.retrain import eval_dir
 from ..search.runs import best_child
 from ..space import load_space
 from .module_source import WeightsNote
@@ -34,11 +35,6 @@ def _best_of_run(run: str | None) -> Located:
     return Located(found.arch, found.config.data, found.config.child, weights)
 
 
-def _data_spec(arch: Architecture, dataset: str | None, data_dir: Path | None) -> DataSpec:
-    name = dataset or str(load_space(arch.space).settings.get("dataset", "cifar10"))
-    return DataSpec(name=name, data_dir=str(data_dir) if data_dir else None)
-
-
 def locate(source: str | None, best: bool = False, run: str | None = None, dataset: str | None = None,
            data_dir: Path | None = None) -> Located:
     """The architecture `source` names (an arch.json or a token string), or with `best` the best child of `run`.
@@ -53,9 +49,10 @@ def locate(source: str | None, best: bool = False, run: str | None = None, datas
     if source.endswith(".json") or Path(source).is_file():
         path = Path(source)
         arch = load_architecture(path)
-        weights = WeightsNote(path.parent / f"{path.stem}-eval" / "model.pt", f"nascli eval {shlex.quote(source)}")
+        weights = WeightsNote(eval_dir(path) / "model.pt", f"nascli eval {shlex.quote(source)}")
     else:
         arch = decode(source)
-        weights = WeightsNote(Path("arch-eval") / "model.pt",
+        weights = WeightsNote(eval_dir(Path("arch.json")) / "model.pt",
                               f"nascli decode {shlex.quote(source)} -o arch.json && nascli eval arch.json")
-    return Located(arch, _data_spec(arch, dataset, data_dir), ChildConfig(), weights)  # `nascli eval`'s sizes
+    data = DataSpec.for_space(load_space(arch.space).settings, dataset, data_dir)
+    return Located(arch, data, ChildConfig(), weights)  # `nascli eval`'s sizes
