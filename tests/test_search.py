@@ -105,6 +105,21 @@ def test_workers_train_children_in_a_process_pool(runner, tmp_path):
     assert [c.status for c in children] == ["done", "done"] and all(c.params > 0 for c in children)
 
 
+def test_a_later_resume_keeps_an_extended_budget(tmp_path):
+    from nascli.search.evaluate import DataSpec
+    from nascli.search.loop import SearchConfig
+    from nascli.search.runs import create_search, resume_search
+
+    config = SearchConfig(strategy="random", data=DataSpec(name="cifar10"), budget=2, batch=2)
+    create_search("conv", config, tmp_path / "r").store.close()
+    first = resume_search(tmp_path / "r", budget=6)
+    assert first.config.budget == 6
+    first.store.close()
+    second = resume_search(tmp_path / "r", workers=1)  # changes workers only
+    assert second.config.budget == 6
+    second.store.close()
+
+
 def test_random_strategy(runner, tmp_path):
     search(runner, tmp_path, "enas_macro", "--strategy", "random", "--budget", "2", "--batch", "2", *FAST,
            "--run-dir", str(tmp_path / "r"))

@@ -32,13 +32,13 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
     """The search of an existing run, to continue where it stopped; `budget` may extend it."""
     store = RunStore.open(find_run(run_ref))
     try:
-        config = SearchConfig.model_validate(store.config)
+        # config.json keeps the options the run started with; what a resume changed lives in meta
+        override = store.get_meta("config_override")
+        config = SearchConfig.model_validate_json(override) if override else SearchConfig.model_validate(store.config)
         update = {k: v for k, v in (("budget", budget), ("workers", workers)) if v is not None}
         if update:
             config = config.model_copy(update=update)
             store.set_meta("config_override", config.model_dump_json())
-        elif store.get_meta("config_override"):
-            config = SearchConfig.model_validate_json(store.get_meta("config_override"))
         compiled = run_space(store)
         return Search(config, compiled, store, make_executor(config.data, config.data.load(), config.workers))
     except BaseException:
