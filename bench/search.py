@@ -29,12 +29,12 @@ import torch
 from children import alternate_rounds, machine_lines, markdown_table  # bench/ is on sys.path
 from nascli.data import ImageData
 from nascli.search.controller import Controller, ControllerConfig
-from nascli.search.evaluate import DataSpec
+from nascli.data.spec import DataSpec
 from nascli.search.executor import InlineExecutor
 from nascli.search.loop import Search, SearchConfig
 from nascli.search.reinforce import ReinforceConfig
 from nascli.search.runs import create_search
-from nascli.search.store import RunStore
+from nascli.runs import RunStore
 from nascli.space import load_space, parse_space
 from nascli.space.compiler import compile_space
 from nascli.threads import single_thread

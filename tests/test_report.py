@@ -13,9 +13,9 @@ import pytest
 from nascli.arch.sample import sample_architecture
 from nascli.cli import app
 from nascli.report import ReportConfig, load_history, write_report
-from nascli.search.evaluate import DataSpec
+from nascli.data.spec import DataSpec
 from nascli.search.loop import SearchConfig
-from nascli.search.store import RunStore
+from nascli.runs import RunStore
 from nascli.space import load_space
 from nascli.space.compiler import compile_space
 

@@ -19,7 +19,7 @@ from nascli.arch import decode
 from nascli.cli import app
 from nascli.data import load_dataset
 from nascli.search.evaluate import ChildJob, run_child
-from nascli.search.store import RunStore
+from nascli.runs import RunStore
 from nascli.train import RewardConfig, TrainConfig
 from nascli.children import ChildConfig
 
@@ -106,7 +106,7 @@ def test_workers_train_children_in_a_process_pool(runner, tmp_path):
 
 
 def test_a_later_resume_keeps_an_extended_budget(tmp_path):
-    from nascli.search.evaluate import DataSpec
+    from nascli.data.spec import DataSpec
     from nascli.search.loop import SearchConfig
     from nascli.search.runs import create_search, resume_search
 

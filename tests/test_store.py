@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from nascli.errors import RunError
-from nascli.search import store as store_module
-from nascli.search.store import RunStore, default_run_dir, list_runs
+from nascli.runs import store as store_module
+from nascli.runs import RunStore, default_run_dir, list_runs
 
 # CRLF and a non-ASCII character: the copy must be byte for byte.
 SPACE_TEXT = "# toy space — for tests\r\nspace toy {\n    task = image\n}\n"
@@ -179,7 +179,7 @@ def test_state_accepts_only_known_states(tmp_path):
 
 _KILLED_WRITER = """
 import hashlib, sys
-from nascli.search.store import RunStore
+from nascli.runs import RunStore
 text = "space toy {}\\n"
 store = RunStore.create(sys.argv[1], {"strategy": "nas"}, text, hashlib.sha256(text.encode()).hexdigest())
 [stuck] = store.add_children(0, 6, [("stuck", "{}")])

@@ -17,7 +17,7 @@ DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch the full CI
 def data_spec(dataset: str | None, data_dir: Path | None, download: bool, settings: dict, seed: int = 0):
     """A DataSpec: `--dataset` or the space's default; `--download` fills `--data-dir` first."""
     from ..data import download_cifar10  # torch loads only for commands that touch data
-    from ..search.evaluate import DataSpec
+    from ..data.spec import DataSpec
 
     spec = DataSpec.for_space(settings, dataset, data_dir, seed)
     if download:

@@ -31,16 +31,15 @@ def eval_(
 
     With --best, the run's own dataset and settings are used (--dataset/--data-dir apply to an arch.json)."""
     from ..children import ChildConfig  # torch loads only here
-    from ..search.retrain import eval_dir, retrain
-    from ..search.runs import best_child
+    from ..runs import best_child, eval_dir
+    from ..search.retrain import retrain
     from ..train import TrainConfig
 
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
     if best:
         found = best_child(run)
-        arch, spec, child, out_dir = found.arch, found.config.data, found.config.child, found.eval_dir
-        train = found.config.train
+        arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
         arch = load_architecture(arch_file)
         spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)

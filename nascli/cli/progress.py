@@ -11,7 +11,7 @@ from rich.table import Table
 
 from typing import TYPE_CHECKING
 
-from ..search.store import RunStore
+from ..runs import RunStore
 
 if TYPE_CHECKING:
     from ..search.loop import SearchEvent

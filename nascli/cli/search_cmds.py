@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import RunError
-from ..search.store import RUNS_ROOT, RunStore, find_run, list_runs
+from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
 from ..space import load_space
 from .app import command, err, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec

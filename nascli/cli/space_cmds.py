@@ -132,7 +132,7 @@ def decode(
         out.print(f"  {line}", soft_wrap=True)
     if dataset is not None:
         from ..children import build_child, profile_child  # torch is imported only when asked for
-        from ..search.evaluate import DataSpec
+        from ..data.spec import DataSpec
 
         data = DataSpec(name=dataset, data_dir=str(data_dir) if data_dir else None).load()
         profile = profile_child(build_child(arch, data.task), data.task)

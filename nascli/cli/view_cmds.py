@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..search.store import find_run
+from ..runs import find_run
 from .app import command, out
 
 SourceArg = Annotated[Optional[str], typer.Argument(

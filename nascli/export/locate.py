@@ -13,10 +13,9 @@ from pathlib import Path
 
 from ..arch import Architecture, decode, load_architecture
 from ..children import ChildConfig
+from ..data.spec import DataSpec
 from ..errors import RunError
-from ..search.evaluate import DataSpec
-from ..search.retrain import eval_dir
-from ..search.runs import best_child
+from ..runs import best_child, eval_dir
 from ..space import load_space
 from .module_source import WeightsNote
 
@@ -32,7 +31,7 @@ class Located:
 def _best_of_run(run: str | None) -> Located:
     found = best_child(run)
     weights = WeightsNote(found.eval_dir / "model.pt", f"nascli eval --best --run {shlex.quote(str(found.run))}")
-    return Located(found.arch, found.config.data, found.config.child, weights)
+    return Located(found.arch, found.data, found.child, weights)
 
 
 def locate(source: str | None, best: bool = False, run: str | None = None, dataset: str | None = None,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arch.records import Architecture
-from ..search.store import ChildRecord, RunStore, StepRecord
+from ..runs import ChildRecord, RunStore, StepRecord
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import Iterator, Protocol, Sequence
 import torch
 
 from ..data import ImageData, TextData
-from .evaluate import ChildJob, ChildResult, DataSpec, run_child
+from ..data.spec import DataSpec
+from .evaluate import ChildJob, ChildResult, run_child
 
 
 class Executor(Protocol):

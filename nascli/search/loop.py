@@ -25,10 +25,11 @@ from ..children import ChildConfig
 from ..space.compiler import CompiledSpace
 from ..train import RewardConfig, TrainConfig
 from .controller import ControllerConfig
-from .evaluate import ChildJob, ChildResult, DataSpec
+from ..data.spec import DataSpec
+from ..runs import RunStore
+from .evaluate import ChildJob, ChildResult
 from .executor import Executor
 from .reinforce import ReinforceConfig, ReinforceStats
-from .store import RunStore
 from .strategies import Strategy, make_strategy
 
 

@@ -21,11 +21,6 @@ from ..train import TrainConfig, accuracy, fit_image, fit_language, perplexity
 from ..train.loops import EVAL_BATCH
 
 
-def eval_dir(arch_json: Path) -> Path:
-    """Where `nascli eval ARCH.json` keeps its weights, arch.json and result.json."""
-    return arch_json.parent / f"{arch_json.stem}-eval"
-
-
 class RetrainResult(BaseModel):
     tokens: str
     dataset: str

@@ -1,17 +1,13 @@
-"""Starting, resuming and finding runs: the library calls behind `nascli search/runs/show`."""
+"""Starting and resuming searches: the library calls behind `nascli search`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
-
-from ..arch import Architecture, decode
-from ..errors import RunError
-from ..space import load_space, parse_space
-from ..space.compiler import CompiledSpace, compile_space
+from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
+from ..space import load_space
+from ..space.compiler import compile_space
 from .executor import make_executor
 from .loop import Search, SearchConfig
-from .store import RUNS_ROOT, RunStore, default_run_dir, find_run
 
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()`."""
@@ -21,11 +17,6 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     text = Path(space.source).read_text(encoding="utf-8")
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
     return Search(config, compile_space(space), store, make_executor(config.data, data, config.workers))
-
-
-def run_space(store: RunStore) -> CompiledSpace:
-    """The space the run was started with (its own copy, so later edits don't matter)."""
-    return compile_space(parse_space(store.space_text, str(store.path / "space.space")))
 
 
 def resume_search(run_ref: str | Path, budget: int | None = None, workers: int | None = None) -> Search:
@@ -44,27 +35,3 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
     except BaseException:
         store.close()
         raise
-
-
-class BestChild(NamedTuple):
-    """The best finished child of a run, decoded, with the settings it was trained with."""
-
-    run: Path
-    child_id: int
-    arch: Architecture
-    config: SearchConfig
-
-    @property
-    def eval_dir(self) -> Path:
-        """Where `nascli eval --best` writes this child's retrained weights."""
-        return self.run / "eval" / f"child-{self.child_id}"
-
-
-def best_child(run_ref: str | Path | None) -> BestChild:
-    path = find_run(run_ref)
-    with RunStore.open_readonly(path) as store:
-        top = store.best(1)
-        if not top:
-            raise RunError("the run has no finished child yet", where=str(path))
-        config = SearchConfig.model_validate(store.config)
-        return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)), config)

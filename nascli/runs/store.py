@@ -150,17 +150,6 @@ def _connect(db: Path, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-def default_run_dir(root: str | Path = "runs", name: str | None = None) -> Path:
-    """`root/<name>`, or `root/<YYYYmmdd-HHMMSS>` (suffixed -2, -3... if taken)."""
-    if name:
-        return Path(root) / name
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate, n = Path(root) / stamp, 2
-    while candidate.exists():
-        candidate, n = Path(root) / f"{stamp}-{n}", n + 1
-    return candidate
-
-
 class RunStore:
     """A run folder opened for writing (the search) or reading (everything else)."""
 
@@ -427,34 +416,3 @@ class RunStore:
         except PermissionError:  # exists, owned by someone else
             return True
         return True
-
-
-def list_runs(root: str | Path = "runs") -> list[RunSummary]:
-    """Every run folder directly under `root`, by name; never raises for a broken run."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    summaries = []
-    for folder in sorted(p for p in root.iterdir() if (p / DB_FILE).is_file()):
-        try:
-            with RunStore.open_readonly(folder) as store:
-                summaries.append(store.summary())
-        except (RunError, ValueError) as err:  # ValueError: a meta value that is not a number
-            summaries.append(RunSummary(name=folder.name, path=folder, state="corrupt", problem=str(err)))
-    return summaries
-
-
-RUNS_ROOT = Path("runs")
-
-
-def find_run(ref: str | Path | None, root: str | Path = RUNS_ROOT) -> Path:
-    """A run folder by path or by name under `root`; None: the most recent run."""
-    if ref is None:
-        runs = sorted((r for r in list_runs(root) if r.state != "corrupt"), key=lambda r: r.created or 0)
-        if not runs:
-            raise RunError(f"no runs under {root}/; start one with `nascli search SPACE`")
-        return Path(runs[-1].path)
-    for candidate in (Path(ref), Path(root) / str(ref)):
-        if (candidate / "run.db").is_file():
-            return candidate
-    raise RunError("not a run folder (no run.db)", where=str(ref))

@@ -1,0 +1,106 @@
+"""Finding run folders: by name or path, the most recent one, and a run's best child.
+
+The search writes run folders; `runs`, `show`, `report`, `export` and `eval`
+find and read them through this module, without importing the search.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..arch import Architecture, decode
+from ..data.spec import DataSpec
+from ..errors import RunError
+from ..space import parse_space
+from ..space.compiler import CompiledSpace, compile_space
+from .store import DB_FILE, RunStore, RunSummary
+
+if TYPE_CHECKING:
+    from ..children import ChildConfig
+    from ..train import TrainConfig
+
+
+def default_run_dir(root: str | Path = "runs", name: str | None = None) -> Path:
+    """`root/<name>`, or `root/<YYYYmmdd-HHMMSS>` (suffixed -2, -3... if taken)."""
+    if name:
+        return Path(root) / name
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, n = Path(root) / stamp, 2
+    while candidate.exists():
+        candidate, n = Path(root) / f"{stamp}-{n}", n + 1
+    return candidate
+
+
+def list_runs(root: str | Path = "runs") -> list[RunSummary]:
+    """Every run folder directly under `root`, by name; never raises for a broken run."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    summaries = []
+    for folder in sorted(p for p in root.iterdir() if (p / DB_FILE).is_file()):
+        try:
+            with RunStore.open_readonly(folder) as store:
+                summaries.append(store.summary())
+        except (RunError, ValueError) as err:  # ValueError: a meta value that is not a number
+            summaries.append(RunSummary(name=folder.name, path=folder, state="corrupt", problem=str(err)))
+    return summaries
+
+
+RUNS_ROOT = Path("runs")
+
+
+def find_run(ref: str | Path | None, root: str | Path = RUNS_ROOT) -> Path:
+    """A run folder by path or by name under `root`; None: the most recent run."""
+    if ref is None:
+        runs = sorted((r for r in list_runs(root) if r.state != "corrupt"), key=lambda r: r.created or 0)
+        if not runs:
+            raise RunError(f"no runs under {root}/; start one with `nascli search SPACE`")
+        return Path(runs[-1].path)
+    for candidate in (Path(ref), Path(root) / str(ref)):
+        if (candidate / "run.db").is_file():
+            return candidate
+    raise RunError("not a run folder (no run.db)", where=str(ref))
+
+
+def run_space(store: RunStore) -> CompiledSpace:
+    """The space the run was started with (its own copy, so later edits don't matter)."""
+    return compile_space(parse_space(store.space_text, str(store.path / "space.space")))
+
+
+def eval_dir(arch_json: Path) -> Path:
+    """Where `nascli eval ARCH.json` keeps its weights, arch.json and result.json."""
+    return arch_json.parent / f"{arch_json.stem}-eval"
+
+
+class BestChild(NamedTuple):
+    """The best finished child of a run, decoded, with the settings it was trained with."""
+
+    run: Path
+    child_id: int
+    arch: Architecture
+    data: DataSpec
+    child: ChildConfig
+    train: TrainConfig
+
+    @property
+    def eval_dir(self) -> Path:
+        """Where `nascli eval --best` writes this child's retrained weights."""
+        return self.run / "eval" / f"child-{self.child_id}"
+
+
+def best_child(run_ref: str | Path | None) -> BestChild:
+    from ..children import ChildConfig  # torch loads only for the commands that build the child
+    from ..train import TrainConfig
+
+    path = find_run(run_ref)
+    with RunStore.open_readonly(path) as store:
+        top = store.best(1)
+        if not top:
+            raise RunError("the run has no finished child yet", where=str(path))
+        options = store.config
+        return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)),
+                         DataSpec.model_validate(options["data"]),
+                         ChildConfig.model_validate(options.get("child", {})),
+                         TrainConfig.model_validate(options.get("train", {})))
