@@ -28,7 +28,15 @@ class LanguageTask:
     vocab_size: int
 
 
-Task = ImageTask | LanguageTask
+@dataclass(frozen=True)
+class TabularTask:
+    """Rows of `features` numbers (after encoding) to classify into `classes`."""
+
+    features: int
+    classes: int
+
+
+Task = ImageTask | LanguageTask | TabularTask
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing tensors with == is elementwise, not a bool
@@ -52,6 +60,8 @@ class ImageData:
     task: ImageTask
     source: str
     embedded: bool
+    class_names: tuple[str, ...] = ()  # index -> name, where the data names its classes
+    splits_note: str = ""  # how the splits were made (e.g. which were held out, with which seed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,3 +80,30 @@ class TextData:
     task: LanguageTask
     source: str
     embedded: bool
+    tokens: str = "word"  # word or char
+    splits_note: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class TabularData:
+    """Encoded table splits: `*_x` float32 (N, features), `*_y` int64 (N,) class ids.
+
+    `feature_names` names each encoded column (a one-hot column is `column=value`);
+    `class_names` maps class id -> the target column's value.
+    """
+
+    train_x: Tensor
+    train_y: Tensor
+    valid_x: Tensor
+    valid_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+    task: TabularTask
+    source: str
+    embedded: bool
+    splits_note: str = ""
+
+
+Data = ImageData | TextData | TabularData

@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from . import ImageData, TextData, load_dataset
+from nascli.data.base import Data
+from nascli.data.registry import OPTIONS, dataset_kind
+from nascli.errors import DataError
 
 
 class DataSpec(BaseModel):
-    """Where a worker finds the data: enough to load it again in another process."""
+    """Where a worker finds the data and how to read it: enough to load it identically in another
+    process. A run's config.json records it, so the seeded holdouts are part of the run."""
 
     name: str
     data_dir: str | None = None
-    valid_fraction: float = 0.1
+    valid_fraction: float = 0.1  # held out of train where the data has no validation split
+    test_fraction: float = 0.1  # held out where the data has no test split (images, csv, a single text file)
     seed: int = 0
+    image_size: int | None = Field(None, ge=1)  # images: side to resize to (None: their own, if all agree)
+    tokens: Literal["word", "char"] = "word"  # text: word- or character-level
+    vocab_size: int | None = Field(None, ge=2)  # text: keep the most frequent words, the rest become <unk>
+    target: str | None = None  # csv: the column to predict
 
     @classmethod
     def for_space(cls, settings: dict, dataset: str | None = None, data_dir: str | Path | None = None,
-                  seed: int = 0) -> "DataSpec":
+                  seed: int = 0, **options) -> "DataSpec":
         """`dataset` if given, else the space's `dataset` setting, else cifar10."""
         name = dataset or str(settings.get("dataset", "cifar10"))
-        return cls(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed)
+        given = {k: v for k, v in options.items() if v is not None}
+        return cls(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed, **given)
 
-    def load(self) -> ImageData | TextData:
-        return load_dataset(self.name, self.data_dir, valid_fraction=self.valid_fraction, seed=self.seed)
+    def check(self) -> None:
+        """A DataError for an unknown kind, a missing folder, or an option the kind does not read."""
+        kind = dataset_kind(self.name)
+        if self.data_dir is None and kind.needs_dir:
+            raise DataError(f"--dataset {self.name} needs --data-dir (it ships no sample)")
+        defaults = DataSpec(name=self.name)
+        for option in OPTIONS:
+            if option not in kind.options and getattr(self, option) != getattr(defaults, option):
+                flag = "--" + option.replace("_", "-")
+                raise DataError(f"{flag} does not apply to --dataset {self.name}")
+
+    def load(self) -> Data:
+        self.check()
+        folder = Path(self.data_dir).expanduser() if self.data_dir else None
+        data = dataset_kind(self.name).load(folder, self)
+        if folder is None:
+            return replace(data, source=f"embedded sample (nascli/data/embedded/{self.name})", embedded=True)
+        return data

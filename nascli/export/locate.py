@@ -35,11 +35,12 @@ def _best_of_run(run: str | None) -> Located:
 
 
 def locate(source: str | None, best: bool = False, run: str | None = None, dataset: str | None = None,
-           data_dir: Path | None = None) -> Located:
+           data_dir: Path | None = None, **data_options) -> Located:
     """The architecture `source` names (an arch.json or a token string), or with `best` the best child of `run`.
 
-    `dataset` and `data_dir` (default: the space's dataset, embedded sample) apply to an arch.json or
-    token string; a run's child uses the run's own data and child sizes.
+    `dataset`, `data_dir` (default: the space's dataset, embedded sample) and `data_options` (DataSpec
+    fields such as image_size or target) apply to an arch.json or token string; a run's child uses the
+    run's own data and child sizes.
     """
     if best == (source is not None):
         raise RunError("give an arch.json, a token string, or --best [--run RUN]")
@@ -53,5 +54,5 @@ def locate(source: str | None, best: bool = False, run: str | None = None, datas
         arch = decode(source)
         weights = WeightsNote(eval_dir(Path("arch.json")) / "model.pt",
                               f"nascli decode {shlex.quote(source)} -o arch.json && nascli eval arch.json")
-    data = DataSpec.for_space(load_space(arch.space).settings, dataset, data_dir)
+    data = DataSpec.for_space(load_space(arch.space).settings, dataset, data_dir, **data_options)
     return Located(arch, data, ChildConfig(), weights)  # `nascli eval`'s sizes

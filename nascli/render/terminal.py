@@ -28,9 +28,9 @@ def _op(op: str) -> str:
     return f"[{COLOURS[op_kind(op)]}]{escape(op_label(op))}[/]"
 
 
-def _nas_tree(arch: Architecture, root: Tree) -> None:
-    shapes = nas_shapes(arch.layers, IMAGE_SHAPE)
-    root.add(f"image {IMAGE_SHAPE[1]}×{IMAGE_SHAPE[2]}×{IMAGE_SHAPE[0]}")
+def _nas_tree(arch: Architecture, root: Tree, image_shape: tuple[int, int, int]) -> None:
+    shapes = nas_shapes(arch.layers, image_shape)
+    root.add(f"image {image_shape[1]}×{image_shape[2]}×{image_shape[0]}")
     for layer, shape in zip(arch.layers, shapes):
         p = layer.params
         if layer.op == "conv":
@@ -50,10 +50,10 @@ def _nas_tree(arch: Architecture, root: Tree) -> None:
     root.add(f"classifier ← layers {ends} (rule 2): global avg pool of each → concat → FC → softmax")
 
 
-def _macro_tree(arch: Architecture, root: Tree) -> None:
+def _macro_tree(arch: Architecture, root: Tree, image_shape: tuple[int, int, int]) -> None:
     points = macro_pool_points(len(arch.layers))
     root.add("stem: conv 3×3 + BN")
-    for layer, size in zip(arch.layers, macro_sizes(len(arch.layers), IMAGE_SHAPE[1])):
+    for layer, size in zip(arch.layers, macro_sizes(len(arch.layers), image_shape[1])):
         skips = f" + skips from {', '.join(map(str, layer.inputs))}, summed, BN" if layer.inputs else ""
         source = "stem" if layer.index == 0 else f"layer {layer.index - 1}"
         branch = root.add(f"layer {layer.index}: {_op(layer.op)}({source}){skips}  → {size}×{size}")
@@ -104,11 +104,11 @@ def _cells_tree(arch: Architecture, root: Tree) -> None:
         branch.add(f"output cₖ = 1×1 conv(concat(nodes {', '.join(ends)}))")
 
 
-def architecture_tree(arch: Architecture) -> Tree:
-    """A rich Tree describing `arch`, titled with its figure's title."""
-    root = Tree(f"[bold]{escape(architecture_diagram(arch).title)}[/]")
+def architecture_tree(arch: Architecture, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Tree:
+    """A rich Tree describing `arch`, titled with its figure's title; a conv child reads `image_shape`."""
+    root = Tree(f"[bold]{escape(architecture_diagram(arch, image_shape).title)}[/]")
     if arch.layers is not None:
-        (_nas_tree if arch.layers[0].op in NAS_OPS else _macro_tree)(arch, root)
+        (_nas_tree if arch.layers[0].op in NAS_OPS else _macro_tree)(arch, root, image_shape)
     elif arch.tree is not None:
         _tree_branch(arch.tree, len(arch.tree.nodes) - 1, root.add(f"{H_T} ="))
     elif arch.dag is not None:
