@@ -62,6 +62,7 @@ class ImageData:
     embedded: bool
     class_names: tuple[str, ...] = ()  # index -> name, where the data names its classes
     splits_note: str = ""  # how the splits were made (e.g. which were held out, with which seed)
+    cache_file: str = ""  # the decoded-pixel cache it was read from (image folders)
 
 
 @dataclass(frozen=True, eq=False)

@@ -91,10 +91,14 @@ def cached_pixels(images: FileList, image_size: int | None) -> np.ndarray:
     if path.is_file():
         return np.load(path, mmap_mode="r")
     shape = _shape(images.files, image_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
     try:
-        out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(images.files), *shape))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(images.files), *shape))
+        except OSError as e:
+            raise DataError(f"cannot write the image cache ({e.strerror}); set NASCLI_CACHE to a writable folder",
+                            where=str(path.parent)) from e
         _decode(images.files, shape, out)
         out.flush()
         del out

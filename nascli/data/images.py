@@ -75,7 +75,8 @@ def load_images(root: Path, spec) -> ImageData:
     check_fraction("test_fraction", spec.test_fraction)
     splits = find_splits(root)
     files, labels, split_of, class_names = _labelled(splits)
-    pixels = cached_pixels(FileList(root, files), spec.image_size)
+    images = FileList(root, files)
+    pixels = cached_pixels(images, spec.image_size)
     y = torch.tensor(labels, dtype=torch.int64)
     where = np.array(split_of)
     parts = {s: torch.from_numpy(np.flatnonzero(where == s)) for s in ("train", "valid", "test")}
@@ -91,7 +92,7 @@ def load_images(root: Path, spec) -> ImageData:
         return torch.from_numpy(np.ascontiguousarray(pixels[idx])), y[parts[name]]
 
     return normalised_images(split("train"), split("valid"), split("test"), len(class_names), str(root),
-                             class_names, "; ".join(notes))
+                             class_names, "; ".join(notes), str(images.cache_file(spec.image_size)))
 
 
 @register_dataset("images", task="image",

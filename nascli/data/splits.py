@@ -30,7 +30,7 @@ Split = tuple[Tensor, Tensor]  # (uint8 images (N, C, H, W), int64 labels (N,))
 
 
 def normalised_images(train: Split, valid: Split, test: Split, classes: int, source: str,
-                      class_names: tuple[str, ...] = (), splits_note: str = "") -> ImageData:
+                      class_names: tuple[str, ...] = (), splits_note: str = "", cache_file: str = "") -> ImageData:
     """ImageData from uint8 splits: pixels scaled to [0, 1], then normalised per channel
     with the training split's mean and std, so no statistic leaks from validation or test."""
     train_x = train[0].float().div_(255)
@@ -56,4 +56,5 @@ def normalised_images(train: Split, valid: Split, test: Split, classes: int, sou
         embedded=False,
         class_names=class_names,
         splits_note=splits_note,
+        cache_file=cache_file,
     )
