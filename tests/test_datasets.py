@@ -12,6 +12,7 @@ from PIL import Image
 
 from conftest import SHARED_DATA
 from nascli.data import ImageData, TabularData, TextData, dataset_kind, load_dataset, register_dataset
+from nascli.data import registry
 from nascli.data.cache import FileList, cached_pixels
 from nascli.data.text import EOS, UNK
 from nascli.errors import DataError
@@ -57,7 +58,7 @@ def test_digits_folder_splits_and_shape() -> None:
 
 def test_digits_cache_holds_the_png_pixels() -> None:
     folder = shared("digits-png")
-    files = sorted(folder.rglob("*.png"))
+    files = [str(p) for p in sorted(folder.rglob("*.png"))]
     pixels = cached_pixels(FileList(folder, files), None)
     assert pixels.shape == (1797, 1, 8, 8)
     for i in (0, 1796):
@@ -100,13 +101,13 @@ def test_jpeg_is_read(tmp_path: Path) -> None:
 
 def test_cache_is_reused_and_invalidated(tmp_path: Path, tmp_cache: Path) -> None:
     write_images(tmp_path / "d", {"a": 4, "b": 4})
-    files = sorted((tmp_path / "d").rglob("*.png"))
+    files = [str(p) for p in sorted((tmp_path / "d").rglob("*.png"))]
     first = cached_pixels(FileList(tmp_path / "d", files), None)
     cached = list((tmp_cache / "images").glob("*.npy"))
     assert len(cached) == 1 and isinstance(first, np.memmap)
     assert np.array_equal(cached_pixels(FileList(tmp_path / "d", files), None), first)
     assert list((tmp_cache / "images").glob("*.npy")) == cached  # nothing decoded again
-    stat = files[0].stat()
+    stat = os.stat(files[0])
     os.utime(files[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a touched file decodes again
     cached_pixels(FileList(tmp_path / "d", files), None)
     cached_pixels(FileList(tmp_path / "d", files), 4)  # so does another size
@@ -209,7 +210,9 @@ def test_missing_target_column(tmp_path: Path) -> None:
 # --- registry --------------------------------------------------------------------
 
 
-def test_a_plugin_registers_a_dataset(tmp_path: Path) -> None:
+def test_a_plugin_registers_a_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))  # the kind is gone after the test
+
     @register_dataset("test-constant", task="image", options=("image_size",), help="constant images")
     def load_constant(folder, spec):
         return load_dataset("images", folder, image_size=spec.image_size, seed=spec.seed)

@@ -29,23 +29,25 @@ def cache_root() -> Path:
 
 @dataclass(frozen=True)
 class FileList:
-    """The images of a dataset in load order; the cache key is computed from their stats."""
+    """The image files of a dataset (paths under `root`, as strings) in load order.
+
+    Plain strings and os.stat, not pathlib: a cached reload does little else than
+    stat every file, and pathlib's per-path overhead would dominate it."""
 
     root: Path
-    files: list[Path]
-
-    def key(self, image_size: int | None) -> str:
-        digest = hashlib.sha256(f"format {FORMAT}; size {image_size}\n".encode())
-        for path in self.files:
-            stat = path.stat()
-            digest.update(f"{path.relative_to(self.root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        return digest.hexdigest()[:32]
+    files: list[str]
 
     def cache_file(self, image_size: int | None) -> Path:
-        return cache_root() / "images" / f"{self.key(image_size)}.npy"
+        """The cache file for these files' current stats at `image_size`."""
+        digest = hashlib.sha256(f"format {FORMAT}; size {image_size}\n".encode())
+        skip = len(str(self.root)) + 1  # hash paths relative to the root, so a moved folder stays cached
+        for path in self.files:
+            stat = os.stat(path)
+            digest.update(f"{path[skip:]}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return cache_root() / "images" / f"{digest.hexdigest()[:32]}.npy"
 
 
-def _open(path: Path):
+def _open(path: str):
     from PIL import Image, UnidentifiedImageError  # Pillow loads only for image folders
 
     try:
@@ -54,7 +56,7 @@ def _open(path: Path):
         raise DataError(f"unreadable image: {type(e).__name__}: {e}".splitlines()[0], where=str(path)) from e
 
 
-def _shape(files: list[Path], image_size: int | None) -> tuple[int, int, int]:
+def _shape(files: list[str], image_size: int | None) -> tuple[int, int, int]:
     """(channels, height, width): grayscale only if every image is; the common size, or the default."""
     modes, sizes = set(), set()
     for path in files:
@@ -70,7 +72,7 @@ def _shape(files: list[Path], image_size: int | None) -> tuple[int, int, int]:
     return channels, DEFAULT_SIZE, DEFAULT_SIZE
 
 
-def _decode(files: list[Path], shape: tuple[int, int, int], out: np.ndarray) -> None:
+def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray) -> None:
     channels, height, width = shape
     mode = "L" if channels == 1 else "RGB"
     for i, path in enumerate(files):
@@ -85,9 +87,10 @@ def _decode(files: list[Path], shape: tuple[int, int, int], out: np.ndarray) -> 
         out[i] = pixels.reshape(height, width, channels).transpose(2, 0, 1)
 
 
-def cached_pixels(images: FileList, image_size: int | None) -> np.ndarray:
-    """uint8 (N, C, H, W) pixels of `images`: memory-mapped from the cache, decoded into it first if absent."""
-    path = images.cache_file(image_size)
+def cached_pixels(images: FileList, image_size: int | None, path: Path | None = None) -> np.ndarray:
+    """uint8 (N, C, H, W) pixels of `images`: memory-mapped from the cache file `path` (default:
+    `images.cache_file(image_size)`), decoded into it first if absent."""
+    path = path or images.cache_file(image_size)
     if path.is_file():
         return np.load(path, mmap_mode="r")
     shape = _shape(images.files, image_size)

@@ -29,21 +29,34 @@ def holdout(n: int, fraction: float, seed: int, where: str) -> tuple[Tensor, Ten
 Split = tuple[Tensor, Tensor]  # (uint8 images (N, C, H, W), int64 labels (N,))
 
 
+def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and std of uint8 (N, C, H, W) images scaled to [0, 1].
+
+    Computed from a 256-bin histogram per channel: exact, and several times faster
+    than a float reduction over every pixel, which matters for a cached reload."""
+    levels = torch.arange(256, dtype=torch.float64) / 255
+    counts = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256)
+                          for c in range(images.shape[1])]).double()
+    n = counts.sum(1)
+    mean = (counts * levels).sum(1) / n
+    var = (counts * (levels - mean[:, None]) ** 2).sum(1) / n
+    return mean.float(), var.sqrt().float().clamp_min(1e-8)  # clamp: a constant channel must not divide by 0
+
+
 def normalised_images(train: Split, valid: Split, test: Split, classes: int, source: str,
                       class_names: tuple[str, ...] = (), splits_note: str = "", cache_file: str = "") -> ImageData:
     """ImageData from uint8 splits: pixels scaled to [0, 1], then normalised per channel
     with the training split's mean and std, so no statistic leaks from validation or test."""
-    train_x = train[0].float().div_(255)
-    mean = train_x.mean(dim=(0, 2, 3))
-    std = train_x.std(dim=(0, 2, 3), correction=0).clamp_min(1e-8)  # clamp: a constant channel must not divide by 0
-    mean4, std4 = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
+    mean, std = channel_stats(train[0])
+    # (x / 255 - mean) / std, as one subtraction and one division of the raw pixel values
+    shift, scale = (255 * mean).view(1, -1, 1, 1), (255 * std).view(1, -1, 1, 1)
 
     def normalise(images: Tensor) -> Tensor:
-        return images.float().div_(255).sub_(mean4).div_(std4)
+        return images.float().sub_(shift).div_(scale)
 
     _, channels, height, width = train[0].shape
     return ImageData(
-        train_x=train_x.sub_(mean4).div_(std4),
+        train_x=normalise(train[0]),
         train_y=train[1],
         valid_x=normalise(valid[0]),
         valid_y=valid[1],
