@@ -65,7 +65,8 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
             fields.setdefault("cells", []).append(Cell(name=block.name, inputs=block.inputs, stride=block.stride, nodes=nodes))
     if "tree" in fields:
         fields["tree"] = TreeCell(**fields["tree"])
-    task = next(_TASK[b.kind] for b in space.blocks if b.kind in _TASK)
+    # `task = tabular` makes a layers block a stack of dense layers; otherwise the block kind says
+    task = "tabular" if space.settings.get("task") == "tabular" else next(_TASK[b.kind] for b in space.blocks if b.kind in _TASK)
     return Architecture(space=space.name, space_hash=space.sha256, tokens=encode(compiled, assignment, depth),
                         task=task, **fields)
 
