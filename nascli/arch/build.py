@@ -11,7 +11,7 @@ from ..errors import ArchitectureError, NasError
 from ..space import load_space
 from ..space.compiler import CompiledSpace, compile_space
 from ..space.ir import FixedDecl, Value
-from ..space.vocab import LAYER_DEFAULTS, LAYER_OPS
+from ..ops import OPS
 from .records import Architecture, Cell, CellIndex, CellNode, DagNode, Inject, Layer, TreeCell, TreeNode
 from .tokens import Assignment, active_decisions, decode_tokens, encode, space_name
 
@@ -33,7 +33,7 @@ def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assign
 
 def _layer(index: int, v: dict) -> Layer:
     op = str(v.get("op", "conv"))
-    params = {p: v.get(p, LAYER_DEFAULTS.get(p)) for p in LAYER_OPS[op]}
+    params = OPS.get(op).fill(v)
     return Layer(index=index, op=op, params=params, inputs=list(v.get("skip", ())))
 
 

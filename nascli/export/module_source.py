@@ -19,7 +19,7 @@ from torch import nn
 
 from ..arch.describe import layer_rows
 from ..arch.records import Architecture, Cell
-from ..children.convnet import NAS_OPS, MacroConvNet, macro_pool_points
+from ..children.convnet import uses_nas_wiring, MacroConvNet, macro_pool_points
 from ..children.dag_cell import DagCell
 from ..children.lm import LanguageModel
 from ..children.micro import MicroNet
@@ -27,7 +27,7 @@ from ..children.tree_cell import TreeCell
 from ..data.base import ImageTask, Task
 from ..errors import ChildError
 from ..render.shapes import nas_shapes
-from .pysource import HELPERS, call_expr, module_expr
+from .pysource import call_expr, helper_sources, module_expr
 from .recurrent import dag_cell_source, language_model_source, tree_cell_source
 
 
@@ -143,7 +143,7 @@ def _micro_child(arch: Architecture, model: MicroNet, used: set[str]) -> tuple[s
 def _image_child(arch: Architecture, model: nn.Module, task: ImageTask, used: set[str]) -> str:
     extra = ""
     if arch.layers is not None:
-        build = _nas_child if arch.layers[0].op in NAS_OPS else _macro_child
+        build = _nas_child if uses_nas_wiring(arch.layers) else _macro_child
         init, lines = build(arch, model, task, used)
     else:
         init, lines, extra = _micro_child(arch, model, used)
@@ -181,6 +181,8 @@ def module_source(arch: Architecture, model: nn.Module, task: Task, weights: Wei
         body = dag_cell_source(arch.dag, model.cell) + language_model_source(model, model.cell, used)
     else:
         raise ChildError(f"cannot export a {type(model).__name__} child", where=arch.tokens)
-    code = "".join("\n" + HELPERS[name] for name in sorted(used)) + body
+    imports, helpers = helper_sources(used)
+    code = helpers + body
     functional = "import torch.nn.functional as F\n" if "F." in code else ""
-    return _header(arch, task, weights) + "import torch\n" + functional + "from torch import Tensor, nn\n" + code
+    return (_header(arch, task, weights) + "import torch\n" + functional + "from torch import Tensor, nn\n" + imports
+            + code)
