@@ -86,3 +86,36 @@ def test_make_op_is_the_one_entry_point():
     assert torch.count_nonzero(make_op("none", 8, 8, 2, block="cell")(x)) == 0
     assert OPS.get("conv").describe({"filter_height": 3, "filter_width": 5, "filters": 24, "stride": 1}) == \
         "3×5, 24 filters, stride 1"
+
+
+def test_every_op_exports_to_plain_torch_and_torchscript(tmp_path):
+    """model.py of children using every built-in layer op equals the built child; model.pt scripts it."""
+    import importlib.util
+
+    from nascli.export import WeightsNote, export_child
+
+    ops = ", ".join(ops_for("layer"))
+    compiled = compile_space(_space(f"""layers 3 {{ op: {{{ops}}} filter_height: {{3}} filter_width: {{1}}
+        filters: {{4, 6}} stride: {{1, 2}} kernel: {{3}} se: {{1}} skip: anchor }}"""))
+    seen: set[str] = set()
+    for seed in range(60):
+        arch = sample_architecture(compiled, random.Random(seed))
+        if {layer.op for layer in arch.layers} <= seen:
+            continue
+        seen |= {layer.op for layer in arch.layers}
+        torch.manual_seed(seed)
+        model = build_child(arch, TINY).eval()
+        weights = WeightsNote(tmp_path / f"w{seed}.pt", "nascli eval")
+        torch.save(model.state_dict(), weights.path)
+        path = export_child(arch, TINY, None, weights, tmp_path / f"m{seed}.py")
+        spec = importlib.util.spec_from_file_location(f"m{seed}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        child = module.Child()
+        child.load_state_dict(model.state_dict())
+        x = torch.randn(2, 3, 8, 8)
+        with torch.no_grad():
+            assert torch.allclose(child.eval()(x), model(x), atol=1e-5)
+            scripted = torch.jit.load(str(export_child(arch, TINY, None, weights, tmp_path / f"m{seed}.pt")))
+            assert torch.allclose(scripted(x), model(x), atol=1e-5)
+    assert seen == set(ops_for("layer"))
