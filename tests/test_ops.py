@@ -16,6 +16,8 @@ from nascli.ops import OPS, make_op, ops_for
 from nascli.space import parse_space
 from nascli.space.compiler import compile_space
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning")
+
 TINY = ImageTask(channels=3, height=8, width=8, classes=4)
 
 

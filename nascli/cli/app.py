@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Annotated, Callable, Optional
 
 import typer
 from pydantic import ValidationError
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import NasError
+from ..plugins import load_plugins
 
 app = typer.Typer(
     help="Neural architecture search from the command line (NAS, Zoph & Le 2017; ENAS, Pham et al. 2018).",
@@ -51,3 +52,17 @@ def command(*args, **kwargs) -> Callable:
         return fn
 
     return register
+
+
+@app.callback()
+def load_plugin_modules(
+    plugin: Annotated[Optional[list[str]], typer.Option(
+        "--plugin", metavar="PATH_OR_MODULE",
+        help="Import a plugin that registers ops (a .py file or a module name); repeatable. "
+             "Also read from NASCLI_PLUGINS and the 'nascli.plugins' entry points. See docs/plugins.md.")] = None,
+) -> None:
+    """Load plugins before any command, so spaces can use their ops."""
+    try:
+        load_plugins(plugin)
+    except NasError as error:
+        fail(error)

@@ -141,6 +141,9 @@ def call_expr(name: str, parts: list[str], indent: int, brackets: tuple[str, str
 def module_expr(m: nn.Module, indent: int = 0, used: set[str] | None = None) -> str:
     """Python source that builds a module shaped like `m` (same submodule names); `used` collects HELPERS."""
     used = used if used is not None else set()
+    call = getattr(m, "nascli_op", None)
+    if isinstance(call, OpCall) and call.name in OPS and OPS.get(call.name).plugin:
+        return plugin_call(call, used)
     leaf = _leaf(m)
     if leaf is not None:
         return leaf
@@ -155,9 +158,6 @@ def module_expr(m: nn.Module, indent: int = 0, used: set[str] | None = None) -> 
     if isinstance(m, ClassifierHead):
         used.add("ClassifierHead")
         return f"ClassifierHead({m.fc.in_features}, {m.fc.out_features}, dropout={m.dropout.p})"
-    call = getattr(m, "nascli_op", None)
-    if isinstance(call, OpCall) and call.name in OPS and OPS.get(call.name).plugin:
-        return plugin_call(call, used)
     if callable(getattr(m, "source_args", None)):
         used.update(f"class:{type(sub).__module__}:{type(sub).__qualname__}" for sub in m.modules()
                     if callable(getattr(sub, "source_args", None)))

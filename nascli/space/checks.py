@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..ops import OPS, ops_for
+from ..plugins import loaded_plugins
 from . import vocab
 from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, Value
 
@@ -152,7 +153,17 @@ def _check_block(block: Block, fail: Fail) -> None:
         _require(block.decisions, vocab.REQUIRED[block.kind], f"a {block.kind}", block.pos, fail)
 
 
+def _check_requires(space: SearchSpace, fail: Fail) -> None:
+    loaded = loaded_plugins()
+    for plugin in space.requires:
+        if plugin.value not in loaded:
+            fail(f"this space requires the plugin '{plugin.value}', which is not loaded; "
+                 f"load it with `nascli --plugin {plugin.value}` (a module or .py path) or NASCLI_PLUGINS",
+                 plugin.pos)
+
+
 def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> None:
+    _check_requires(space, fail)
     for key, value in space.settings.items():
         pos = setting_pos[key]
         if key == "task" and value not in vocab.TASKS:

@@ -189,6 +189,7 @@ class _Builder:
     def space(self, tree: Tree) -> SearchSpace:
         name_tok, *items = tree.children
         settings: dict = {}
+        requires: list[Option] = []
         blocks = []
         for item in items:
             if item.data == "setting":
@@ -198,6 +199,8 @@ class _Builder:
                 if str(key) not in SETTINGS:
                     self.fail(f"unknown setting '{key}'; expected one of: {', '.join(SETTINGS)}", _pos(key))
                 settings[str(key)] = (item.children[1].children[0], self.option(item.children[1]).value)
+            elif item.data == "requires":
+                requires += [Option(value=str(tok), text=str(tok), pos=_pos(tok)) for tok in item.children]
             elif item.data == "let":
                 key = item.children[0]
                 if str(key) in self.lets:
@@ -210,6 +213,7 @@ class _Builder:
             source=self.source,
             sha256=hashlib.sha256(self.text.encode()).hexdigest(),
             settings={k: v for k, (_, v) in settings.items()},
+            requires=requires,
             blocks=blocks,
         )
         check_space(space, {k: _pos(tok) for k, (tok, _) in settings.items()}, self.fail)
