@@ -12,7 +12,7 @@ from ..arch import load_architecture
 from ..errors import RunError
 from ..space import load_space
 from .app import command, out
-from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 
 
 @command("eval")
@@ -24,7 +24,7 @@ def eval_(
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
-    seed: Annotated[int, typer.Option(help="Seed for weights and data order.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
