@@ -76,3 +76,130 @@ def test_docstring_text_escapes_what_could_end_the_string():
 
     for text in (HOSTILE, 'ends with a quote"', "back\\slash", "nul-free \x1b[31m control", "\udcff"):
         assert eval('"""' + docstring_text(text) + '"""') == text  # noqa: S307 - checking the literal
+
+
+# -- 2, 4, 7. run folders are data; a run without its checkpoints is refused -------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, one_thread) -> Path:
+    """A real 2-child search, finished; tests copy it."""
+    from typer.testing import CliRunner
+
+    run = tmp_path_factory.mktemp("finished") / "run"
+    result = CliRunner().invoke(app, ["search", "conv", *FAST, "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    return run
+
+
+@pytest.fixture
+def run(finished_run, tmp_path) -> Path:
+    import shutil
+
+    shutil.copytree(finished_run, tmp_path / "run")
+    return tmp_path / "run"
+
+
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _done(run: Path) -> dict[int, tuple]:
+    with RunStore.open_readonly(run) as store:
+        return {c.id: (c.tokens, c.reward, c.finished) for c in store.children() if c.status == "done"}
+
+
+def test_a_crafted_checkpoint_never_runs_on_resume(runner, run, tmp_path):
+    marker = tmp_path / "PWNED"
+    folder = run / "checkpoints"
+    torch.save({"strategy": {}, "updated_through": 9, "x": _Payload(marker)}, folder / "controller.pt")
+    result = runner.invoke(app, ["search", "--resume", str(run), "--budget", "4"])
+    assert result.exit_code == 0, result.output  # refused as data; the previous checkpoint carries on
+    assert not marker.exists() and len(_done(run)) == 4
+    torch.save(_Payload(marker), folder / "controller.pt")
+    (folder / "controller.prev.pt").write_bytes(b"garbled")
+    _exits_2(runner, ["search", "--resume", str(run), "--budget", "6"], "no readable controller checkpoint")
+    assert not marker.exists()
+
+
+def test_a_checkpoint_that_is_not_one_is_refused(runner, run):
+    for name in ("controller.pt", "controller.prev.pt"):
+        torch.save({}, run / "checkpoints" / name)
+    _exits_2(runner, ["search", "--resume", str(run), "--budget", "4"], "not a controller checkpoint")
+
+
+def test_lost_checkpoints_are_refused_unless_the_controller_is_reset(runner, run):
+    import shutil
+
+    before = _done(run)
+    shutil.rmtree(run / "checkpoints")
+    _exits_2(runner, ["search", "--resume", str(run), "--budget", "4"], "--reset-controller")
+    assert _done(run) == before  # nothing re-sampled, nothing trained
+    result = runner.invoke(app, ["search", "--resume", str(run), "--budget", "4", "--reset-controller"])
+    assert result.exit_code == 0, result.output
+    after = _done(run)
+    assert len(after) == 4 and all(after[i] == row for i, row in before.items())
+    new_tokens = {row[0] for i, row in after.items() if i not in before}
+    assert not new_tokens & {row[0] for row in before.values()}  # the fresh controller is not seeded as step 0 was
+    _exits_2(runner, ["search", "conv", "--reset-controller"], "--resume RUN only")
+
+
+def _poke(run: Path, sql: str) -> None:
+    conn = sqlite3.connect(run / "run.db")
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize(("sql", "commands", "words"), [
+    ("UPDATE meta SET value = 'abc' WHERE key = 'samples'", [["report", "RUN", "-o", "OUT"], ["resume"]], "'samples'"),
+    ("UPDATE meta SET value = 'abc' WHERE key = 'created'", [["report", "RUN", "-o", "OUT"]], "'created'"),
+    ("UPDATE children SET reward = NULL WHERE id = 1", [["show", "RUN"], ["report", "RUN", "-o", "OUT"], ["resume"]],
+     "corrupt record of child 1"),
+])
+def test_a_corrupt_run_database_is_exit_2(runner, run, tmp_path, sql, commands, words):
+    _poke(run, sql)
+    for command in commands:
+        args = ["search", "--resume", str(run), "--budget", "4"] if command == ["resume"] else \
+            [str(run) if a == "RUN" else str(tmp_path / "r.png") if a == "OUT" else a for a in command]
+        _exits_2(runner, args, words)
+    listed = runner.invoke(app, ["runs", "--root", str(run.parent)])
+    assert listed.exit_code == 0 and "Traceback" not in listed.output
+
+
+# -- 8. read-only media ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_only(run, tmp_path):
+    """`run` on a read-only filesystem (a read-only bind mount as root, file modes otherwise)."""
+    if os.geteuid() != 0:
+        for path in [run, *run.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        yield run
+        for path in [run, *run.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+        return
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    made = subprocess.run(["mount", "--bind", str(run), str(mount)], capture_output=True)
+    if made.returncode or subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)]).returncode:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+        pytest.skip("cannot make a read-only mount here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_run_on_read_only_media_can_be_read(runner, read_only, tmp_path):
+    best = max(_done(read_only).values(), key=lambda row: row[1])
+    result = runner.invoke(app, ["show", str(read_only)])
+    assert result.exit_code == 0 and best[0].split(" / ")[0] in result.output, result.output
+    listed = runner.invoke(app, ["runs", "--root", str(read_only.parent)])
+    assert listed.exit_code == 0 and "corrupt" not in listed.output, listed.output
+    result = runner.invoke(app, ["report", str(read_only), "-o", str(tmp_path / "r.png")])
+    assert result.exit_code == 0, result.output
+    _exits_2(runner, ["eval", "--best", "--run", str(read_only), "--epochs", "1"], "cannot write here")

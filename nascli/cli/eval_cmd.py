@@ -32,8 +32,10 @@ def eval_(
     With --best, the run's own dataset and settings are used (--dataset/--data-dir apply to an arch.json)."""
     from ..children import ChildConfig  # torch loads only here
     from ..runs import best_child, eval_dir
+    from ..render.output import writable_folder
     from ..search.retrain import retrain
     from ..train import TrainConfig
+    from ..train.checks import check_data
 
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
@@ -46,7 +48,9 @@ def eval_(
         train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
         child, out_dir = ChildConfig(), eval_dir(arch_file)
     train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
+    writable_folder(out_dir)  # a read-only run folder fails now, not after the training
     data = spec.load()
+    check_data(data, train, test=True)
     if not as_json:
         where = "the embedded sample" if data.embedded else data.source
         out.print(f"retraining {arch.tokens}\n  on {spec.name} train+valid from {where}, {epochs} epochs")

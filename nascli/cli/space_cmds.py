@@ -114,6 +114,10 @@ def decode(
     data_dir: Annotated[Optional[Path], typer.Option(help="With --dataset: its folder (default: the embedded sample).")] = None,
 ) -> None:
     """Decode a token string into an architecture: layers, or the cell's equations."""
+    if output is not None:
+        from ..render.output import check_output
+
+        check_output(output)
     arch = decode_arch(tokens, space)
     if output is not None:
         save_architecture(arch, output)

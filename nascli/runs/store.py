@@ -468,6 +468,13 @@ class RunStore:
             found.setdefault(child.tokens, child)
         return found
 
+    def verify(self) -> None:
+        """Read every record once, so that a corrupt one is a RunError now, before a resume works."""
+        self.meta_number("samples")
+        self.meta_number("created", float)
+        self.children()
+        self.steps()
+
     def recover(self) -> list[ChildRecord]:
         """After a crash: re-queue children left 'running'; returns every pending child."""
         with self._write() as db:
