@@ -203,3 +203,87 @@ def test_a_run_on_read_only_media_can_be_read(runner, read_only, tmp_path):
     result = runner.invoke(app, ["report", str(read_only), "-o", str(tmp_path / "r.png")])
     assert result.exit_code == 0, result.output
     _exits_2(runner, ["eval", "--best", "--run", str(read_only), "--epochs", "1"], "cannot write here")
+
+
+# -- 7, 9, 10. bad input on the command line ---------------------------------------------------
+
+
+def _cifar(folder: Path, train: int, test: int = 1) -> Path:
+    import pickle
+
+    import numpy as np
+
+    folder.mkdir()
+    for name, n in (("data_batch_1", train), ("test_batch", test)):
+        batch = {b"data": np.zeros((n, 3072), np.uint8), b"labels": [1] * n}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))  # as the original files are
+    return folder
+
+
+def test_too_little_data_is_refused_before_the_search(runner, tmp_path):
+    ptb = tmp_path / "ptb"
+    ptb.mkdir()
+    (ptb / "ptb.train.txt").write_text("two tokens\n")
+    for split in ("valid", "test"):
+        (ptb / f"ptb.{split}.txt").write_text("a b c d e f g h\n" * 20)
+    cases = [(["rnn_base2", "--data-dir", str(ptb)], "training split has 3 tokens"),
+             (["conv", "--data-dir", str(_cifar(tmp_path / "one", 1))], "validation split holds no images"),
+             (["conv", "--data-dir", str(_cifar(tmp_path / "empty", 0))], "training batches hold no images")]
+    for args, words in cases:
+        _exits_2(runner, ["search", *args, "--run-dir", str(tmp_path / "run")], words)
+        assert not (tmp_path / "run").exists()
+
+
+def test_bad_names_seeds_and_outputs_are_exit_2(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    long = "a" * 300
+    arch = decode(CONV)
+    save_architecture(arch, tmp_path / "arch.json")
+    raw = (tmp_path / "arch.json").read_text().replace('"space": "conv"', f'"space": "{long}"')
+    (tmp_path / "long.json").write_text(raw)
+    for args, words in [
+        (["inspect", long], "File name too long"),
+        (["decode", f"{long}: 1 2"], "File name too long"),
+        (["search", long], "File name too long"),
+        (["render", "long.json"], "File name too long"),
+        (["eval", "long.json"], "File name too long"),
+        (["decode", CONV, "-o", "missing/arch.json"], "folder missing does not exist"),
+        (["decode", CONV, "-o", str(tmp_path)], "is a folder"),
+        (["decode", CONV, "-o", "/proc/version"], "cannot write"),
+        (["render", "arch.json", "-o", "missing/a.svg"], "folder missing does not exist"),
+        (["export", "arch.json", "-o", "missing/model.py"], "folder missing does not exist"),
+        (["inspect", "/etc/passwd"], "not a space file"),
+    ]:
+        _exits_2(runner, args, words)
+    assert not (tmp_path / "missing").exists()
+    shown = runner.invoke(app, ["inspect", "/etc/passwd"]).output
+    assert "root" not in shown  # where, never what
+    for command in (["search", "conv"], ["sample", "conv"], ["eval", "arch.json"], ["check", "conv"]):
+        result = runner.invoke(app, [*command, "--seed", str(2**64)])
+        assert result.exit_code == 2 and "--seed" in result.output and "Traceback" not in result.output
+
+
+def _started(run: Path) -> bool:
+    if not run.is_dir():
+        return False
+    with RunStore.open_readonly(run) as store:
+        return any(c.status != "pending" for c in store.children())
+
+
+def test_sigterm_leaves_the_run_stopped(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "nascli", "search", "conv", *FAST, "--budget", "8",
+                             "--run-dir", str(run)], cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline and not _started(run):  # children train: the handler is in place
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM, proc.stderr.read().decode()
+    with RunStore.open_readonly(run) as store:
+        assert store.get_meta("state") == "stopped"  # recorded, not inferred from a dead pid
+    assert b"--resume" in proc.stderr.read()
