@@ -79,7 +79,10 @@ def decode(text: str, space: str | Path | CompiledSpace | None = None) -> Archit
 
 
 def save_architecture(arch: Architecture, path: str | Path) -> None:
-    Path(path).write_text(arch.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    try:
+        Path(path).write_text(arch.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise ArchitectureError(f"cannot write: {err.strerror or err}", where=str(path)) from None
 
 
 def load_architecture(path: str | Path, space: str | Path | None = None) -> Architecture:

@@ -11,6 +11,7 @@ from ..errors import DataError
 
 DatasetOpt = Annotated[Optional[str], typer.Option(help="cifar10 or ptb (default: the space's `dataset`).")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Folder of the dataset's files (default: the embedded sample).")]
+MAX_SEED = 2**32 - 1  # children seed torch with seed + child id, which must stay in torch's 64-bit range
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch the full CIFAR-10 into --data-dir (default ./data) first; needs torchvision and a network.")]
 
 

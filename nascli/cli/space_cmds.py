@@ -18,6 +18,7 @@ from ..errors import TokenError
 from ..space import load_space
 from ..space.compiler import compile_space
 from .app import command, out
+from .data_options import MAX_SEED
 
 SpaceArg = Annotated[str, typer.Argument(help="A .space file, or the name of a bundled space (conv, rnn, enas_micro, ...).")]
 
@@ -90,7 +91,7 @@ def _sci(n: int) -> str:
 def sample(
     space: SpaceArg,
     n: Annotated[int, typer.Option("-n", min=1, help="How many architectures.")] = 1,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Same seed, same strings.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, max=MAX_SEED, help="Same seed, same strings.")] = None,
     depth: Annotated[Optional[int], typer.Option("--depth", help="Layers, for a space with a depth schedule (default: the deepest).")] = None,
 ) -> None:
     """Print N uniformly random token strings of a space, one per line."""
@@ -113,6 +114,10 @@ def decode(
     data_dir: Annotated[Optional[Path], typer.Option(help="With --dataset: its folder (default: the embedded sample).")] = None,
 ) -> None:
     """Decode a token string into an architecture: layers, or the cell's equations."""
+    if output is not None:
+        from ..render.output import check_output
+
+        check_output(output)
     arch = decode_arch(tokens, space)
     if output is not None:
         save_architecture(arch, output)

@@ -23,16 +23,23 @@ def bundled_spaces() -> dict[str, Path]:
     return {p.stem: p for p in sorted(spaces_dir().glob("*.space"))}
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError as err:  # a name longer than the filesystem allows
+        raise SpaceNotFoundError(f"no such space: {err.strerror}", where=str(path)) from None
+
+
 def find_space_file(ref: str | Path) -> Path:
     """A path to a .space file, or the name of a space in ./spaces/ or the bundled ones."""
     path = Path(ref)
-    if path.is_file():
+    if _is_file(path):
         return path
     if path.suffix == ".space" or "/" in str(ref):
         raise SpaceNotFoundError("no such space file", where=str(ref))
     for folder in (Path.cwd() / "spaces", spaces_dir()):
         candidate = folder / f"{ref}.space"
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
     known = ", ".join(bundled_spaces())
     raise SpaceNotFoundError(f"unknown space '{ref}'; expected a .space file or one of: {known}")

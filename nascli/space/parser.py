@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from lark import Lark, Tree
@@ -40,11 +41,20 @@ def _expected(err: UnexpectedInput) -> str:
     return ", ".join(shown) if shown else "something else"
 
 
+# What every space file starts with (after comments): `space NAME {`.
+_HEADER = re.compile(r"(?:\s|#[^\n]*)*space\s+[A-Za-z_]\w*\s*\{")
+
+
 def parse_tree(text: str, source: str) -> Tree:
     """Parse `text` (from file `source`); raise SpaceSyntaxError with file:line:col."""
     try:
         return _parser().parse(text)
     except UnexpectedInput as err:
+        if not _HEADER.match(text):
+            # Not a space file at all (a path mistyped, or someone else's file): show
+            # where, never what, since the file may hold secrets.
+            raise SpaceSyntaxError("not a space file: it does not start with `space NAME {`",
+                                   where=f"{source}:{err.line}:{err.column}") from None
         if isinstance(err, UnexpectedEOF) or (
             isinstance(err, UnexpectedToken) and err.token.type == "$END"
         ):
