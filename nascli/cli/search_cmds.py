@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
-from ..space import load_space
+from ..space import load_space, read_space_text
 from .app import command, err, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 
@@ -63,7 +63,7 @@ def search(
     if resume is not None:
         if space is not None:
             run_space = RunStore.open_readonly(find_run(resume))
-            same = run_space.space_text == Path(load_space(space).source).read_text(encoding="utf-8")
+            same = run_space.space_text == read_space_text(load_space(space).source)
             run_space.close()
             if not same:
                 raise RunError(f"the run was started on another version of {space}; leave SPACE out to resume it", where=resume)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
-from ..space import load_space
+from ..space import load_space, read_space_text
 from ..space.compiler import compile_space
 from .executor import make_executor
 from .loop import Search, SearchConfig
@@ -14,7 +14,7 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     space = load_space(space_ref)
     data = config.data.load()  # fail on a missing dataset before the run folder exists
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
-    text = Path(space.source).read_text(encoding="utf-8")
+    text = read_space_text(space.source)
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
     return Search(config, compile_space(space), store, make_executor(config.data, data, config.workers))
 

@@ -12,6 +12,7 @@ from lark import Token, Tree
 
 from ..errors import SpaceSemanticError
 from .checks import check_space
+from .parser import source_context
 from .vocab import SETTINGS
 from .ir import (
     AnchorDecl,
@@ -51,12 +52,10 @@ class _Builder:
         self.lets: dict[str, list[Option]] = {}
 
     def fail(self, message: str, pos: Pos) -> None:
-        lines = self.text.splitlines() or [""]
-        src = lines[min(pos.line, len(lines)) - 1]
         raise SpaceSemanticError(
             message,
             where=f"{self.source}:{pos.line}:{pos.column}",
-            detail=f"  {src}\n  {' ' * (pos.column - 1)}^",
+            detail=source_context(self.text, pos.line, pos.column),
         )
 
     # -- values -------------------------------------------------------------

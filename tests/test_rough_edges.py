@@ -1,0 +1,100 @@
+"""Rough edges of the CLI (issue 9 item 7): each bad input exits 2 with one line, no traceback."""
+
+from __future__ import annotations
+
+import json
+
+from nascli.cli import app
+from nascli.space import find_space_file
+
+LAYERS = """space deep {{
+    task = image
+    layers {n} {{
+        filter_height: {{1, 3}}
+        filter_width: {{1, 3}}
+        filters: {{24, 36}}
+        stride = 1
+        skip: anchor
+    }}
+}}
+"""
+
+
+def _fails(result, *phrases: str) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    first = result.output.splitlines()[0]
+    for phrase in phrases:
+        assert phrase in first, first
+    return result.output
+
+
+def test_inspect_prints_a_huge_count_in_scientific_form_and_json_keeps_it_exact(runner, tmp_path):
+    space = tmp_path / "deep.space"
+    space.write_text(LAYERS.format(n=200))
+    exact = 2 ** (200 * 199 // 2) * 8**200  # 200 layers of 2×2×2 choices, 2^(i) skip sets at layer i
+    result = runner.invoke(app, ["inspect", str(space)])
+    assert result.exit_code == 0, result.output
+    assert "architectures in all: ≈ 1.30e6171" in result.output
+    data = json.loads(runner.invoke(app, ["inspect", str(space), "--json"]).output)
+    assert data["cardinality"] == _decimal(exact)  # a string: Python's json refuses ints of 4,300+ digits
+
+
+def _decimal(n: int) -> str:
+    import sys
+
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return str(n)
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+def test_inspect_keeps_small_counts_as_json_ints(runner, tmp_path):
+    space = tmp_path / "deep.space"
+    space.write_text(LAYERS.format(n=20))
+    data = json.loads(runner.invoke(app, ["inspect", str(space), "--json"]).output)
+    assert data["cardinality"] == 2 ** (20 * 19 // 2) * 8**20
+
+
+def test_a_byte_order_mark_is_accepted(runner, tmp_path):
+    space = tmp_path / "bom.space"
+    space.write_bytes(b"\xef\xbb\xbf" + find_space_file("rnn_base2").read_bytes())
+    result = runner.invoke(app, ["inspect", str(space)])
+    assert result.exit_code == 0, result.output
+    assert "36,864" in result.output
+
+
+def test_a_directory_is_named_as_a_directory(runner, tmp_path):
+    folder = tmp_path / "mine.space"
+    folder.mkdir()
+    _fails(runner.invoke(app, ["inspect", str(folder)]), "is a directory, not a space file")
+
+
+def test_a_mistyped_block_keyword_gets_a_suggestion(runner, tmp_path):
+    space = tmp_path / "typo.space"
+    space.write_text(LAYERS.format(n=4).replace("layers 4", "layer 4"))
+    _fails(runner.invoke(app, ["inspect", str(space)]), "did you mean 'layers' instead of 'layer' (line 3, column 5)?")
+    space.write_text(LAYERS.format(n=4).replace("layers 4", "layers 4 frm 2 grow 1 every 9"))
+    _fails(runner.invoke(app, ["inspect", str(space)]), "unexpected 'frm'", "did you mean 'from'?")
+
+
+def test_an_unclosed_brace_names_its_block(runner, tmp_path):
+    space = tmp_path / "open.space"
+    space.write_text(LAYERS.format(n=4).replace("filters: {24, 36}", "filters: {24, 36"))
+    _fails(runner.invoke(app, ["inspect", str(space)]),
+           "unexpected 'stride'", "the '{' of 'filters:' opened at line 6, column 18 is never closed")
+    space.write_text(LAYERS.format(n=4).replace("        skip: anchor\n    }", "        skip: anchor\n"))
+    _fails(runner.invoke(app, ["inspect", str(space)]),
+           "unexpected end of file; the '{' of 'layers 4' opened at line 3, column 14 is never closed")
+
+
+def test_a_long_error_line_is_cut_around_the_caret(runner, tmp_path):
+    space = tmp_path / "long.space"
+    settings = " ".join(f"x{i} = {i}" for i in range(60))
+    space.write_text(f"space t {{ task = image {settings} layers 4 {{ filters: {{24, 36 48}} }} }}")
+    output = _fails(runner.invoke(app, ["inspect", str(space)], env={"COLUMNS": "60"}), "unexpected '48'")
+    source, caret = output.splitlines()[1:3]
+    assert len(source) <= 60 and source.startswith("…") and "36 48" in source
+    assert source[caret.index("^"):].startswith("48")
