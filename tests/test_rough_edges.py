@@ -98,3 +98,36 @@ def test_a_long_error_line_is_cut_around_the_caret(runner, tmp_path):
     source, caret = output.splitlines()[1:3]
     assert len(source) <= 60 and source.startswith("…") and "36 48" in source
     assert source[caret.index("^"):].startswith("48")
+
+
+WORKED = "rnn_base2: add tanh / elem_mult relu / elem_mult sigmoid ; add relu ; 1 0"
+
+
+def _edited_space(tmp_path):
+    """rnn_base2 with one more comment line: the same tokens, another sha256."""
+    edited = tmp_path / "rnn_base2.space"
+    edited.write_text(find_space_file("rnn_base2").read_text() + "# edited\n")
+    return edited
+
+
+def test_an_arch_json_of_another_space_version_is_refused_without_force(runner, tmp_path):
+    edited = _edited_space(tmp_path)
+    arch = tmp_path / "arch.json"
+    assert runner.invoke(app, ["decode", WORKED, "--space", str(edited), "-o", str(arch)]).exit_code == 0
+    _fails(runner.invoke(app, ["render", str(arch)]), "another version of space 'rnn_base2'", "--force")
+    _fails(runner.invoke(app, ["export", str(arch), "-o", str(tmp_path / "m.py")]), "another version")
+    _fails(runner.invoke(app, ["eval", str(arch)]), "another version")
+    assert runner.invoke(app, ["render", str(arch), "--force"]).exit_code == 0
+    assert runner.invoke(app, ["render", str(arch), "--space", str(edited)]).exit_code == 0
+
+
+def test_render_takes_space_like_decode(runner, tmp_path):
+    edited = _edited_space(tmp_path)
+    other = tmp_path / "other.space"
+    other.write_text(edited.read_text().replace("space rnn_base2", "space other"))
+    tokens = WORKED.replace("rnn_base2:", "other:")
+    _fails(runner.invoke(app, ["render", tokens]), "unknown space 'other'")
+    result = runner.invoke(app, ["render", tokens, "--space", str(other)])
+    assert result.exit_code == 0, result.output
+    assert "tanh" in result.output
+    _fails(runner.invoke(app, ["render", "--best", "--space", str(other)]), "--space applies to an arch.json")

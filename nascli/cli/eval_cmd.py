@@ -13,6 +13,7 @@ from ..errors import RunError
 from ..space import load_space
 from .app import command, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .view_cmds import ForceOpt
 
 
 @command("eval")
@@ -26,6 +27,7 @@ def eval_(
     download: DownloadOpt = False,
     seed: Annotated[int, typer.Option(help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
 
@@ -41,7 +43,7 @@ def eval_(
         found = best_child(run)
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
-        arch = load_architecture(arch_file)
+        arch = load_architecture(arch_file, force=force)
         spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)
         train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
         child, out_dir = ChildConfig(), eval_dir(arch_file)
