@@ -131,3 +131,81 @@ def test_render_takes_space_like_decode(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "tanh" in result.output
     _fails(runner.invoke(app, ["render", "--best", "--space", str(other)]), "--space applies to an arch.json")
+
+
+class _Confident(__import__("torch").nn.Module):
+    """A language model sure of the wrong word: a mean loss of about 1e4 nats per token."""
+
+    def forward(self, x, state):
+        import torch
+
+        logits = torch.zeros(*x.shape, 5)
+        logits[..., 0] = 1e4
+        return logits, state
+
+    def init_state(self, batch):
+        import torch
+
+        return torch.zeros(batch)
+
+
+def test_a_language_child_with_a_huge_loss_is_diverged_not_an_overflow():
+    import pytest
+    import torch
+
+    from nascli.errors import ChildError
+    from nascli.train import RewardConfig, language_reward, perplexity
+
+    ids = torch.randint(1, 5, (400,))
+    with pytest.raises(ChildError, match="diverged: validation loss is 1e\\+04 nats per token"):
+        perplexity(_Confident(), ids, batch_size=4, bptt=10)
+    assert language_reward([1e200], RewardConfig()) == (1e200, 0.0)
+
+
+HYPER = """space lrs {{
+    task = image
+    dataset = cifar10
+    hyper {{
+        lr: {{{lrs}}}
+    }}
+    layers 1 {{
+        filter_height: {{1}}
+        filter_width: {{1}}
+        filters: {{4}}
+        stride = 1
+        skip: anchor
+    }}
+}}
+"""
+
+
+def test_hyper_parameter_values_compare_as_numbers(runner, tmp_path):
+    space = tmp_path / "lrs.space"
+    space.write_text(HYPER.format(lrs="0.001, 1e-3"))
+    _fails(runner.invoke(app, ["inspect", str(space)]), "duplicate value '1e-3' in choice list")
+    space.write_text(HYPER.format(lrs="1, 1.0"))
+    _fails(runner.invoke(app, ["inspect", str(space)]), "duplicate value '1.0'")
+    space.write_text(HYPER.format(lrs="0.001, 0.1"))
+    result = runner.invoke(app, ["decode", "lrs: 1e-3 ; 1 1 4", "--space", str(space), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["hyper"] == {"lr": 0.001} and data["tokens"] == "lrs: 0.001 ; 1 1 4"
+
+
+def test_search_rejects_a_dataset_of_another_task_before_training(runner, tmp_path):
+    run = tmp_path / "run"
+    _fails(runner.invoke(app, ["search", "conv", "--dataset", "ptb", "--run-dir", str(run)]),
+           "dataset 'ptb' holds language data, but space 'conv' builds image networks; use --dataset cifar10")
+    assert not run.exists()
+    _fails(runner.invoke(app, ["check", "rnn_base2", "--dataset", "cifar10"]), "use --dataset ptb")
+
+
+def test_search_in_which_every_child_failed_lists_the_failures_and_exits_2(runner, tmp_path):
+    space = tmp_path / "boom.space"
+    space.write_text(HYPER.format(lrs="1e30, 1e31"))  # SGD steps of 1e30: every child diverges
+    args = ["search", str(space), "--budget", "2", "--batch", "2", "--epochs", "1", "--train-subset", "64",
+            "--run-dir", str(tmp_path / "run")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "2 failed children:\n  2 × diverged" in result.output
+    assert "error: no child trained: all 2 failed" in result.output and "Traceback" not in result.output

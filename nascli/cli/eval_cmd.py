@@ -44,7 +44,7 @@ def eval_(
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
         arch = load_architecture(arch_file, force=force)
-        spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)
+        spec = data_spec(dataset, data_dir, download, load_space(arch.space), seed)
         train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
         child, out_dir = ChildConfig(), eval_dir(arch_file)
     train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})

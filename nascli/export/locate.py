@@ -54,5 +54,5 @@ def locate(source: str | None, best: bool = False, run: str | None = None, datas
         arch = decode(source, space)
         weights = WeightsNote(eval_dir(Path("arch.json")) / "model.pt",
                               f"nascli decode {shlex.quote(source)} -o arch.json && nascli eval arch.json")
-    data = DataSpec.for_space(load_space(space or arch.space).settings, dataset, data_dir)
+    data = DataSpec.for_space(load_space(space or arch.space), dataset, data_dir)
     return Located(arch, data, ChildConfig(), weights)  # `nascli eval`'s sizes

@@ -101,6 +101,12 @@ def _check_block(block: Block, fail: Fail) -> None:
         _require(block.decisions, vocab.REQUIRED[block.kind], f"a {block.kind}", block.pos, fail)
 
 
+def space_task(space: SearchSpace) -> str | None:
+    """`image` or `language`: what a checked space's children read (None for a space of hyper only)."""
+    blocks = (_BLOCK_TASK[b.kind] for b in space.blocks if b.kind in _BLOCK_TASK)
+    return space.settings.get("task") or next(blocks, None)
+
+
 def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> None:
     for key, value in space.settings.items():
         pos = setting_pos[key]

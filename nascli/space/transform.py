@@ -75,11 +75,11 @@ class _Builder:
         opts = [self.option(c) for c in tree.children if c is not None]
         if not opts:
             self.fail("empty choice list; expected at least one value", _pos(tree))
-        seen: set[str] = set()
+        seen: set = set()  # numbers compare by value: 1e-3 repeats 0.001, and 1.0 repeats 1
         for child, opt in zip([c for c in tree.children if c is not None], opts):
-            if str(opt.value) in seen:
+            if opt.value in seen:
                 self.fail(f"duplicate value '{opt.text}' in choice list", _pos(child))
-            seen.add(str(opt.value))
+            seen.add(opt.value)
         return opts
 
     # -- decisions ----------------------------------------------------------
