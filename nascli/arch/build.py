@@ -85,8 +85,12 @@ def save_architecture(arch: Architecture, path: str | Path) -> None:
         raise ArchitectureError(f"cannot write: {err.strerror or err}", where=str(path)) from None
 
 
-def load_architecture(path: str | Path, space: str | Path | None = None) -> Architecture:
-    """Read and verify an arch.json: its records must be what its token string says."""
+def load_architecture(path: str | Path, space: str | Path | None = None, force: bool = False) -> Architecture:
+    """Read and verify an arch.json: its records must be what its token string says.
+
+    An arch.json made from another version of its space file (another sha256) is
+    refused unless `force`: the same tokens may mean another network there.
+    """
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -105,4 +109,8 @@ def load_architecture(path: str | Path, space: str | Path | None = None) -> Arch
         raise ArchitectureError(f"its token string does not decode: {err}", where=str(path)) from None
     if again.model_dump(exclude={"space_hash"}) != arch.model_dump(exclude={"space_hash"}):
         raise ArchitectureError("its layers/nodes do not match its token string; it was edited by hand?", where=str(path))
+    if again.space_hash != arch.space_hash and not force:
+        raise ArchitectureError(
+            f"it was made from another version of space '{arch.space}' (sha256 {arch.space_hash[:12]}…, "
+            f"the space file now has {again.space_hash[:12]}…); use --force to take it anyway", where=str(path))
     return again if again.space_hash == arch.space_hash else arch.model_copy(update={"space_hash": arch.space_hash})

@@ -31,7 +31,7 @@ def check(
     from ..children.check import check_architecture  # torch loads only here
 
     compiled = compile_space(load_space(space))
-    data = data_spec(dataset, data_dir, download, compiled.space.settings).load()
+    data = data_spec(dataset, data_dir, download, compiled.space).load()
     rng = random.Random(seed)
     depths = compiled.depths or [None]
     table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}")

@@ -13,6 +13,7 @@ from ..errors import RunError
 from ..space import load_space
 from .app import command, out
 from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .view_cmds import ForceOpt
 
 
 @command("eval")
@@ -26,6 +27,7 @@ def eval_(
     download: DownloadOpt = False,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
 
@@ -43,8 +45,8 @@ def eval_(
         found = best_child(run)
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
-        arch = load_architecture(arch_file)
-        spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)
+        arch = load_architecture(arch_file, force=force)
+        spec = data_spec(dataset, data_dir, download, load_space(arch.space), seed)
         train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
         child, out_dir = ChildConfig(), eval_dir(arch_file)
     train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
-from ..space import load_space
+from ..space import load_space, read_space_text
 from .app import command, err, out
 from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 
@@ -88,7 +89,7 @@ def search(
     if resume is not None:
         if space is not None:
             run_space = RunStore.open_readonly(find_run(resume))
-            same = run_space.space_text == Path(load_space(space).source).read_text(encoding="utf-8")
+            same = run_space.space_text == read_space_text(load_space(space).source)
             run_space.close()
             if not same:
                 raise RunError(f"the run was started on another version of {space}; leave SPACE out to resume it", where=resume)
@@ -100,8 +101,9 @@ def search(
             raise RunError("give a space to search (e.g. spaces/conv.space), or --resume RUN")
         if strategy not in ("reinforce", "random"):
             raise RunError(f"unknown strategy '{strategy}'; expected reinforce or random")
-        compiled_settings = load_space(space).settings
-        spec = data_spec(dataset, data_dir, download, compiled_settings, seed)
+        space_ir = load_space(space)
+        compiled_settings = space_ir.settings
+        spec = data_spec(dataset, data_dir, download, space_ir, seed)
         name = spec.name
         config = SearchConfig(
             strategy=strategy,
@@ -134,8 +136,30 @@ def search(
         raise typer.Exit(128 + stop.signal)
     finally:
         job.executor.close()
+        failures = _failures(store)
+        counts = store.counts()
         store.close()
+    if failures:
+        err.print(escape(failures), soft_wrap=True)
+    if counts["failed"] and not counts["done"]:
+        raise RunError(f"no child trained: all {counts['failed']} failed (see above); nascli show {store.path} lists them")
     out.print(f"done. See the best children with: nascli show {store.path}   retrain the best: nascli eval --best --run {store.path}")
+
+
+def _failures(store: RunStore, shown: int = 3) -> str:
+    """The failed children of a run, grouped by error: the most common first, with one example id each."""
+    by_error: dict[str, list[int]] = {}
+    for child in store.children(status="failed"):
+        by_error.setdefault(child.error or "unknown error", []).append(child.id)
+    if not by_error:
+        return ""
+    total = sum(map(len, by_error.values()))
+    lines = [f"{total} failed {'child' if total == 1 else 'children'}:"]
+    for error, ids in sorted(by_error.items(), key=lambda item: -len(item[1]))[:shown]:
+        lines.append(f"  {len(ids)} × {error}  (e.g. #{ids[0]})")
+    if len(by_error) > shown:
+        lines.append(f"  and {len(by_error) - shown} other errors: nascli show {store.path}")
+    return "\n".join(lines)
 
 
 @command("runs")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
-from ..space import load_space
+from ..space import load_space, read_space_text
 from ..space.compiler import compile_space
 from ..train.checks import check_data
 from .executor import make_executor
@@ -18,7 +18,7 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     data = config.data.load()  # fail on a missing or too small dataset before the run folder exists
     check_data(data, config.train)
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
-    text = Path(space.source).read_text(encoding="utf-8")
+    text = read_space_text(space.source)
     compiled = compile_space(space)
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256, first)
