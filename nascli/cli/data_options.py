@@ -15,6 +15,7 @@ DatasetOpt = Annotated[Optional[str], typer.Option(
          "plugins may add more (default: the space's `dataset`).", rich_help_panel=PANEL)]
 DataDirOpt = Annotated[Optional[Path], typer.Option(
     help="The dataset's folder or file (default: the embedded sample of cifar10 / ptb).", rich_help_panel=PANEL)]
+MAX_SEED = 2**32 - 1  # children seed torch with seed + child id, which must stay in torch's 64-bit range
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch the full CIFAR-10 into --data-dir (default ./data) first; needs torchvision and a network.", rich_help_panel=PANEL)]
 ImageSizeOpt = Annotated[Optional[int], typer.Option(min=1, help="images: resize every image to this side [default: the images' own size when all agree, else 32].", rich_help_panel=PANEL)]
 TokensOpt = Annotated[Optional[str], typer.Option(help="text: word or char tokens [default: word].", rich_help_panel=PANEL)]
@@ -22,16 +23,17 @@ VocabSizeOpt = Annotated[Optional[int], typer.Option(min=2, help="text: keep the
 TargetOpt = Annotated[Optional[str], typer.Option(help="csv: the column to predict (required for csv).", rich_help_panel=PANEL)]
 
 
-def data_spec(dataset: str | None, data_dir: Path | None, download: bool, settings: dict, seed: int = 0, *,
+def data_spec(dataset: str | None, data_dir: Path | None, download: bool, space, seed: int = 0, *,
               image_size: int | None = None, tokens: str | None = None, vocab_size: int | None = None,
               target: str | None = None):
-    """A checked DataSpec: `--dataset` or the space's default; `--download` fills `--data-dir` first."""
+    """A checked DataSpec for `space` (a SearchSpace): `--dataset` or its default; `--download` fills
+    `--data-dir` first."""
     from ..data import download_cifar10  # torch loads only for commands that touch data
     from ..data.spec import DataSpec
 
     if tokens not in (None, "word", "char"):
         raise DataError(f"--tokens must be word or char, not {tokens!r}")
-    spec = DataSpec.for_space(settings, dataset, data_dir, seed, image_size=image_size, tokens=tokens,
+    spec = DataSpec.for_space(space, dataset, data_dir, seed, image_size=image_size, tokens=tokens,
                               vocab_size=vocab_size, target=target)
     if download:
         if spec.name != "cifar10":

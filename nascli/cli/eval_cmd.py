@@ -12,8 +12,9 @@ from ..arch import load_architecture
 from ..errors import RunError
 from ..space import load_space
 from .app import command, out
-from .data_options import (DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt, VocabSizeOpt,
-                           data_spec)
+from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
+                           VocabSizeOpt, data_spec)
+from .view_cmds import ForceOpt
 
 
 @command("eval")
@@ -29,8 +30,9 @@ def eval_(
     tokens: TokensOpt = None,
     vocab_size: VocabSizeOpt = None,
     target: TargetOpt = None,
-    seed: Annotated[int, typer.Option(help="Seed for weights and data order.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
 
@@ -38,8 +40,10 @@ def eval_(
     from ..children import ChildConfig  # torch loads only here
     from ..data import dataset_kind
     from ..runs import best_child, eval_dir
+    from ..render.output import writable_folder
     from ..search.retrain import retrain
     from ..train import TrainConfig
+    from ..train.checks import check_data
 
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
@@ -47,13 +51,15 @@ def eval_(
         found = best_child(run)
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
-        arch = load_architecture(arch_file)
-        spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed, image_size=image_size,
+        arch = load_architecture(arch_file, force=force)
+        spec = data_spec(dataset, data_dir, download, load_space(arch.space), seed, image_size=image_size,
                          tokens=tokens, vocab_size=vocab_size, target=target)
         train = TrainConfig.for_task(dataset_kind(spec.name).task)
         child, out_dir = ChildConfig(), eval_dir(arch_file)
     train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
+    writable_folder(out_dir)  # a read-only run folder fails now, not after the training
     data = spec.load()
+    check_data(data, train, test=True)
     if not as_json:
         where = "the embedded sample" if data.embedded else data.source
         out.print(f"retraining {arch.tokens}\n  on {spec.name} train+valid from {where}, {epochs} epochs")

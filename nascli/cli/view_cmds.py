@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import RunError
 from ..runs import find_run
 from .app import command, out
 from .data_options import DataDirOpt, DatasetOpt, ImageSizeOpt, TargetOpt, TokensOpt, VocabSizeOpt
@@ -15,6 +16,7 @@ SourceArg = Annotated[Optional[str], typer.Argument(
     help="An arch.json, or a token string in quotes (e.g. 'rnn_base2: add tanh / ...'); or use --best.")]
 BestOpt = Annotated[bool, typer.Option("--best", help="The best child of a run.")]
 RunOpt = Annotated[Optional[str], typer.Option(help="The run for --best: a folder or a name under runs/ (default: the most recent).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Take an arch.json made from another version of its space file.")]
 
 
 @command("render")
@@ -23,6 +25,8 @@ def render(
     best: BestOpt = False,
     run: RunOpt = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a figure: .svg, .png, .pdf or .dot.")] = None,
+    space: Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names.")] = None,
+    force: ForceOpt = False,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     image_size: ImageSizeOpt = None,
@@ -34,7 +38,9 @@ def render(
     from ..render import architecture_tree, draw
     from ..render.conv import IMAGE_SHAPE
 
-    found = locate(source, best, run, dataset, data_dir, image_size=image_size)
+    if best and space is not None:
+        raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
+    found = locate(source, best, run, dataset, data_dir, space=space, force=force, image_size=image_size)
     arch = found.arch
     shape = IMAGE_SHAPE  # only a conv child's drawing shows the input's shape; load the data just for it
     if arch.task == "image":
@@ -77,6 +83,7 @@ def export(
     tokens: TokensOpt = None,
     vocab_size: VocabSizeOpt = None,
     target: TargetOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Write a found child as a standalone PyTorch module file or as TorchScript.
 
@@ -84,7 +91,7 @@ def export(
     else --dataset and its options."""
     from ..export import check_export, export_child, locate
 
-    found = locate(source, best, run, dataset, data_dir, image_size=image_size, tokens=tokens,
+    found = locate(source, best, run, dataset, data_dir, force=force, image_size=image_size, tokens=tokens,
                    vocab_size=vocab_size, target=target)
     check_export(output, found.weights)  # before loading the data
     task = found.data.load().task

@@ -9,8 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from nascli.data.base import Data
-from nascli.data.registry import OPTIONS, dataset_kind
+from nascli.data.registry import OPTIONS, dataset_kind, known_datasets
 from nascli.errors import DataError
+from nascli.space import SearchSpace
+from nascli.space.checks import space_task
 
 
 class DataSpec(BaseModel):
@@ -28,10 +30,17 @@ class DataSpec(BaseModel):
     target: str | None = None  # csv: the column to predict
 
     @classmethod
-    def for_space(cls, settings: dict, dataset: str | None = None, data_dir: str | Path | None = None,
+    def for_space(cls, space: SearchSpace, dataset: str | None = None, data_dir: str | Path | None = None,
                   seed: int = 0, **options) -> "DataSpec":
-        """`dataset` if given, else the space's `dataset` setting, else cifar10."""
-        name = dataset or str(settings.get("dataset", "cifar10"))
+        """`dataset` if given, else the space's `dataset` setting, else cifar10; its kind's task must be the
+        space's (a dataset kind says what it holds: image, language or tabular data). `options` are the
+        kind's options (image_size, tokens, vocab_size, target); None means the default."""
+        name = dataset or str(space.settings.get("dataset", "cifar10"))
+        holds, task = dataset_kind(name).task, space_task(space)
+        if task is not None and holds != task:
+            fits = ", ".join(d for d in known_datasets() if dataset_kind(d).task == task)
+            raise DataError(f"dataset '{name}' holds {holds} data, but space '{space.name}' "
+                            f"builds {task} networks; use --dataset {fits}")
         given = {k: v for k, v in options.items() if v is not None}
         return cls(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed, **given)
 

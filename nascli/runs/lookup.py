@@ -39,11 +39,12 @@ def list_runs(root: str | Path = "runs") -> list[RunSummary]:
     if not root.is_dir():
         return []
     summaries = []
-    for folder in sorted(p for p in root.iterdir() if (p / DB_FILE).is_file()):
+    # a dot-folder is a run still being built (see RunStore.create), or not a run
+    for folder in sorted(p for p in root.iterdir() if (p / DB_FILE).is_file() and not p.name.startswith(".")):
         try:
             with RunStore.open_readonly(folder) as store:
                 summaries.append(store.summary())
-        except (RunError, ValueError) as err:  # ValueError: a meta value that is not a number
+        except RunError as err:
             summaries.append(RunSummary(name=folder.name, path=folder, state="corrupt", problem=str(err)))
     return summaries
 
