@@ -94,3 +94,17 @@ def test_search_on_a_text_file_is_labelled_text(runner, tmp_path) -> None:
 def test_options_of_another_kind_exit_2(runner) -> None:
     result = runner.invoke(app, ["search", "conv", "--target", "y"])
     assert result.exit_code == 2 and "--target does not apply to --dataset cifar10" in result.output
+
+
+def test_search_eval_export_render_on_a_table(runner, tmp_path) -> None:
+    run = tmp_path / "bc"
+    ok(runner, "search", "mlp", "--data-dir", str(shared("tabular/breast_cancer.csv")), "--target", "target",
+       "--budget", "2", "--batch", "2", "--epochs", "2", "--run-dir", str(run))
+    with RunStore.open_readonly(run) as store:
+        children = store.children()
+        assert store.config["data"]["target"] == "target" and store.config["train"]["augment"] is False
+    assert [c.status for c in children] == ["done", "done"] and all(c.metric_name == "valid_accuracy" for c in children)
+    result = json.loads(ok(runner, "eval", "--best", "--run", str(run), "--epochs", "3", "--json"))
+    assert result["dataset"] == "csv" and result["metric"] > 0.5
+    ok(runner, "export", "--best", "--run", str(run), "-o", str(tmp_path / "model.pt"))
+    assert "dense" in ok(runner, "render", "--best", "--run", str(run))

@@ -1,10 +1,12 @@
-"""The tabular child: a stack of dense layers (a space with `task = tabular` and op `dense`).
+"""The tabular child: a stack of dense layers (a space with `task = tabular` and op `dense`, registered
+in nascli/ops/builtin.py with `dense` below as its factory).
 
-Wiring, per layer i: it reads layer i-1's output (the table's features for
-layer 0), concatenated with the outputs of the earlier layers its `skip`
-decision picks (DenseNet-style; an anchor to i-1 adds nothing more). A linear
-classifier reads the last layer. Each dense layer is Linear(c_in, units), its
-activation, then dropout, as `dense` builds it.
+Wiring follows the NAS paper's compilation rules with "the previous layer" in
+place of "the image": layer i reads the concatenated outputs of the earlier
+layers its `skip` decision picks, or, when it picks none, layer i-1 (the
+table's features for layer 0); every layer that no later layer reads (the last
+one always) goes to the linear classifier, concatenated. Each dense layer is
+Linear(c_in, units), its activation, then dropout, as `dense` builds it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import Tensor, nn
 from ..arch import Architecture
 from ..data.base import TabularTask
 from ..errors import ChildError
+from ..ops import make_op
 
 ACTIVATION_MODULES = {"identity": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -34,11 +37,13 @@ def dense(c_in: int, c_out: int, stride: int, params: Mapping[str, object]) -> n
 
 def layer_sources(arch: Architecture) -> list[list[int]]:
     """Per layer, the earlier layers it reads (-1: the features), in concatenation order."""
-    sources = []
-    for layer in arch.layers:
-        previous = layer.index - 1
-        sources.append([previous] + sorted(j for j in set(layer.inputs) if j != previous))
-    return sources
+    return [sorted(set(layer.inputs)) or [layer.index - 1] for layer in arch.layers]
+
+
+def loose_ends(sources: list[list[int]]) -> list[int]:
+    """The layers no later layer reads, in order; they feed the classifier."""
+    read = {j for s in sources for j in s}
+    return [i for i in range(len(sources)) if i not in read]
 
 
 class MLP(nn.Module):
@@ -55,14 +60,18 @@ class MLP(nn.Module):
             if layer.op != "dense":
                 raise ChildError(f"a tabular child takes dense layers, not '{layer.op}'", where=arch.tokens)
             units = int(layer.params["units"])
-            layers.append(dense(sum(widths[j] for j in sources), units, 1, layer.params))
+            layers.append(make_op("dense", sum(widths[j] for j in sources), units, 1, layer.params))
             widths[layer.index] = units
         self.layers = nn.ModuleList(layers)
-        self.head = nn.Linear(widths[len(layers) - 1], task.classes)
+        self.ends = loose_ends(self.sources)
+        self.head = nn.Linear(sum(widths[j] for j in self.ends), task.classes)
 
     def forward(self, x: Tensor) -> Tensor:
         outputs = {-1: x}
         for i, (layer, sources) in enumerate(zip(self.layers, self.sources)):
-            inputs = [outputs[j] for j in sources]
-            outputs[i] = layer(inputs[0] if len(inputs) == 1 else torch.cat(inputs, 1))
-        return self.head(outputs[len(self.layers) - 1])
+            outputs[i] = layer(_concat([outputs[j] for j in sources]))
+        return self.head(_concat([outputs[j] for j in self.ends]))
+
+
+def _concat(tensors: list[Tensor]) -> Tensor:
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors, 1)

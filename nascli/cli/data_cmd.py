@@ -29,7 +29,7 @@ def data(
     from ..data.describe import describe, guess_kind  # torch loads only here
 
     kind = dataset or guess_kind(path)
-    spec = data_spec(kind, path, False, {}, seed, image_size=image_size, tokens=tokens, vocab_size=vocab_size,
+    spec = data_spec(kind, path, False, None, seed, image_size=image_size, tokens=tokens, vocab_size=vocab_size,
                      target=target)
     found = describe(spec.load(), kind)
     for label, value in found.facts:

@@ -30,13 +30,15 @@ class DataSpec(BaseModel):
     target: str | None = None  # csv: the column to predict
 
     @classmethod
-    def for_space(cls, space: SearchSpace, dataset: str | None = None, data_dir: str | Path | None = None,
+    def for_space(cls, space: SearchSpace | None, dataset: str | None = None, data_dir: str | Path | None = None,
                   seed: int = 0, **options) -> "DataSpec":
         """`dataset` if given, else the space's `dataset` setting, else cifar10; its kind's task must be the
         space's (a dataset kind says what it holds: image, language or tabular data). `options` are the
-        kind's options (image_size, tokens, vocab_size, target); None means the default."""
-        name = dataset or str(space.settings.get("dataset", "cifar10"))
-        holds, task = dataset_kind(name).task, space_task(space)
+        kind's options (image_size, tokens, vocab_size, target); None means the default. Without a space
+        (`nascli data`), any kind goes."""
+        settings = space.settings if space is not None else {}
+        name = dataset or str(settings.get("dataset", "cifar10"))
+        holds, task = dataset_kind(name).task, space_task(space) if space is not None else None
         if task is not None and holds != task:
             fits = ", ".join(d for d in known_datasets() if dataset_kind(d).task == task)
             raise DataError(f"dataset '{name}' holds {holds} data, but space '{space.name}' "

@@ -166,12 +166,14 @@ def _tabular_child(arch: Architecture, model: MLP, task: TabularTask, used: set[
                     f"dropout {p.get('dropout', 0)} <- {reads}")
     init = _commented_list("layers", list(zip(rows, model.layers)), used)
     init += f"        self.head = {module_expr(model.head, 8, used)}\n"
+    def concat(reads: list[str]) -> str:
+        return reads[0] if len(reads) == 1 else f"torch.cat([{', '.join(reads)}], 1)"
+
     lines = []
     for i, sources in enumerate(model.sources):
-        reads = [f"l{j}" if j >= 0 else "x" for j in sources]
-        value = reads[0] if len(reads) == 1 else f"torch.cat([{', '.join(reads)}], 1)"
+        value = concat([f"l{j}" if j >= 0 else "x" for j in sources])
         lines.append(f"l{i} = self.layers[{i}]({value})  # (B, {model.layers[i][0].out_features})")
-    lines.append(f"return self.head(l{len(model.sources) - 1})")
+    lines.append(f"return self.head({concat([f'l{j}' for j in model.ends])})  # loose ends -> classifier")
     shape = f"(B, {task.features}) -> (B, {task.classes})"
     return ("\n\nclass Child(nn.Module):\n"
             f'    """{arch.space} child: table rows {shape} logits."""\n\n'

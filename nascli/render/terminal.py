@@ -19,6 +19,7 @@ from .cells import C_PREV, H_PREV, H_T, X_T
 from .conv import IMAGE_SHAPE
 from .diagram import op_kind, op_label
 from .figure import architecture_diagram
+from .mlp import mlp_tree
 from .shapes import loose_ends, macro_sizes, nas_shapes
 
 COLOURS = {"conv": "blue", "sep_conv": "cyan", "max_pool": "dark_orange", "avg_pool": "yellow", "identity": "white",
@@ -103,7 +104,9 @@ def _cells_tree(arch: Architecture, root: Tree) -> None:
 def architecture_tree(arch: Architecture, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Tree:
     """A rich Tree describing `arch`, titled with its figure's title; a conv child reads `image_shape`."""
     root = Tree(f"[bold]{escape(architecture_diagram(arch, image_shape).title)}[/]")
-    if arch.layers is not None:
+    if arch.task == "tabular":
+        mlp_tree(arch, root)
+    elif arch.layers is not None:
         (_nas_tree if uses_nas_wiring(arch.layers) else _macro_tree)(arch, root, image_shape)
     elif arch.tree is not None:
         _tree_branch(arch.tree, len(arch.tree.nodes) - 1, root.add(f"{H_T} ="))
