@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,20 @@ def test_search_eval_export_render_on_a_table(runner, tmp_path) -> None:
     assert result["dataset"] == "csv" and result["metric"] > 0.5
     ok(runner, "export", "--best", "--run", str(run), "-o", str(tmp_path / "model.pt"))
     assert "dense" in ok(runner, "render", "--best", "--run", str(run))
+
+
+def test_a_plugin_dataset_from_the_plugin_loader(runner, tmp_path, monkeypatch) -> None:
+    import numpy as np
+
+    from nascli.data import registry
+
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))  # the plugin's kind is gone after the test
+    monkeypatch.setattr("nascli.plugins._refs", [])  # so --plugin imports (and registers) it again
+    monkeypatch.delitem(sys.modules, "npz_images", raising=False)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (40, 6, 6), dtype=np.uint8), y=np.arange(40) % 4)
+    plugin = ["--plugin", str(Path(__file__).parents[1] / "examples" / "plugins" / "npz_images.py")]
+    out = ok(runner, *plugin, "data", str(tmp_path / "d.npz"), "--dataset", "npz")
+    assert "kind:       npz" in out and "6×6, 1 channel" in out and "train 32, valid 4, test 4" in out
+    out = ok(runner, *plugin, "check", "conv", "--dataset", "npz", "--data-dir", str(tmp_path / "d.npz"), "-n", "2")
+    assert "2 passed" in out
