@@ -14,7 +14,8 @@ ALL_SPACES = sorted(bundled_spaces())
 
 
 def test_the_issue_names_eight_bundled_spaces():
-    assert ALL_SPACES == ["conv", "conv_pool", "conv_strides", "enas_macro", "enas_micro", "enas_rnn", "rnn", "rnn_base2"]
+    assert ALL_SPACES == ["conv", "conv_pool", "conv_strides", "enas_macro", "enas_micro", "enas_rnn", "mlp", "rnn",
+                          "rnn_base2"]
 
 
 @pytest.mark.parametrize("name", ALL_SPACES)

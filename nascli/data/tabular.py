@@ -24,6 +24,9 @@ from nascli.data.text import read_text
 from nascli.errors import DataError
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+# Without --data-dir: scikit-learn's wine table (UCI; 178 rows, 13 numeric features, 3 classes).
+EMBEDDED = Path(__file__).resolve().parent / "embedded" / "csv" / "wine.csv"
+EMBEDDED_TARGET = "target"
 
 
 def _number(value: str) -> float | None:
@@ -105,7 +108,9 @@ def load_csv(path: Path, spec) -> TabularData:
                        embedded=False, splits_note=note)
 
 
-@register_dataset("csv", task="tabular", options=("valid_fraction", "test_fraction", "target"),
+@register_dataset("csv", task="tabular", options=("valid_fraction", "test_fraction", "target"), needs_dir=False,
                   help="a CSV table with a header row; --target names the class column")
 def _load_registered(file: Path | None, spec) -> TabularData:
+    if file is None:
+        return load_csv(EMBEDDED, spec.model_copy(update={"target": spec.target or EMBEDDED_TARGET}))
     return load_csv(file, spec)
