@@ -40,14 +40,9 @@ Task = ImageTask | LanguageTask | TabularTask
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing tensors with == is elementwise, not a bool
-class ImageData:
-    """Normalised image splits.
-
-    `*_x` are float32 (N, C, H, W), normalised per channel with `mean`/`std`
-    (computed on the training split after the validation holdout); `*_y` are
-    int64 (N,) class ids. `source` says where the data was read from and
-    `embedded` is True for the sample shipped inside the package.
-    """
+class LabelledSplits:
+    """Inputs `*_x` and int64 (N,) class ids `*_y` of the train, validation and test splits:
+    what a classifier (image or table) trains and is scored on."""
 
     train_x: Tensor
     train_y: Tensor
@@ -55,6 +50,18 @@ class ImageData:
     valid_y: Tensor
     test_x: Tensor
     test_y: Tensor
+
+
+@dataclass(frozen=True, eq=False)
+class ImageData(LabelledSplits):
+    """Normalised image splits.
+
+    `*_x` are float32 (N, C, H, W), normalised per channel with `mean`/`std`
+    (computed on the training split after the validation holdout). `source`
+    says where the data was read from and `embedded` is True for the sample
+    shipped inside the package.
+    """
+
     mean: tuple[float, ...]
     std: tuple[float, ...]
     task: ImageTask
@@ -86,19 +93,13 @@ class TextData:
 
 
 @dataclass(frozen=True, eq=False)
-class TabularData:
-    """Encoded table splits: `*_x` float32 (N, features), `*_y` int64 (N,) class ids.
+class TabularData(LabelledSplits):
+    """Encoded table splits: `*_x` float32 (N, features).
 
     `feature_names` names each encoded column (a one-hot column is `column=value`);
     `class_names` maps class id -> the target column's value.
     """
 
-    train_x: Tensor
-    train_y: Tensor
-    valid_x: Tensor
-    valid_y: Tensor
-    test_x: Tensor
-    test_y: Tensor
     feature_names: tuple[str, ...]
     class_names: tuple[str, ...]
     task: TabularTask

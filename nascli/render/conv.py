@@ -51,17 +51,8 @@ def _nas_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int, i
             diagram.connect(image, target, "" if layer.index == 0 else "rule 1", dashed=layer.index > 0)
             diagram.chain.append(target)
             continue
-        sources = [f"layer{j}" for j in shape.sources]
-        target = box.id
-        if len(sources) > 1:
-            target = diagram.add(Node(f"concat{layer.index}", "concat", kind="join"))
-            diagram.chain.append(target)
-        for src, pad in zip(sources, shape.pads):
-            diagram.connect(src, target, f"zero-pad to {height}×{width}" if pad else "")
-        diagram.add(box)
-        if target != box.id:
-            diagram.connect(target, box.id)
-        diagram.chain.append(box.id)
+        labels = [f"zero-pad to {height}×{width}" if pad else "" for pad in shape.pads]
+        diagram.add_reading(box, [f"layer{j}" for j in shape.sources], labels, layer.index)
     head = diagram.add(Node("head", "classifier", "global avg pool of each map\n→ concat → FC", "head"))
     for j in loose_ends(layers):
         diagram.connect(f"layer{j}", head, "rule 2", dashed=True)

@@ -28,16 +28,7 @@ def mlp_diagram(arch: Architecture) -> Diagram:
         head, detail = OPS.get(layer.op).describe_parts(layer.params)
         box = Node(f"layer{layer.index}", f"layer {layer.index} · dense {head}", detail,
                    str(layer.params.get("activation", "relu")))
-        target = box.id
-        if len(reads) > 1:
-            target = diagram.add(Node(f"concat{layer.index}", "concat", kind="join"))
-            diagram.chain.append(target)
-        for j in reads:
-            diagram.connect(_name(j), target)
-        diagram.add(box)
-        if target != box.id:
-            diagram.connect(target, box.id)
-        diagram.chain.append(box.id)
+        diagram.add_reading(box, [_name(j) for j in reads], [""] * len(reads), layer.index)
     head = diagram.add(Node("head", "classifier", "concat → FC", "head"))
     for j in loose_ends(sources):
         diagram.connect(_name(j), head)

@@ -3,7 +3,7 @@ so that too little data is one clear error instead of every child failing (or sc
 
 from __future__ import annotations
 
-from ..data import Data, ImageData, TextData
+from ..data import Data, ImageData, LabelledSplits
 from ..errors import DataError
 from .config import TrainConfig
 from .loops import EVAL_BATCH
@@ -12,7 +12,7 @@ from .loops import EVAL_BATCH
 def check_data(data: Data, cfg: TrainConfig, test: bool = False) -> None:
     """Raise DataError when `data` cannot train a child with `cfg` and measure it on the
     validation split (and, with `test`, the test split)."""
-    if not isinstance(data, TextData):  # images or table rows
+    if isinstance(data, LabelledSplits):  # images or table rows
         sizes = {"training": len(data.train_y), "validation": len(data.valid_y)}
         if test:
             sizes["test"] = len(data.test_y)
