@@ -43,7 +43,8 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_value():
 
 def _record(child_id: int, reward: float, tokens: str | None = None) -> ChildRecord:
     return ChildRecord(id=child_id, step=0, depth=None, tokens=tokens or f"t{child_id}", arch_json="{}",
-                       status="done", reward=reward, metric=reward, created=0.0)
+                       status="done", reward=reward, metric=reward, metric_name="valid_accuracy", params=1,
+                       macs=1, seconds=1.0, created=0.0)
 
 
 def test_children_are_chosen_across_the_reward_range():
