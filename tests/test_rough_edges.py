@@ -209,3 +209,14 @@ def test_search_in_which_every_child_failed_lists_the_failures_and_exits_2(runne
     assert result.exit_code == 2, result.output
     assert "2 failed children:\n  2 × diverged" in result.output
     assert "error: no child trained: all 2 failed" in result.output and "Traceback" not in result.output
+
+
+def test_search_with_some_failed_children_lists_them_and_exits_0(runner, tmp_path):
+    space = tmp_path / "half.space"
+    space.write_text(HYPER.format(lrs="0.05, 1e30"))  # the second learning rate diverges
+    args = ["search", str(space), "--strategy", "random", "--budget", "4", "--batch", "4", "--epochs", "1",
+            "--train-subset", "64", "--seed", "0", "--run-dir", str(tmp_path / "run")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 failed children:\n  2 × diverged: the network's outputs are not finite  (e.g. #1)" in result.output
+    assert "done. See the best children" in result.output

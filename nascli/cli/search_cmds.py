@@ -138,14 +138,13 @@ def search(
     try:
         with SearchView(store, job.config.budget, out) as view, _sigterm_as_interrupt(stop):
             job.run(view)
+        failures, counts = _failures(store), store.counts()
     except KeyboardInterrupt:
         store.state = "stopped"
         err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
         raise typer.Exit(128 + stop.signal)
     finally:
         job.executor.close()
-        failures = _failures(store)
-        counts = store.counts()
         store.close()
     if failures:
         err.print(escape(failures), soft_wrap=True)

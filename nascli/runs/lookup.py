@@ -19,7 +19,7 @@ from .store import DB_FILE, RunStore, RunSummary
 
 if TYPE_CHECKING:
     from ..children import ChildConfig
-    from ..train import TrainConfig
+    from ..train import RewardConfig, TrainConfig
 
 
 def default_run_dir(root: str | Path = "runs", name: str | None = None) -> Path:
@@ -91,17 +91,31 @@ class BestChild(NamedTuple):
         return self.run / "eval" / f"child-{self.child_id}"
 
 
-def best_child(run_ref: str | Path | None) -> BestChild:
-    from ..children import ChildConfig  # torch loads only for the commands that build the child
-    from ..train import TrainConfig
+class RunSettings(NamedTuple):
+    """What a run's children were trained with, from its config.json."""
 
+    data: DataSpec
+    child: ChildConfig
+    train: TrainConfig
+    reward: RewardConfig
+
+
+def run_settings(store: RunStore) -> RunSettings:
+    from ..children import ChildConfig  # torch loads only for the commands that build the child
+    from ..train import RewardConfig, TrainConfig
+
+    options = store.config
+    return RunSettings(DataSpec.model_validate(options["data"]), ChildConfig.model_validate(options.get("child", {})),
+                       TrainConfig.model_validate(options.get("train", {})),
+                       RewardConfig.model_validate(options.get("reward", {})))
+
+
+def best_child(run_ref: str | Path | None) -> BestChild:
     path = find_run(run_ref)
     with RunStore.open_readonly(path) as store:
         top = store.best(1)
         if not top:
             raise RunError("the run has no finished child yet", where=str(path))
-        options = store.config
+        settings = run_settings(store)
         return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)),
-                         DataSpec.model_validate(options["data"]),
-                         ChildConfig.model_validate(options.get("child", {})),
-                         TrainConfig.model_validate(options.get("train", {})))
+                         settings.data, settings.child, settings.train)
