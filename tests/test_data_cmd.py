@@ -71,16 +71,16 @@ def test_data_problems_are_one_line_exit_2(runner, tmp_path, make, args, message
 
 def test_search_eval_export_render_on_an_image_folder(runner, tmp_path) -> None:
     run = tmp_path / "run"
-    ok(runner, "search", "conv", "--dataset", "images", "--data-dir", str(shared("digits-png")), "--image-size", "10",
+    ok(runner, "search", "conv", "--dataset", "images", "--data-dir", str(shared("digits-png")), "--image-size", "6",
        *FAST, "--workers", "2", "--run-dir", str(run))
     with RunStore.open_readonly(run) as store:
-        assert store.config["data"]["image_size"] == 10 and store.config["data"]["name"] == "images"
+        assert store.config["data"]["image_size"] == 6 and store.config["data"]["name"] == "images"
         assert [c.status for c in store.children()] == ["done", "done"]  # workers reloaded the same data
     result = json.loads(ok(runner, "eval", "--best", "--run", str(run), "--epochs", "1", "--json"))
     assert result["dataset"] == "images" and result["metric_name"] == "test_accuracy"
     ok(runner, "export", "--best", "--run", str(run), "-o", str(tmp_path / "model.py"))
-    assert "(B, 1, 10, 10) -> (B, 10)" in (tmp_path / "model.py").read_text()
-    assert "image 10×10×1" in ok(runner, "render", "--best", "--run", str(run))
+    assert "(B, 1, 6, 6) -> (B, 10)" in (tmp_path / "model.py").read_text()
+    assert "image 6×6×1" in ok(runner, "render", "--best", "--run", str(run))
 
 
 def test_search_on_a_text_file_is_labelled_text(runner, tmp_path) -> None:
