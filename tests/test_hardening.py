@@ -21,6 +21,7 @@ from nascli.runs import RunStore
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_report import make_run  # noqa: E402  (a run built in a store, no training)
+from test_store import _Payload  # noqa: E402  (a pickle that runs a command when loaded unsafely)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning")
 
@@ -98,14 +99,6 @@ def run(finished_run, tmp_path) -> Path:
 
     shutil.copytree(finished_run, tmp_path / "run")
     return tmp_path / "run"
-
-
-class _Payload:
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def _done(run: Path) -> dict[int, tuple]:
