@@ -141,6 +141,18 @@ def test_lost_checkpoints_are_refused_unless_the_controller_is_reset(runner, run
     _exits_2(runner, ["search", "conv", "--reset-controller"], "--resume RUN only")
 
 
+def test_a_run_checkpointed_by_an_earlier_version_resumes(runner, run):
+    for name in ("controller.pt", "controller.prev.pt"):  # format 1: no format, no proposed_through
+        state = torch.load(run / "checkpoints" / name, weights_only=True)
+        torch.save({"strategy": state["strategy"], "updated_through": state["updated_through"]},
+                   run / "checkpoints" / name)
+    before = _done(run)
+    result = runner.invoke(app, ["search", "--resume", str(run), "--budget", "4"])
+    assert result.exit_code == 0, result.output
+    after = _done(run)
+    assert len(after) == 4 and all(after[i] == row for i, row in before.items())
+
+
 def _poke(run: Path, sql: str) -> None:
     conn = sqlite3.connect(run / "run.db")
     conn.execute(sql)

@@ -395,3 +395,17 @@ def test_list_runs_reports_runs_skips_other_folders_and_flags_corrupt_ones(tmp_p
     assert (enas.best_reward, enas.best_tokens) == (0.9, "high")
     assert enas.updated >= enas.created
     assert broken.state == "corrupt" and "corrupt" in broken.problem
+
+
+def test_a_run_is_created_whole_and_abandoned_builds_are_removed(tmp_path):
+    root = tmp_path / "runs"
+    make_store(root / "a").close()
+    abandoned = root / ".b.creating-999999999"  # its builder is gone
+    abandoned.mkdir()
+    (abandoned / "run.db").write_bytes(b"")
+    live = root / f".c.creating-{os.getpid()}"  # still being built (by this process)
+    live.mkdir()
+    assert [r.name for r in list_runs(root)] == ["a"]  # half-made folders are never runs
+    make_store(root / "d").close()
+    assert not abandoned.exists() and live.exists()
+    assert sorted(p.name for p in (root / "d").iterdir()) == ["config.json", "run.db", "run.lock", "space.space"]
