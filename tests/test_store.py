@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from nascli.errors import RunError
-from nascli.runs import store as store_module
+from nascli.runs import database
 from nascli.runs import RunStore, default_run_dir, list_runs
 
 # CRLF and a non-ASCII character: the copy must be byte for byte.
@@ -235,7 +235,7 @@ def test_kill_9_keeps_every_reported_child_and_a_sound_database(tmp_path):
 
 def test_readers_read_while_a_writer_holds_a_transaction(tmp_path, monkeypatch):
     make_store(tmp_path / "run").close()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.2)  # a blocked reader would fail fast
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)  # a blocked reader would fail fast
     raw = sqlite3.connect(tmp_path / "run" / "run.db", isolation_level=None)
     raw.execute("BEGIN EXCLUSIVE")  # would shut readers out in rollback-journal mode; not in WAL
     raw.execute("INSERT INTO children (step, tokens, arch_json, status, created) VALUES (0, 'x', '{}', 'pending', 0)")
@@ -265,7 +265,7 @@ def test_readers_and_a_busy_writer_in_parallel(tmp_path, monkeypatch):
 
     thread = threading.Thread(target=write_children)
     thread.start()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 1.0)
     seen = []
     try:
         with RunStore.open_readonly(tmp_path / "run") as reader:
@@ -283,7 +283,7 @@ def test_readers_and_a_busy_writer_in_parallel(tmp_path, monkeypatch):
 
 
 def test_locked_database_is_a_run_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.05)
     with make_store(tmp_path / "run") as store:
         raw = sqlite3.connect(tmp_path / "run" / "run.db", isolation_level=None)
         raw.execute("BEGIN IMMEDIATE")  # a stray second writer
