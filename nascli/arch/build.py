@@ -24,17 +24,28 @@ def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assign
     values: dict[str, Value] = {d.name: d.value for d in plan.decls if isinstance(d, FixedDecl)}
     for d in decisions:
         values[d.name] = assignment[d.path]
-    for decl in plan.decls:  # fixed values under the branch taken
-        for sub in getattr(decl, "branches", {}).get(str(values.get(decl.name)), []):
-            if isinstance(sub, FixedDecl):
-                values[sub.name] = sub.value
+    taken = [sub for decl in plan.decls for sub in getattr(decl, "branches", {}).get(str(values.get(decl.name)), [])]
+    for sub in taken:  # fixed values under the branch taken
+        if isinstance(sub, FixedDecl):
+            values[sub.name] = sub.value
+    for decl in plan.decls + taken:  # `a = b`: a takes b's value
+        if isinstance(decl, FixedDecl) and decl.tied:
+            values[decl.name] = values[str(decl.value)]
     return values
 
 
-def _layer(index: int, v: dict) -> Layer:
+def _layer(index: int, v: dict, start: int) -> Layer:
+    """Layer `index` of a stage whose first layer is `start`; its anchors number the stage's layers from 0."""
     op = str(v.get("op", "conv"))
     params = OPS.get(op).fill(v)
-    return Layer(index=index, op=op, params=params, inputs=list(v.get("skip", ())))
+    skip = v.get("skip", ())
+    if skip == "previous":  # a plain chain: layer i reads layer i - 1 (layer 0 the image)
+        inputs = [index - 1] if index else []
+    else:
+        inputs = [start + j for j in (() if skip == "none" else skip)]
+    if not inputs and start:  # in a later stage, reading nothing of the stage reads the stage before's last layer
+        inputs = [start - 1]
+    return Layer(index=index, op=op, params=params, inputs=inputs)
 
 
 def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | None = None) -> Architecture:
@@ -48,7 +59,8 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
         if plan.label == "hyper":
             fields["hyper"] = values[0]
         elif plan.kind == "layers":
-            fields["layers"] = [_layer(i, v) for i, v in enumerate(values)]
+            start = len(fields.setdefault("layers", []))
+            fields["layers"] += [_layer(start + i, v, start) for i, v in enumerate(values)]
         elif plan.label == "tree":
             kids = block.children()
             fields["tree"] = {"base": block.base, "nodes": [

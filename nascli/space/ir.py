@@ -56,12 +56,17 @@ class IndexDecl(BaseModel):
 
 
 class FixedDecl(BaseModel):
-    """A value that is set, not searched: no controller step, no token."""
+    """A value that is set, not searched: no controller step, no token.
+
+    `tied`: `value` names an earlier decision in scope, whose value this one
+    takes (`filter_width = filter_height`: a square kernel, not a new decision).
+    """
 
     kind: Literal["fixed"] = "fixed"
     name: str
     value: Value
     pos: Pos
+    tied: bool = False
 
 
 DecisionDecl = Annotated[

@@ -49,6 +49,7 @@ class _Builder:
         self.text = text
         self.source = source
         self.lets: dict[str, list[Option]] = {}
+        self.scope: set[str] = set()  # decisions declared so far in the enclosing list, for branches
 
     def fail(self, message: str, pos: Pos) -> None:
         lines = self.text.splitlines() or [""]
@@ -111,16 +112,21 @@ class _Builder:
             label: Token = branch.children[0]
             if str(label) in branches:
                 self.fail(f"duplicate branch '{label}'", _pos(label))
-            branches[str(label)] = self.decisions(branch.children[1:], outer={name})
+            branches[str(label)] = self.decisions(branch.children[1:], outer=self.scope | {name})
             options.append(Option(value=str(label), text=str(label), pos=_pos(label)))
         return ChoiceDecl(name=name, options=options, branches=branches, pos=pos)
 
     def decisions(self, trees: list[Tree], outer: set[str] = frozenset()) -> list:
-        out, seen = [], set(outer)
+        """Decisions of one scope; `outer` holds the names already decided around it (a branch's block)."""
+        out, seen, enclosing = [], set(outer), self.scope
         for tree in trees:
+            self.scope = seen
             decl = self.decision(tree)
+            self.scope = enclosing
             if decl.name in seen:
                 self.fail(f"duplicate decision '{decl.name}'", decl.pos)
+            if isinstance(decl, FixedDecl) and isinstance(decl.value, str) and decl.value in seen:
+                decl = decl.model_copy(update={"tied": True})  # `a = b`: a takes b's value
             seen.add(decl.name)
             out.append(decl)
             for branch in getattr(decl, "branches", {}).values():

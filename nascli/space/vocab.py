@@ -34,6 +34,8 @@ HYPER_SLOTS = {
 }
 # A layer's own decisions; the parameters its ops read come from the op registry.
 LAYER_SLOTS = {"op": Slot("choice", "op"), "skip": Slot("anchor")}
+# Fixed values of a layer's `skip`: read the layer before (a plain chain), or nothing (NAS rule 1: the image).
+FIXED_SKIPS = ("previous", "none")
 NODE_SLOTS = {"combine": Slot("choice", "combine"), "activation": Slot("choice", "activation")}
 TREE_SECTIONS = {
     "inject": NODE_SLOTS,
