@@ -18,10 +18,11 @@ PAPER_SPACES = ["conv", "conv_pool", "conv_strides", "enas_macro", "enas_micro",
 
 
 def test_the_paper_spaces_and_the_newer_ones_are_bundled():
-    assert ALL_SPACES == sorted(PAPER_SPACES + ["darts", "mobilenet"])
+    assert ALL_SPACES == sorted(PAPER_SPACES + ["darts", "mobilenet", "nb201"])
 
 
 README_COUNTS = {
+    "nb201": 5**6,  # NAS-Bench-201: 6 edges, 5 ops each
     # DARTS: per cell, nodes 2..5 each pick 2 of the j earlier nodes and 2 of 8 ops.
     "darts": ((2 * 8) * (3 * 8) * (4 * 8) * (5 * 8)) ** 4,
     # MobileNet-like: stage 1 (3 kernels); 3 stride blocks of 3 x 2 x 2; 7 optional blocks of 12 + identity.

@@ -12,10 +12,11 @@ from ..space import load_space
 from ..space.compiler import CompiledSpace, compile_space
 from ..space.ir import FixedDecl, Value
 from ..ops import OPS
-from .records import Architecture, Cell, CellIndex, CellNode, DagNode, Inject, Layer, TreeCell, TreeNode
+from .records import (Architecture, Cell, CellIndex, CellNode, DagNode, DenseCell, DenseEdge, Inject, Layer,
+                      TreeCell, TreeNode)
 from .tokens import Assignment, active_decisions, decode_tokens, encode, space_name
 
-_TASK = {"layers": "image", "cell": "image", "tree": "language", "dag": "language"}
+_TASK = {"layers": "image", "cell": "image", "dense": "image", "tree": "language", "dag": "language"}
 
 
 def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assignment) -> dict[str, Value]:
@@ -70,6 +71,10 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
             fields["tree"]["inject"] = Inject(**values[0])
         elif plan.label == "cell_index":
             fields["tree"]["cell_index"] = CellIndex(**values[0])
+        elif plan.kind == "dense":
+            edges = [DenseEdge(source=i, target=j, op=str(v["op"])) for (i, j), v in zip(block.edges(), values)]
+            fields["dense"] = DenseCell(name=block.name, nodes=block.nodes, stages=block.stages, repeat=block.repeat,
+                                        width=block.width, edges=edges)
         elif plan.kind == "dag":
             fields["dag"] = [DagNode(index=i, prev=v.get("prev"), activation=v["activation"]) for i, v in enumerate(values)]
         else:

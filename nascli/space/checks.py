@@ -20,7 +20,7 @@ from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, Value
 
 Fail = Callable[[str, Pos], None]
 
-_BLOCK_TASK = {"layers": "image", "cell": "image", "tree": "language", "dag": "language"}
+_BLOCK_TASK = {"layers": "image", "cell": "image", "dense": "image", "tree": "language", "dag": "language"}
 
 
 def _check_value(name: str, value: Value, domain: str, pos: Pos, fail: Fail, block: str = "layer") -> None:
@@ -161,7 +161,7 @@ def _check_block(block: Block, fail: Fail) -> None:
             missing = ({"inject", "cell_index"} - names).pop()
             fail(f"a tree with a memory cell needs both 'inject' and 'cell_index' sections; '{missing}' is missing", block.pos)
     else:
-        slots = vocab.DAG_SLOTS if block.kind == "dag" else vocab.CELL_SLOTS
+        slots = {"dag": vocab.DAG_SLOTS, "cell": vocab.CELL_SLOTS, "dense": vocab.DENSE_SLOTS}[block.kind]
         _check_decisions(block.decisions, slots, f"a {block.kind}", fail, block="cell")
         _require(block.decisions, vocab.REQUIRED[block.kind], f"a {block.kind}", block.pos, fail)
 
@@ -203,6 +203,10 @@ def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> 
     layers = next((b for b in space.blocks if b.kind == "layers"), None)
     if cells and layers is not None:
         fail("a space has either 'layers' or 'cell' blocks, not both", layers.pos)
+    dense = [b for b in space.blocks if b.kind == "dense"]
+    if dense and (len(dense) > 1 or cells or layers is not None):
+        fail("a dense cell makes the whole network: one 'dense' block, without 'layers' or 'cell' blocks",
+             dense[-1].pos)
     declared = space.settings.get("task")
     if declared and tasks and declared not in tasks:
         fail(f"task '{declared}' does not fit the space's {next(iter(tasks.values())).kind} block", setting_pos["task"])

@@ -83,6 +83,9 @@ def _plans(space: SearchSpace) -> list[BlockPlan]:
             for sec in block.sections:
                 plans.append(BlockPlan(label=sec.name, kind="tree", ir_block=i, groups=1, decls=sec.decisions,
                                        candidates_all=block.node_count))
+        elif block.kind == "dense":  # one group per edge, each picking its op
+            plans.append(BlockPlan(label=block.name, kind="dense", ir_block=i, groups=len(block.edges()),
+                                   decls=block.decisions))
         elif block.kind == "dag":
             plans.append(BlockPlan(label="dag", kind="dag", ir_block=i, groups=block.nodes, decls=block.decisions))
         else:

@@ -176,8 +176,27 @@ class CellBlock(BaseModel):
     pos: Pos
 
 
+class DenseBlock(BaseModel):
+    """A dense cell (NAS-Bench-201): node 0 is the cell's input; every edge i -> j (i < j) picks an op,
+    node j sums its incoming edges, the last node is the output. `stages` x `repeat` cells make the
+    network, `width` channels wide in the first stage, doubling at each reduction between stages."""
+
+    kind: Literal["dense"] = "dense"
+    name: str
+    nodes: int
+    stages: int
+    repeat: int
+    width: int
+    decisions: list[DecisionDecl]
+    pos: Pos
+
+    def edges(self) -> list[tuple[int, int]]:
+        """(source, target) per edge, by target then source: NAS-Bench-201's order."""
+        return [(i, j) for j in range(1, self.nodes) for i in range(j)]
+
+
 Block = Annotated[
-    Union[HyperBlock, LayersBlock, TreeBlock, DagBlock, CellBlock], Field(discriminator="kind")
+    Union[HyperBlock, LayersBlock, TreeBlock, DagBlock, CellBlock, DenseBlock], Field(discriminator="kind")
 ]
 
 

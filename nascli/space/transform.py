@@ -18,6 +18,7 @@ from .ir import (
     CellBlock,
     ChoiceDecl,
     DagBlock,
+    DenseBlock,
     FixedDecl,
     HyperBlock,
     IndexDecl,
@@ -183,6 +184,14 @@ class _Builder:
             decisions, sections = self.body(ch[1])
             self.no_sections(sections, "dag")
             return DagBlock(nodes=self.positive(ch[0], "the number of nodes"), decisions=decisions, pos=pos)
+        if kind == "dense":
+            decisions, sections = self.body(ch[-1])
+            self.no_sections(sections, "dense")
+            return DenseBlock(name=str(ch[0]), nodes=self.positive(ch[1], "the number of nodes", minimum=2, maximum=20),
+                              stages=self.positive(ch[2], "the number of stages", maximum=8),
+                              repeat=self.positive(ch[3], "the cells per stage", maximum=100),
+                              width=self.positive(ch[4], "the first stage's width", maximum=4096),
+                              decisions=decisions, pos=pos)
         # cell NAME nodes N inputs I [stride S] { body }
         name, nodes, inputs = ch[0], ch[1], ch[2]
         stride = self.positive(ch[3].children[0], "the cell's stride") if len(ch) == 5 else 1

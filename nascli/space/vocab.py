@@ -48,11 +48,13 @@ CELL_SLOTS = {
     "right": Slot("index"),
     "right_op": Slot("choice", "op"),
 }
+DENSE_SLOTS = {"op": Slot("choice", "op")}
 # Decisions every block of a kind must declare (as a choice or a fixed value).
 REQUIRED = {
     "tree": ("combine", "activation"),
     "dag": ("prev", "activation"),
     "cell": ("left", "left_op", "right", "right_op"),
+    "dense": ("op",),
 }
 # Values allowed by each named domain; numbers are checked by type, ops against the registry.
 DOMAIN_VALUES: dict[str, tuple[str, ...]] = {"activation": ACTIVATIONS, "combine": COMBINES}
