@@ -85,7 +85,8 @@ def cell_blocks(draw) -> str:
     ops = draw(st.lists(st.sampled_from(BUILTIN_CELL_OPS), min_size=1, max_size=3, unique=True))
     body = f"left: index left_op: {{{', '.join(ops)}}} right: index right_op: {{{', '.join(ops)}}}"
     strides = draw(st.sampled_from([(1, 2), (1, 2), (2, 1), (1,), (1, 3)]))
-    return "\n".join(f"cell c{k} nodes {draw(st.integers(3, 4))} inputs 2 {'stride 2' if s == 2 else ''}"
+    network = draw(st.sampled_from(["", "network stages 2 repeat 1 width 4 stem 6\n"]))
+    return network + "\n".join(f"cell c{k} nodes {draw(st.integers(3, 4))} inputs 2 {'stride 2' if s == 2 else ''}"
                      f"{'stride 3' if s == 3 else ''} {{ {body} }}" for k, s in enumerate(strides))
 
 

@@ -64,3 +64,28 @@ def test_shape_errors_carry_a_position(body, where, words):
     with pytest.raises(SpaceSemanticError) as err:
         _compiled(body)
     assert err.value.where == f"s.space:{where}" and words in err.value.message, err.value
+
+
+CELLS = """network stages 2 repeat 1 width 4 stem 6
+cell normal nodes 3 inputs 2 { left: index left_op: {identity, dil_conv_3x3} right: index right_op: {none} }
+cell reduction nodes 3 inputs 2 stride 2 { left: index left_op: {sep_conv_3x3} right: index right_op: {avg_pool_3x3} }"""
+
+
+def test_a_cell_network_is_declared_in_the_space_and_exports(tmp_path):
+    from nascli.export import WeightsNote, module_source
+
+    arch = decode("s: 1 dil_conv_3x3 0 none ; 0 sep_conv_3x3 1 avg_pool_3x3", _compiled(CELLS))
+    assert arch.cell_stack.model_dump() == {"stages": 2, "repeat": 1, "width": 4, "stem": 6}
+    model = build_child(arch, TINY).eval()
+    assert [record.name for record in model.layout] == ["normal", "reduction", "normal"]
+    assert model.stem[0].out_channels == 6 and model.head.fc.in_features == 8
+    namespace: dict = {"__name__": "declared_cells"}
+    exec(compile(module_source(arch, model, TINY, WeightsNote(tmp_path / "w.pt", "e")), "model.py", "exec"), namespace)
+    child = namespace["Child"]()
+    child.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(child.eval()(x), model(x), atol=1e-5)
+    with pytest.raises(SpaceSemanticError, match="no 'cell' blocks") as err:
+        _compiled("network stages 2 repeat 1 width 4 stem 6\nlayers 1 { filters = 4 filter_height = 1 filter_width = 1 }")
+    assert err.value.where == "s.space:2:1"

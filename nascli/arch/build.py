@@ -12,7 +12,7 @@ from ..space import load_space
 from ..space.compiler import CompiledSpace, compile_space
 from ..space.ir import FixedDecl, Value
 from ..ops import OPS
-from .records import (Architecture, Cell, CellIndex, CellNode, DagNode, DenseCell, DenseEdge, Inject, Layer,
+from .records import (Architecture, Cell, CellIndex, CellStack, CellNode, DagNode, DenseCell, DenseEdge, Inject, Layer,
                       TreeCell, TreeNode)
 from .tokens import Assignment, active_decisions, decode_tokens, encode, space_name
 
@@ -80,6 +80,8 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
         else:
             nodes = [CellNode(index=plan.node_offset + i, **v) for i, v in enumerate(values)]
             fields.setdefault("cells", []).append(Cell(name=block.name, inputs=block.inputs, stride=block.stride, nodes=nodes))
+    if space.network is not None:
+        fields["cell_stack"] = CellStack(**space.network.model_dump())
     if "tree" in fields:
         fields["tree"] = TreeCell(**fields["tree"])
     task = next(_TASK[b.kind] for b in space.blocks if b.kind in _TASK)
@@ -117,6 +119,7 @@ def load_architecture(path: str | Path, space: str | Path | None = None) -> Arch
         again = decode(arch.tokens, space if space is not None else arch.space)
     except NasError as err:
         raise ArchitectureError(f"its token string does not decode: {err}", where=str(path)) from None
-    if again.model_dump(exclude={"space_hash"}) != arch.model_dump(exclude={"space_hash"}):
+    derived = {"space_hash", "cell_stack"}  # from the space file, not the tokens: older arch.json files lack cell_stack
+    if again.model_dump(exclude=derived) != arch.model_dump(exclude=derived):
         raise ArchitectureError("its layers/nodes do not match its token string; it was edited by hand?", where=str(path))
     return again if again.space_hash == arch.space_hash else arch.model_copy(update={"space_hash": arch.space_hash})

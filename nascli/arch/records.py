@@ -80,6 +80,15 @@ class Cell(_Record):
     nodes: list[CellNode]
 
 
+class CellStack(_Record):
+    """How the cells are stacked: `stages` of `repeat` normal cells, a reduction cell between stages."""
+
+    stages: int
+    repeat: int
+    width: int  # of the first stage; doubled by each reduction
+    stem: int  # channels of the 3x3 stem conv
+
+
 class DenseEdge(_Record):
     """One edge of a dense cell: node `target` adds op(node `source`)."""
 
@@ -110,6 +119,7 @@ class Architecture(_Record):
     tree: TreeCell | None = None
     dag: list[DagNode] | None = None
     cells: list[Cell] | None = None
+    cell_stack: CellStack | None = None  # None: the micro child's configured layout (ENAS search: 3 x 2, 20 wide)
     dense: DenseCell | None = None
 
     @property

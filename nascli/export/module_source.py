@@ -122,11 +122,8 @@ def _cell_class(cell: Cell, instance: nn.Module) -> str:
 
 
 def _micro_child(arch: Architecture, model: MicroNet, used: set[str]) -> tuple[str, list[str], str]:
-    """Child.__init__ body, forward lines, and the two cell classes. Follows MicroNet's layout:
-    3 stages of N normal cells with a reduction cell between stages."""
-    per_stage = (len(model.cells) - 2) // 3
-    normal, reduction = sorted(arch.cells, key=lambda c: c.stride)
-    records = [reduction if pos in (per_stage, 2 * per_stage + 1) else normal for pos in range(len(model.cells))]
+    """Child.__init__ body, forward lines, and the two cell classes, in MicroNet's layout."""
+    records = model.layout
     classes = {r.name: _cell_class(r, cell) for r, cell in zip(records, model.cells)}
     items = []
     for pos, (record, cell) in enumerate(zip(records, model.cells)):

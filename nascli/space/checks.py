@@ -203,6 +203,8 @@ def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> 
     layers = next((b for b in space.blocks if b.kind == "layers"), None)
     if cells and layers is not None:
         fail("a space has either 'layers' or 'cell' blocks, not both", layers.pos)
+    if space.network is not None and not cells:
+        fail("a network declaration stacks cells; this space has no 'cell' blocks", space.network.pos)
     dense = [b for b in space.blocks if b.kind == "dense"]
     if dense and (len(dense) > 1 or cells or layers is not None):
         fail("a dense cell makes the whole network: one 'dense' block, without 'layers' or 'cell' blocks",

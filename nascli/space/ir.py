@@ -200,6 +200,16 @@ Block = Annotated[
 ]
 
 
+class CellNetwork(BaseModel):
+    """How a space's normal and reduction cells are stacked (`network stages S repeat R width W stem C`)."""
+
+    stages: int
+    repeat: int
+    width: int
+    stem: int
+    pos: Pos = Field(exclude=True)
+
+
 class SearchSpace(BaseModel):
     """A whole space file."""
 
@@ -208,4 +218,5 @@ class SearchSpace(BaseModel):
     sha256: str  # of the file's text: arch.json records it
     settings: dict[str, Value] = Field(default_factory=dict)
     requires: list[Option] = Field(default_factory=list)  # plugin names (`requires NAME`), as written
+    network: CellNetwork | None = None  # None: the ENAS micro network's search-time layout
     blocks: list[Block]

@@ -16,6 +16,7 @@ from .vocab import SETTINGS
 from .ir import (
     AnchorDecl,
     CellBlock,
+    CellNetwork,
     ChoiceDecl,
     DagBlock,
     DenseBlock,
@@ -205,6 +206,7 @@ class _Builder:
         name_tok, *items = tree.children
         settings: dict = {}
         requires: list[Option] = []
+        network = None
         blocks = []
         for item in items:
             if item.data == "setting":
@@ -214,6 +216,14 @@ class _Builder:
                 if str(key) not in SETTINGS:
                     self.fail(f"unknown setting '{key}'; expected one of: {', '.join(SETTINGS)}", _pos(key))
                 settings[str(key)] = (item.children[1].children[0], self.option(item.children[1]).value)
+            elif item.data == "network":
+                if network is not None:
+                    self.fail("duplicate network declaration", _pos(item))
+                stages, repeat, width, stem = item.children
+                network = CellNetwork(stages=self.positive(stages, "the number of stages", maximum=8),
+                                      repeat=self.positive(repeat, "the cells per stage", maximum=100),
+                                      width=self.positive(width, "the first stage's width", maximum=4096),
+                                      stem=self.positive(stem, "the stem's width", maximum=4096), pos=_pos(item))
             elif item.data == "requires":
                 requires += [Option(value=str(tok), text=str(tok), pos=_pos(tok)) for tok in item.children]
             elif item.data == "let":
@@ -229,6 +239,7 @@ class _Builder:
             sha256=hashlib.sha256(self.text.encode()).hexdigest(),
             settings={k: v for k, (_, v) in settings.items()},
             requires=requires,
+            network=network,
             blocks=blocks,
         )
         check_space(space, {k: _pos(tok) for k, (tok, _) in settings.items()}, self.fail)
