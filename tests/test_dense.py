@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,12 @@ from nascli.arch import decode
 from nascli.children import build_child
 from nascli.data.base import ImageTask
 from nascli.errors import SpaceSemanticError
-from nascli.export import WeightsNote, export_child
 from nascli.render import architecture_tree, to_dot
 from nascli.space import load_space, parse_space
 from nascli.space.compiler import compile_space
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_ops import assert_exports_match  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning")
 TINY = ImageTask(channels=3, height=8, width=8, classes=4)
@@ -45,20 +47,7 @@ def test_a_dense_network_builds_as_declared_trains_renders_and_exports(tmp_path:
     assert out.shape == (2, 4) and model.head.fc.in_features == 8  # 4 wide, doubled once
     assert "node 2 = avg_pool_3x3(node 1)" in str(architecture_tree(arch).children[0].children[1].label)
     assert '"node1" -> "node2" [label=" avg pool 3×3 "' in to_dot(arch) and '"node0" -> "node2"' not in to_dot(arch)
-    model.eval()
-    weights = WeightsNote(tmp_path / "w.pt", "nascli eval")
-    torch.save(model.state_dict(), weights.path)
-    path = export_child(arch, TINY, None, weights, tmp_path / "model.py")
-    spec = importlib.util.spec_from_file_location("dense_model", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    child = module.Child()
-    child.load_state_dict(model.state_dict())
-    x = torch.randn(2, 3, 8, 8)
-    with torch.no_grad():
-        assert torch.allclose(child.eval()(x), model(x), atol=1e-5)
-        scripted = torch.jit.load(str(export_child(arch, TINY, None, weights, tmp_path / "model.pt")))
-        assert torch.allclose(scripted(x), model(x), atol=1e-5)
+    assert_exports_match(arch, model, TINY, tmp_path, "dense_model")
 
 
 @pytest.mark.parametrize("body, where, words", [
