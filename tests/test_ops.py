@@ -125,3 +125,13 @@ def test_every_op_exports_to_plain_torch_and_torchscript(tmp_path):
         torch.manual_seed(seed)
         assert_exports_match(arch, build_child(arch, TINY), TINY, tmp_path, f"m{seed}")
     assert seen == set(ops_for("layer"))
+
+
+def test_the_declarations_and_the_compiler_never_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from nascli.space import load_space; from nascli.space.compiler import compile_space; "
+            "import nascli.ops, nascli.plugins; compile_space(load_space('mobilenet')); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
