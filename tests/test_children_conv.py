@@ -168,6 +168,10 @@ def test_macro_layer_is_bn_of_op_plus_summed_skips():
 
 def test_micro_layout_doubles_width_at_each_reduction():
     arch = sample_architecture(_compiled("enas_micro"), random.Random(5))
+    declared = MicroNet(arch, CIFAR, MicroConfig(filters=8, cells_per_stage=1))  # the space's `network` wins
+    assert arch.cell_stack.model_dump() == {"stages": 3, "repeat": 2, "width": 20, "stem": 60}
+    assert len(declared.cells) == 8 and declared.stem[0].out_channels == 60 and declared.head.fc.in_features == 80
+    arch = arch.model_copy(update={"cell_stack": None})  # a space without `network`: the config's layout
     net = MicroNet(arch, CIFAR, MicroConfig(filters=8, cells_per_stage=1))
     shapes = []
     for cell in net.cells:

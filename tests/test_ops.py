@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 
 import pytest
@@ -90,12 +91,28 @@ def test_make_op_is_the_one_entry_point():
         "3×5, 24 filters, stride 1"
 
 
-def test_every_op_exports_to_plain_torch_and_torchscript(tmp_path):
-    """model.py of children using every built-in layer op equals the built child; model.pt scripts it."""
-    import importlib.util
-
+def assert_exports_match(arch, model, task, folder, name: str) -> None:
+    """model.py of `arch` (trained weights from `model`) equals `model`; so does its TorchScript model.pt."""
     from nascli.export import WeightsNote, export_child
 
+    model.eval()
+    weights = WeightsNote(folder / f"{name}.weights.pt", "nascli eval")
+    torch.save(model.state_dict(), weights.path)
+    path = export_child(arch, task, None, weights, folder / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    child = module.Child()
+    child.load_state_dict(model.state_dict())
+    x = torch.randn(2, task.channels, task.height, task.width)
+    with torch.no_grad():
+        assert torch.allclose(child.eval()(x), model(x), atol=1e-5)
+        scripted = torch.jit.load(str(export_child(arch, task, None, weights, folder / f"{name}.pt")))
+        assert torch.allclose(scripted(x), model(x), atol=1e-5)
+
+
+def test_every_op_exports_to_plain_torch_and_torchscript(tmp_path):
+    """model.py of children using every built-in layer op equals the built child; model.pt scripts it."""
     image_ops = [op for op in ops_for("layer") if "image" in OPS.get(op).tasks]  # dense: test_children_mlp.py
     ops = ", ".join(image_ops)
     compiled = compile_space(_space(f"""layers 3 {{ op: {{{ops}}} filter_height: {{3}} filter_width: {{1}}
@@ -107,18 +124,15 @@ def test_every_op_exports_to_plain_torch_and_torchscript(tmp_path):
             continue
         seen |= {layer.op for layer in arch.layers}
         torch.manual_seed(seed)
-        model = build_child(arch, TINY).eval()
-        weights = WeightsNote(tmp_path / f"w{seed}.pt", "nascli eval")
-        torch.save(model.state_dict(), weights.path)
-        path = export_child(arch, TINY, None, weights, tmp_path / f"m{seed}.py")
-        spec = importlib.util.spec_from_file_location(f"m{seed}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        child = module.Child()
-        child.load_state_dict(model.state_dict())
-        x = torch.randn(2, 3, 8, 8)
-        with torch.no_grad():
-            assert torch.allclose(child.eval()(x), model(x), atol=1e-5)
-            scripted = torch.jit.load(str(export_child(arch, TINY, None, weights, tmp_path / f"m{seed}.pt")))
-            assert torch.allclose(scripted(x), model(x), atol=1e-5)
+        assert_exports_match(arch, build_child(arch, TINY), TINY, tmp_path, f"m{seed}")
     assert seen == set(image_ops)
+
+
+def test_the_declarations_and_the_compiler_never_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from nascli.space import load_space; from nascli.space.compiler import compile_space; "
+            "import nascli.ops, nascli.plugins; compile_space(load_space('mobilenet')); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

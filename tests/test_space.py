@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +14,29 @@ from nascli.space.compiler import compile_space
 ALL_SPACES = sorted(bundled_spaces())
 
 
-def test_the_issue_names_eight_bundled_spaces():
-    assert ALL_SPACES == ["conv", "conv_pool", "conv_strides", "enas_macro", "enas_micro", "enas_rnn", "mlp", "rnn",
-                          "rnn_base2"]
+PAPER_SPACES = ["conv", "conv_pool", "conv_strides", "enas_macro", "enas_micro", "enas_rnn", "rnn", "rnn_base2"]
+
+
+def test_the_paper_spaces_and_the_newer_ones_are_bundled():
+    assert ALL_SPACES == sorted(PAPER_SPACES + ["darts", "mlp", "mobilenet", "nb201"])
+
+
+README_COUNTS = {
+    "nb201": 5**6,  # NAS-Bench-201: 6 edges, 5 ops each
+    # DARTS: per cell, nodes 2..5 each pick 2 of the j earlier nodes and 2 of 8 ops.
+    "darts": ((2 * 8) * (3 * 8) * (4 * 8) * (5 * 8)) ** 4,
+    # MobileNet-like: stage 1 (3 kernels); 3 stride blocks of 3 x 2 x 2; 7 optional blocks of 12 + identity.
+    "mobilenet": 3 * 12**3 * 13**7,
+}
+
+
+@pytest.mark.parametrize("name", sorted(README_COUNTS))
+def test_newer_spaces_counts_are_the_readmes(name):
+    exact = README_COUNTS[name]
+    assert count(name) == exact
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
+    assert f"{exact:,}" in row
 
 
 @pytest.mark.parametrize("name", ALL_SPACES)

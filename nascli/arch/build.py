@@ -12,10 +12,11 @@ from ..space import load_space
 from ..space.compiler import CompiledSpace, compile_space
 from ..space.ir import FixedDecl, Value
 from ..ops import OPS
-from .records import Architecture, Cell, CellIndex, CellNode, DagNode, Inject, Layer, TreeCell, TreeNode
+from .records import (Architecture, Cell, CellIndex, CellStack, CellNode, DagNode, DenseCell, DenseEdge, Inject, Layer,
+                      TreeCell, TreeNode)
 from .tokens import Assignment, active_decisions, decode_tokens, encode, space_name
 
-_TASK = {"layers": "image", "cell": "image", "tree": "language", "dag": "language"}
+_TASK = {"layers": "image", "cell": "image", "dense": "image", "tree": "language", "dag": "language"}
 
 
 def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assignment) -> dict[str, Value]:
@@ -24,17 +25,28 @@ def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assign
     values: dict[str, Value] = {d.name: d.value for d in plan.decls if isinstance(d, FixedDecl)}
     for d in decisions:
         values[d.name] = assignment[d.path]
-    for decl in plan.decls:  # fixed values under the branch taken
-        for sub in getattr(decl, "branches", {}).get(str(values.get(decl.name)), []):
-            if isinstance(sub, FixedDecl):
-                values[sub.name] = sub.value
+    taken = [sub for decl in plan.decls for sub in getattr(decl, "branches", {}).get(str(values.get(decl.name)), [])]
+    for sub in taken:  # fixed values under the branch taken
+        if isinstance(sub, FixedDecl):
+            values[sub.name] = sub.value
+    for decl in plan.decls + taken:  # `a = b`: a takes b's value
+        if isinstance(decl, FixedDecl) and decl.tied:
+            values[decl.name] = values[str(decl.value)]
     return values
 
 
-def _layer(index: int, v: dict) -> Layer:
+def _layer(index: int, v: dict, start: int) -> Layer:
+    """Layer `index` of a stage whose first layer is `start`; its anchors number the stage's layers from 0."""
     op = str(v.get("op", "conv"))
     params = OPS.get(op).fill(v)
-    return Layer(index=index, op=op, params=params, inputs=list(v.get("skip", ())))
+    skip = v.get("skip", ())
+    if skip == "previous":  # a plain chain: layer i reads layer i - 1 (layer 0 the image)
+        inputs = [index - 1] if index else []
+    else:
+        inputs = [start + j for j in (() if skip == "none" else skip)]
+    if not inputs and start:  # in a later stage, reading nothing of the stage reads the stage before's last layer
+        inputs = [start - 1]
+    return Layer(index=index, op=op, params=params, inputs=inputs)
 
 
 def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | None = None) -> Architecture:
@@ -48,7 +60,8 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
         if plan.label == "hyper":
             fields["hyper"] = values[0]
         elif plan.kind == "layers":
-            fields["layers"] = [_layer(i, v) for i, v in enumerate(values)]
+            start = len(fields.setdefault("layers", []))
+            fields["layers"] += [_layer(start + i, v, start) for i, v in enumerate(values)]
         elif plan.label == "tree":
             kids = block.children()
             fields["tree"] = {"base": block.base, "nodes": [
@@ -58,11 +71,17 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
             fields["tree"]["inject"] = Inject(**values[0])
         elif plan.label == "cell_index":
             fields["tree"]["cell_index"] = CellIndex(**values[0])
+        elif plan.kind == "dense":
+            edges = [DenseEdge(source=i, target=j, op=str(v["op"])) for (i, j), v in zip(block.edges(), values)]
+            fields["dense"] = DenseCell(name=block.name, nodes=block.nodes, stages=block.stages, repeat=block.repeat,
+                                        width=block.width, edges=edges)
         elif plan.kind == "dag":
             fields["dag"] = [DagNode(index=i, prev=v.get("prev"), activation=v["activation"]) for i, v in enumerate(values)]
         else:
             nodes = [CellNode(index=plan.node_offset + i, **v) for i, v in enumerate(values)]
             fields.setdefault("cells", []).append(Cell(name=block.name, inputs=block.inputs, stride=block.stride, nodes=nodes))
+    if space.network is not None:
+        fields["cell_stack"] = CellStack(**space.network.model_dump())
     if "tree" in fields:
         fields["tree"] = TreeCell(**fields["tree"])
     # `task = tabular` makes a layers block a stack of dense layers; otherwise the block kind says
@@ -108,7 +127,8 @@ def load_architecture(path: str | Path, space: str | Path | None = None, force: 
         again = decode(arch.tokens, space if space is not None else arch.space)
     except NasError as err:
         raise ArchitectureError(f"its token string does not decode: {err}", where=str(path)) from None
-    if again.model_dump(exclude={"space_hash"}) != arch.model_dump(exclude={"space_hash"}):
+    derived = {"space_hash", "cell_stack"}  # from the space file, not the tokens: older arch.json files lack cell_stack
+    if again.model_dump(exclude=derived) != arch.model_dump(exclude=derived):
         raise ArchitectureError("its layers/nodes do not match its token string; it was edited by hand?", where=str(path))
     if again.space_hash != arch.space_hash and not force:
         raise ArchitectureError(

@@ -63,8 +63,21 @@ def layer_rows(arch: Architecture) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def dense_lines(arch: Architecture) -> list[str]:
+    """A dense cell as node sums (`none` edges left out), then the network it is stacked into."""
+    cell = arch.dense
+    lines = [f"dense cell '{cell.name}' (node 0: the cell's input; node {cell.nodes - 1}: its output):"]
+    for j in range(1, cell.nodes):
+        terms = [f"{e.op}(node {e.source})" for e in cell.edges if e.target == j and e.op != "none"]
+        lines.append(f"  node {j} = {' + '.join(terms) or '0'}")
+    widths = ", ".join(str(cell.width * 2**s) for s in range(cell.stages))
+    lines.append(f"network: stem, {cell.stages} stages of {cell.repeat} cells ({widths} wide), "
+                 "a residual reduction between stages")
+    return lines
+
+
 def cell_lines(arch: Architecture) -> list[str]:
-    lines = []
+    lines = dense_lines(arch) if arch.dense is not None else []
     for cell in arch.cells or []:
         lines.append(f"{cell.name} cell (inputs: nodes 0..{cell.inputs - 1}, stride {cell.stride}):")
         for n in cell.nodes:

@@ -80,6 +80,34 @@ class Cell(_Record):
     nodes: list[CellNode]
 
 
+class CellStack(_Record):
+    """How the cells are stacked: `stages` of `repeat` normal cells, a reduction cell between stages."""
+
+    stages: int
+    repeat: int
+    width: int  # of the first stage; doubled by each reduction
+    stem: int  # channels of the 3x3 stem conv
+
+
+class DenseEdge(_Record):
+    """One edge of a dense cell: node `target` adds op(node `source`)."""
+
+    source: int
+    target: int
+    op: str
+
+
+class DenseCell(_Record):
+    """A dense cell and the network it is stacked into (NAS-Bench-201's layout)."""
+
+    name: str
+    nodes: int  # node 0 is the cell's input, the last node its output
+    stages: int
+    repeat: int  # cells per stage
+    width: int  # channels of the first stage; doubled by each reduction between stages
+    edges: list[DenseEdge]
+
+
 class Architecture(_Record):
     schema_version: Literal[1] = SCHEMA_VERSION
     space: str
@@ -91,6 +119,8 @@ class Architecture(_Record):
     tree: TreeCell | None = None
     dag: list[DagNode] | None = None
     cells: list[Cell] | None = None
+    cell_stack: CellStack | None = None  # None: the micro child's configured layout (ENAS search: 3 x 2, 20 wide)
+    dense: DenseCell | None = None
 
     @property
     def depth(self) -> int:
@@ -101,4 +131,6 @@ class Architecture(_Record):
             return len(self.tree.nodes)
         if self.dag is not None:
             return len(self.dag)
+        if self.dense is not None:
+            return self.dense.nodes
         return sum(len(c.nodes) for c in self.cells or [])

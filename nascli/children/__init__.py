@@ -13,6 +13,7 @@ from ..arch import Architecture
 from ..data.base import ImageTask, LanguageTask, TabularTask, Task
 from ..errors import ChildError
 from .convnet import ConvNetConfig, build_convnet
+from .dense import DenseConfig, DenseNet
 from .lm import LanguageModel, LanguageModelConfig
 from .micro import MicroConfig, MicroNet
 from .mlp import MLP
@@ -24,6 +25,7 @@ class ChildConfig(BaseModel):
 
     conv: ConvNetConfig = ConvNetConfig()
     micro: MicroConfig = MicroConfig()
+    dense: DenseConfig = DenseConfig()
     language: LanguageModelConfig = LanguageModelConfig()
 
 
@@ -39,6 +41,9 @@ def build_child(arch: Architecture, task: Task, config: ChildConfig | None = Non
     if arch.layers is not None:
         cfg = config.conv if dropout is None else dataclasses.replace(config.conv, dropout=float(dropout))
         return build_convnet(arch, task, cfg)
+    if arch.dense is not None:
+        cfg = config.dense if dropout is None else dataclasses.replace(config.dense, dropout=float(dropout))
+        return DenseNet(arch.dense, task, cfg)
     if arch.cells is not None:
         cfg = config.micro if dropout is None else dataclasses.replace(config.micro, dropout=float(dropout))
         return MicroNet(arch, task, cfg)
@@ -60,5 +65,5 @@ def profile_child(model: nn.Module, task: Task) -> Profile:
     return Profile(params=count_params(model), macs=count_macs(model, example_input(model, task), examples=1))
 
 
-__all__ = ["ChildConfig", "ConvNetConfig", "LanguageModelConfig", "MicroConfig", "Profile",
+__all__ = ["ChildConfig", "ConvNetConfig", "DenseConfig", "LanguageModelConfig", "MicroConfig", "Profile",
            "build_child", "example_input", "profile_child"]

@@ -2,7 +2,9 @@
 
 Layout (ENAS `micro_child.py`, fixed-arc mode): a 3x3 stem conv + BN to
 `stem_multiplier * filters` channels, then 3 stages of `cells_per_stage`
-normal cells with a reduction cell between stages; each reduction halves H and
+normal cells with a reduction cell between stages (a space's `network`
+declaration, recorded as `arch.cell_stack`, sets the stages, cells per
+stage, first width and stem width instead); each reduction halves H and
 W and doubles the width. ReLU -> global average pool -> dropout -> Linear.
 
 A cell reads the outputs of the two previous cells (the stem's output twice
@@ -26,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..arch.records import Architecture, Cell
+from ..arch.records import Architecture, Cell, CellStack
 from ..data.base import ImageTask
 from ..errors import ChildError
 from ..ops import OPS, make_op, out_size
@@ -112,18 +114,21 @@ class MicroNet(nn.Module):
     def __init__(self, arch: Architecture, task: ImageTask, config: MicroConfig = MicroConfig()):
         super().__init__()
         normal, reduction = _pick_cells(arch.cells)
-        stem_width = config.stem_multiplier * config.filters
-        self.stem = nn.Sequential(nn.Conv2d(task.channels, stem_width, 3, 1, 1, bias=False), nn.BatchNorm2d(stem_width))
-        s0 = s1 = (stem_width, task.height, task.width)
-        width = config.filters
-        cells = []
-        for stage in range(3):
+        stack = arch.cell_stack or CellStack(stages=3, repeat=config.cells_per_stage, width=config.filters,
+                                             stem=config.stem_multiplier * config.filters)
+        self.stem = nn.Sequential(nn.Conv2d(task.channels, stack.stem, 3, 1, 1, bias=False), nn.BatchNorm2d(stack.stem))
+        s0 = s1 = (stack.stem, task.height, task.width)
+        width = stack.width
+        cells, self.layout = [], []  # layout: the cell record each module was built from, for export
+        for stage in range(stack.stages):
             if stage:
                 width *= 2
                 cells.append(MicroCell(reduction, s0, s1, width))
+                self.layout.append(reduction)
                 s0, s1 = s1, (width, out_size(s1[1], 2), out_size(s1[2], 2))
-            for _ in range(config.cells_per_stage):
+            for _ in range(stack.repeat):
                 cells.append(MicroCell(normal, s0, s1, width))
+                self.layout.append(normal)
                 s0, s1 = s1, (width, s1[1], s1[2])
         self.cells = nn.ModuleList(cells)
         self.head = ClassifierHead(width, task.classes, config.dropout)

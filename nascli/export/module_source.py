@@ -22,6 +22,7 @@ from ..arch.describe import layer_rows
 from ..arch.records import Architecture, Cell
 from ..children.convnet import uses_nas_wiring, MacroConvNet, macro_pool_points
 from ..children.dag_cell import DagCell
+from ..children.dense import DenseCellBlock, DenseNet
 from ..children.lm import LanguageModel
 from ..children.micro import MicroNet
 from ..children.mlp import MLP
@@ -123,11 +124,8 @@ def _cell_class(cell: Cell, instance: nn.Module) -> str:
 
 
 def _micro_child(arch: Architecture, model: MicroNet, used: set[str]) -> tuple[str, list[str], str]:
-    """Child.__init__ body, forward lines, and the two cell classes. Follows MicroNet's layout:
-    3 stages of N normal cells with a reduction cell between stages."""
-    per_stage = (len(model.cells) - 2) // 3
-    normal, reduction = sorted(arch.cells, key=lambda c: c.stride)
-    records = [reduction if pos in (per_stage, 2 * per_stage + 1) else normal for pos in range(len(model.cells))]
+    """Child.__init__ body, forward lines, and the two cell classes, in MicroNet's layout."""
+    records = model.layout
     classes = {r.name: _cell_class(r, cell) for r, cell in zip(records, model.cells)}
     items = []
     for pos, (record, cell) in enumerate(zip(records, model.cells)):
@@ -142,9 +140,32 @@ def _micro_child(arch: Architecture, model: MicroNet, used: set[str]) -> tuple[s
     return init, lines, "".join(classes.values())
 
 
+def _dense_child(arch: Architecture, model: DenseNet, used: set[str]) -> tuple[str, list[str]]:
+    """A dense-cell network: each cell a DenseCellBlock (its class copied in) over its edge ops."""
+    used.add(f"class:{DenseCellBlock.__module__}:{DenseCellBlock.__qualname__}")
+    items = []
+    for pos, cell in enumerate(model.cells):
+        if isinstance(cell, DenseCellBlock):
+            edges = module_expr(cell.edges, 16, used)
+            call = call_expr("DenseCellBlock", [edges, repr(cell.sources), repr(cell.targets), str(cell.nodes)], 12)
+        else:
+            call = module_expr(cell, 12, used)
+        items.append(f"            # cell {pos}\n            {call},\n")
+    init = f"        self.stem = {module_expr(model.stem, 8, used)}\n"
+    init += "        self.cells = nn.ModuleList([\n" + "".join(items) + "        ])\n"
+    init += f"        self.last = {module_expr(model.last, 8, used)}\n"
+    init += f"        self.head = {module_expr(model.head, 8, used)}\n"
+    edges = ", ".join(f"{e.source}->{e.target}: {e.op}" for e in arch.dense.edges)
+    lines = [f"# every cell: {edges}", "x = self.stem(x)", "for cell in self.cells:", "    x = cell(x)",
+             "return self.head([self.last(x)])"]
+    return init, lines
+
+
 def _image_child(arch: Architecture, model: nn.Module, task: ImageTask, used: set[str]) -> str:
     extra = ""
-    if arch.layers is not None:
+    if arch.dense is not None:
+        init, lines = _dense_child(arch, model, used)
+    elif arch.layers is not None:
         build = _nas_child if uses_nas_wiring(arch.layers) else _macro_child
         init, lines = build(arch, model, task, used)
     else:
@@ -218,7 +239,7 @@ def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
 def module_source(arch: Architecture, model: nn.Module, task: Task, weights: WeightsNote) -> str:
     """The source of a module file defining `Child`, equal to `model` (built from `arch` for `task`)."""
     used: set[str] = set()
-    if isinstance(task, ImageTask) and (arch.layers is not None or arch.cells is not None):
+    if isinstance(task, ImageTask) and (arch.layers is not None or arch.cells is not None or arch.dense is not None):
         body = _image_child(arch, model, task, used)
     elif isinstance(model, MLP):
         body = _tabular_child(arch, model, task, used)

@@ -197,4 +197,5 @@ def helper_sources(used: set[str]) -> tuple[str, str]:
 def _class_source(key: str) -> str:
     """The source of the class a "class:module:Name" key names (an op module with `source_args`)."""
     _, module, name = key.split(":")
-    return inspect.getsource(getattr(importlib.import_module(module), name))
+    source = inspect.getsource(getattr(importlib.import_module(module), name))
+    return source.split("\n    def source_args")[0].rstrip() + "\n"  # the last method; only the exporter needs it

@@ -12,6 +12,9 @@
 - ENAS micro cells (`arch.cells`): one cluster per cell; nodes 0 and 1 are the
   two previous cells' outputs; each later node adds two op-labelled inputs;
   the loose ends are concatenated (then a 1×1 conv) into the cell's output.
+- Dense cells (`arch.dense`, NAS-Bench-201): node 0 is the cell's input, each
+  edge i → j is labelled with its op (`none` edges are not drawn), each node
+  sums its incoming edges, the last node is the cell's output.
 """
 
 from __future__ import annotations
@@ -119,4 +122,21 @@ def micro_diagram(arch: Architecture) -> Diagram:
     diagram = Diagram(f"{arch.space}: ENAS convolutional cell and reduction cell", arch.tokens)
     for cell in arch.cells:
         _cell_cluster(cell, diagram)
+    return diagram
+
+
+def dense_diagram(arch: Architecture) -> Diagram:
+    cell = arch.dense
+    widths = "/".join(str(cell.width * 2**s) for s in range(cell.stages))
+    diagram = Diagram(f"{arch.space}: dense cell, {cell.nodes} nodes; network {cell.stages} stages × "
+                      f"{cell.repeat} cells, {widths} wide", arch.tokens)
+    diagram.add(Node("node0", "node 0", "cell input", "input"))
+    for j in range(1, cell.nodes):
+        last = j == cell.nodes - 1
+        diagram.add(Node(f"node{j}", f"node {j}", "sum" + (" · cell output" if last else ""),
+                         "output" if last else "add"))
+    for edge in cell.edges:
+        if edge.op != "none":
+            diagram.connect(f"node{edge.source}", f"node{edge.target}", op_label(edge.op), kind=op_kind(edge.op))
+    diagram.chain += [f"node{j}" for j in range(cell.nodes)]
     return diagram

@@ -1,10 +1,10 @@
-"""Architecture -> Diagram, by family: conv layers, tree cell, DAG cell or micro cells."""
+"""Architecture -> Diagram, by family: conv layers, tree cell, DAG cell, micro cells or a dense cell."""
 
 from __future__ import annotations
 
 from ..arch.records import Architecture
 from ..errors import ArchitectureError
-from .cells import dag_diagram, micro_diagram, tree_diagram
+from .cells import dag_diagram, dense_diagram, micro_diagram, tree_diagram
 from .conv import IMAGE_SHAPE, conv_diagram
 from .diagram import Diagram
 from .mlp import mlp_diagram
@@ -23,6 +23,8 @@ def architecture_diagram(arch: Architecture, image_shape: tuple[int, int, int] =
         diagram = dag_diagram(arch)
     elif arch.cells:
         diagram = micro_diagram(arch)
+    elif arch.dense is not None:
+        diagram = dense_diagram(arch)
     else:
         raise ArchitectureError("nothing to draw: no layers, tree, dag or cells", where=arch.tokens)
     if arch.hyper:

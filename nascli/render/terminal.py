@@ -12,6 +12,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.tree import Tree
 
+from ..arch.describe import dense_lines
 from ..arch.records import Architecture, TreeCell
 from ..ops import OPS
 from ..children.convnet import uses_nas_wiring, macro_pool_points
@@ -101,6 +102,13 @@ def _cells_tree(arch: Architecture, root: Tree) -> None:
         branch.add(f"output cₖ = 1×1 conv(concat(nodes {', '.join(ends)}))")
 
 
+def _dense_tree(arch: Architecture, root: Tree) -> None:
+    branch = root.add(escape(f"dense cell '{arch.dense.name}'"))
+    for line in dense_lines(arch)[1:-1]:
+        branch.add(escape(line.strip()))
+    root.add(escape(dense_lines(arch)[-1]))
+
+
 def architecture_tree(arch: Architecture, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Tree:
     """A rich Tree describing `arch`, titled with its figure's title; a conv child reads `image_shape`."""
     root = Tree(f"[bold]{escape(architecture_diagram(arch, image_shape).title)}[/]")
@@ -112,6 +120,8 @@ def architecture_tree(arch: Architecture, image_shape: tuple[int, int, int] = IM
         _tree_branch(arch.tree, len(arch.tree.nodes) - 1, root.add(f"{H_T} ="))
     elif arch.dag is not None:
         _dag_tree(arch, root)
+    elif arch.dense is not None:
+        _dense_tree(arch, root)
     else:
         _cells_tree(arch, root)
     return root

@@ -20,7 +20,7 @@ from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, Value
 
 Fail = Callable[[str, Pos], None]
 
-_BLOCK_TASK = {"layers": "image", "cell": "image", "tree": "language", "dag": "language"}
+_BLOCK_TASK = {"layers": "image", "cell": "image", "dense": "image", "tree": "language", "dag": "language"}
 
 
 def _check_value(name: str, value: Value, domain: str, pos: Pos, fail: Fail, block: str = "layer") -> None:
@@ -47,10 +47,14 @@ def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail
         if slot is None:
             fail(f"unknown decision '{decl.name}' in {where}; expected one of: {', '.join(slots)}", decl.pos)
         kind = "choice" if decl.kind == "fixed" else decl.kind
+        if isinstance(decl, FixedDecl) and slot.kind == "anchor" and decl.value in vocab.FIXED_SKIPS:
+            continue
         if kind != slot.kind:
             shape = {"choice": "a choice list or value", "anchor": "'anchor'", "index": "'index'"}[slot.kind]
             fail(f"'{decl.name}' in {where} must be {shape}, not {decl.kind}", decl.pos)
-        if isinstance(decl, FixedDecl):
+        if isinstance(decl, FixedDecl) and decl.tied:
+            _check_tie(decl, slots, decls, where, fail)
+        elif isinstance(decl, FixedDecl):
             _check_value(decl.name, decl.value, slot.domain, decl.pos, fail, block)
         if isinstance(decl, ChoiceDecl):
             for opt in decl.options:
@@ -59,6 +63,13 @@ def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail
                 fail(f"'{decl.name}' in {where} cannot have branches; only a layer's 'op' can", decl.pos)
             for branch in decl.branches.values():
                 _check_decisions(branch, slots, where, fail)
+
+
+def _check_tie(decl: FixedDecl, slots: dict[str, vocab.Slot], decls: list, where: str, fail: Fail) -> None:
+    """`a = b` ties a to b: both choices over the same domain."""
+    target = slots.get(str(decl.value))
+    if target is None or target.kind != "choice" or target.domain != slots[decl.name].domain:
+        fail(f"'{decl.name}' in {where} cannot take the value of '{decl.value}' (a different kind of decision)", decl.pos)
 
 
 def _require(decls: list, names: tuple[str, ...], where: str, pos: Pos, fail: Fail) -> None:
@@ -78,6 +89,8 @@ def _layer_slots() -> dict[str, vocab.Slot]:
 
 
 def _values(decl) -> list[tuple[Value, Pos]]:
+    if isinstance(decl, FixedDecl) and decl.tied:
+        return []  # checked where the decision it takes its value from is declared
     if isinstance(decl, FixedDecl):
         return [(decl.value, decl.pos)]
     return [(o.value, o.pos or decl.pos) for o in getattr(decl, "options", [])]
@@ -157,7 +170,7 @@ def _check_block(block: Block, fail: Fail) -> None:
             missing = ({"inject", "cell_index"} - names).pop()
             fail(f"a tree with a memory cell needs both 'inject' and 'cell_index' sections; '{missing}' is missing", block.pos)
     else:
-        slots = vocab.DAG_SLOTS if block.kind == "dag" else vocab.CELL_SLOTS
+        slots = {"dag": vocab.DAG_SLOTS, "cell": vocab.CELL_SLOTS, "dense": vocab.DENSE_SLOTS}[block.kind]
         _check_decisions(block.decisions, slots, f"a {block.kind}", fail, block="cell")
         _require(block.decisions, vocab.REQUIRED[block.kind], f"a {block.kind}", block.pos, fail)
 
@@ -190,7 +203,9 @@ def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> 
     seen: dict[str, Block] = {}
     for block in space.blocks:
         key = f"cell {block.name}" if block.kind == "cell" else block.kind
-        if key in seen:
+        if block.kind == "layers" and "layers" in seen and (block.schedule or seen["layers"].schedule):
+            fail("a depth schedule ('from ... grow ...') needs a space with one layers block", block.pos)
+        if key in seen and key != "layers":  # several layers blocks are stages, one after another
             fail(f"duplicate {key} block", block.pos)
         seen[key] = block
         _check_block(block, fail)
@@ -203,6 +218,12 @@ def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> 
     layers = next((b for b in space.blocks if b.kind == "layers"), None)
     if cells and layers is not None:
         fail("a space has either 'layers' or 'cell' blocks, not both", layers.pos)
+    if space.network is not None and not cells:
+        fail("a network declaration stacks cells; this space has no 'cell' blocks", space.network.pos)
+    dense = [b for b in space.blocks if b.kind == "dense"]
+    if dense and (len(dense) > 1 or cells or layers is not None):
+        fail("a dense cell makes the whole network: one 'dense' block, without 'layers' or 'cell' blocks",
+             dense[-1].pos)
     declared = space.settings.get("task")
     tabular = declared == "tabular" and layers is not None and not cells  # a layers block of dense layers
     if declared and tasks and declared not in tasks and not tabular:

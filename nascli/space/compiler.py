@@ -69,17 +69,23 @@ class BlockPlan(BaseModel):
 
 def _plans(space: SearchSpace) -> list[BlockPlan]:
     plans: list[BlockPlan] = []
+    stages = 0  # layers blocks so far: stages after the first are labelled layers_2, layers_3, ...
     for i, block in enumerate(space.blocks):
         if block.kind == "hyper":
             plans.append(BlockPlan(label="hyper", kind="hyper", ir_block=i, groups=1, decls=block.decisions))
         elif block.kind == "layers":
-            plans.append(BlockPlan(label="layers", kind="layers", ir_block=i, groups=block.max_layers,
-                                   variable=block.schedule is not None, decls=block.decisions))
+            stages += 1
+            plans.append(BlockPlan(label="layers" if stages == 1 else f"layers_{stages}", kind="layers", ir_block=i,
+                                   groups=block.max_layers, variable=block.schedule is not None,
+                                   decls=block.decisions))
         elif block.kind == "tree":
             plans.append(BlockPlan(label="tree", kind="tree", ir_block=i, groups=block.node_count, decls=block.decisions))
             for sec in block.sections:
                 plans.append(BlockPlan(label=sec.name, kind="tree", ir_block=i, groups=1, decls=sec.decisions,
                                        candidates_all=block.node_count))
+        elif block.kind == "dense":  # one group per edge, each picking its op
+            plans.append(BlockPlan(label=block.name, kind="dense", ir_block=i, groups=len(block.edges()),
+                                   decls=block.decisions))
         elif block.kind == "dag":
             plans.append(BlockPlan(label="dag", kind="dag", ir_block=i, groups=block.nodes, decls=block.decisions))
         else:

@@ -56,12 +56,17 @@ class IndexDecl(BaseModel):
 
 
 class FixedDecl(BaseModel):
-    """A value that is set, not searched: no controller step, no token."""
+    """A value that is set, not searched: no controller step, no token.
+
+    `tied`: `value` names an earlier decision in scope, whose value this one
+    takes (`filter_width = filter_height`: a square kernel, not a new decision).
+    """
 
     kind: Literal["fixed"] = "fixed"
     name: str
     value: Value
     pos: Pos
+    tied: bool = False
 
 
 DecisionDecl = Annotated[
@@ -171,9 +176,38 @@ class CellBlock(BaseModel):
     pos: Pos
 
 
+class DenseBlock(BaseModel):
+    """A dense cell (NAS-Bench-201): node 0 is the cell's input; every edge i -> j (i < j) picks an op,
+    node j sums its incoming edges, the last node is the output. `stages` x `repeat` cells make the
+    network, `width` channels wide in the first stage, doubling at each reduction between stages."""
+
+    kind: Literal["dense"] = "dense"
+    name: str
+    nodes: int
+    stages: int
+    repeat: int
+    width: int
+    decisions: list[DecisionDecl]
+    pos: Pos
+
+    def edges(self) -> list[tuple[int, int]]:
+        """(source, target) per edge, by target then source: NAS-Bench-201's order."""
+        return [(i, j) for j in range(1, self.nodes) for i in range(j)]
+
+
 Block = Annotated[
-    Union[HyperBlock, LayersBlock, TreeBlock, DagBlock, CellBlock], Field(discriminator="kind")
+    Union[HyperBlock, LayersBlock, TreeBlock, DagBlock, CellBlock, DenseBlock], Field(discriminator="kind")
 ]
+
+
+class CellNetwork(BaseModel):
+    """How a space's normal and reduction cells are stacked (`network stages S repeat R width W stem C`)."""
+
+    stages: int
+    repeat: int
+    width: int
+    stem: int
+    pos: Pos = Field(exclude=True)
 
 
 class SearchSpace(BaseModel):
@@ -184,4 +218,5 @@ class SearchSpace(BaseModel):
     sha256: str  # of the file's text: arch.json records it
     settings: dict[str, Value] = Field(default_factory=dict)
     requires: list[Option] = Field(default_factory=list)  # plugin names (`requires NAME`), as written
+    network: CellNetwork | None = None  # None: the ENAS micro network's search-time layout
     blocks: list[Block]

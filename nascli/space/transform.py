@@ -17,8 +17,10 @@ from .vocab import SETTINGS
 from .ir import (
     AnchorDecl,
     CellBlock,
+    CellNetwork,
     ChoiceDecl,
     DagBlock,
+    DenseBlock,
     FixedDecl,
     HyperBlock,
     IndexDecl,
@@ -50,6 +52,7 @@ class _Builder:
         self.text = text
         self.source = source
         self.lets: dict[str, list[Option]] = {}
+        self.scope: set[str] = set()  # decisions declared so far in the enclosing list, for branches
 
     def fail(self, message: str, pos: Pos) -> None:
         raise SpaceSemanticError(
@@ -110,16 +113,21 @@ class _Builder:
             label: Token = branch.children[0]
             if str(label) in branches:
                 self.fail(f"duplicate branch '{label}'", _pos(label))
-            branches[str(label)] = self.decisions(branch.children[1:], outer={name})
+            branches[str(label)] = self.decisions(branch.children[1:], outer=self.scope | {name})
             options.append(Option(value=str(label), text=str(label), pos=_pos(label)))
         return ChoiceDecl(name=name, options=options, branches=branches, pos=pos)
 
     def decisions(self, trees: list[Tree], outer: set[str] = frozenset()) -> list:
-        out, seen = [], set(outer)
+        """Decisions of one scope; `outer` holds the names already decided around it (a branch's block)."""
+        out, seen, enclosing = [], set(outer), self.scope
         for tree in trees:
+            self.scope = seen
             decl = self.decision(tree)
+            self.scope = enclosing
             if decl.name in seen:
                 self.fail(f"duplicate decision '{decl.name}'", decl.pos)
+            if isinstance(decl, FixedDecl) and isinstance(decl.value, str) and decl.value in seen:
+                decl = decl.model_copy(update={"tied": True})  # `a = b`: a takes b's value
             seen.add(decl.name)
             out.append(decl)
             for branch in getattr(decl, "branches", {}).values():
@@ -176,6 +184,14 @@ class _Builder:
             decisions, sections = self.body(ch[1])
             self.no_sections(sections, "dag")
             return DagBlock(nodes=self.positive(ch[0], "the number of nodes"), decisions=decisions, pos=pos)
+        if kind == "dense":
+            decisions, sections = self.body(ch[-1])
+            self.no_sections(sections, "dense")
+            return DenseBlock(name=str(ch[0]), nodes=self.positive(ch[1], "the number of nodes", minimum=2, maximum=20),
+                              stages=self.positive(ch[2], "the number of stages", maximum=8),
+                              repeat=self.positive(ch[3], "the cells per stage", maximum=100),
+                              width=self.positive(ch[4], "the first stage's width", maximum=4096),
+                              decisions=decisions, pos=pos)
         # cell NAME nodes N inputs I [stride S] { body }
         name, nodes, inputs = ch[0], ch[1], ch[2]
         stride = self.positive(ch[3].children[0], "the cell's stride") if len(ch) == 5 else 1
@@ -189,6 +205,7 @@ class _Builder:
         name_tok, *items = tree.children
         settings: dict = {}
         requires: list[Option] = []
+        network = None
         blocks = []
         for item in items:
             if item.data == "setting":
@@ -198,6 +215,14 @@ class _Builder:
                 if str(key) not in SETTINGS:
                     self.fail(f"unknown setting '{key}'; expected one of: {', '.join(SETTINGS)}", _pos(key))
                 settings[str(key)] = (item.children[1].children[0], self.option(item.children[1]).value)
+            elif item.data == "network":
+                if network is not None:
+                    self.fail("duplicate network declaration", _pos(item))
+                stages, repeat, width, stem = item.children
+                network = CellNetwork(stages=self.positive(stages, "the number of stages", maximum=8),
+                                      repeat=self.positive(repeat, "the cells per stage", maximum=100),
+                                      width=self.positive(width, "the first stage's width", maximum=4096),
+                                      stem=self.positive(stem, "the stem's width", maximum=4096), pos=_pos(item))
             elif item.data == "requires":
                 requires += [Option(value=str(tok), text=str(tok), pos=_pos(tok)) for tok in item.children]
             elif item.data == "let":
@@ -213,6 +238,7 @@ class _Builder:
             sha256=hashlib.sha256(self.text.encode()).hexdigest(),
             settings={k: v for k, (_, v) in settings.items()},
             requires=requires,
+            network=network,
             blocks=blocks,
         )
         check_space(space, {k: _pos(tok) for k, (tok, _) in settings.items()}, self.fail)

@@ -34,6 +34,8 @@ HYPER_SLOTS = {
 }
 # A layer's own decisions; the parameters its ops read come from the op registry.
 LAYER_SLOTS = {"op": Slot("choice", "op"), "skip": Slot("anchor")}
+# Fixed values of a layer's `skip`: read the layer before (a plain chain), or nothing (NAS rule 1: the image).
+FIXED_SKIPS = ("previous", "none")
 NODE_SLOTS = {"combine": Slot("choice", "combine"), "activation": Slot("choice", "activation")}
 TREE_SECTIONS = {
     "inject": NODE_SLOTS,
@@ -46,11 +48,13 @@ CELL_SLOTS = {
     "right": Slot("index"),
     "right_op": Slot("choice", "op"),
 }
+DENSE_SLOTS = {"op": Slot("choice", "op")}
 # Decisions every block of a kind must declare (as a choice or a fixed value).
 REQUIRED = {
     "tree": ("combine", "activation"),
     "dag": ("prev", "activation"),
     "cell": ("left", "left_op", "right", "right_op"),
+    "dense": ("op",),
 }
 # Values allowed by each named domain; numbers are checked by type, ops against the registry.
 DOMAIN_VALUES: dict[str, tuple[str, ...]] = {"activation": ACTIVATIONS, "combine": COMBINES}

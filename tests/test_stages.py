@@ -1,0 +1,91 @@
+"""Network shapes in the language: tied decisions, plain chains (`skip = previous`), and stages
+(several layers blocks, one after another, each with its own width, stride and choices)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nascli.arch import decode
+from nascli.children import build_child
+from nascli.data.base import ImageTask
+from nascli.errors import SpaceSemanticError
+from nascli.space import parse_space
+from nascli.space.compiler import compile_space
+
+TINY = ImageTask(channels=3, height=8, width=8, classes=4)
+
+
+def _compiled(body: str):
+    return compile_space(parse_space("space s {\n" + body + "\n}", "s.space"))
+
+
+def test_a_tied_decision_takes_the_other_ones_value_and_is_no_decision():
+    square = _compiled("layers 2 { filter_height: {1, 3, 5} filter_width = filter_height filters = 4 skip: anchor }")
+    assert square.cardinality() == 3 * 3 * 2
+    arch = decode("s: 5 / 3 0", square)
+    assert [(l.params["filter_height"], l.params["filter_width"]) for l in arch.layers] == [(5, 5), (3, 3)]
+    branch = _compiled("layers 1 { op: { conv { filter_height: {3, 5} filter_width = filter_height filters = 4 } "
+                       "max_pool { } } }")
+    assert decode("s: conv 5", branch).layers[0].params["filter_width"] == 5
+
+
+def test_skip_previous_is_a_plain_chain_and_skip_none_reads_the_image():
+    chain = _compiled("layers 3 { op = conv_3x3 filters: {4, 8} skip = previous }")
+    arch = decode("s: 4 / 8 / 4", chain)
+    assert [l.inputs for l in arch.layers] == [[], [0], [1]]
+    assert build_child(arch, TINY)(torch.randn(2, 3, 8, 8)).shape == (2, 4)
+    apart = _compiled("layers 2 { filter_height = 1 filter_width = 1 filters = 4 skip = none }")
+    assert [l.inputs for l in decode("s:  / ", apart).layers] == [[], []]
+
+
+def test_stages_number_their_anchors_within_the_stage_and_read_the_stage_before():
+    compiled = _compiled("""
+        layers 2 { filter_height = 3 filter_width = 3 filters = 8 skip = previous }
+        layers 3 { op: {mbconv, identity} kernel: {3} filters = 16 stride: {1, 2} skip: anchor }""")
+    assert [plan.label for plan in compiled.blocks] == ["layers", "layers_2"]
+    assert compiled.cardinality() == (2 * 2) ** 3 * 2 ** 3
+    arch = decode("s:  /  ; mbconv 3 2 / identity 3 1 - / mbconv 3 1 0,1", compiled)
+    assert [l.inputs for l in arch.layers] == [[], [0], [1], [1], [2, 3]]
+    model = build_child(arch, TINY)
+    out = model(torch.randn(2, 3, 8, 8))
+    out.sum().backward()
+    assert out.shape == (2, 4)
+
+
+@pytest.mark.parametrize("body, where, words", [
+    ("layers 2 { op: {conv} filter_height: {3} filter_width = filter_height filters = 4 stride = op }", "2:92",
+     "'stride' in layers cannot take the value of 'op'"),
+    ("layers 2 { filter_height = 1 filter_width = 1 filters = 4 skip = everything }", "2:66", "must be 'anchor'"),
+    ("layers 4 from 2 grow 1 every 5 { filters = 4 filter_height = 1 filter_width = 1 }\n"
+     "layers 2 { filters = 4 filter_height = 1 filter_width = 1 }", "3:1", "needs a space with one layers block"),
+])
+def test_shape_errors_carry_a_position(body, where, words):
+    with pytest.raises(SpaceSemanticError) as err:
+        _compiled(body)
+    assert err.value.where == f"s.space:{where}" and words in err.value.message, err.value
+
+
+CELLS = """network stages 2 repeat 1 width 4 stem 6
+cell normal nodes 3 inputs 2 { left: index left_op: {identity, dil_conv_3x3} right: index right_op: {none} }
+cell reduction nodes 3 inputs 2 stride 2 { left: index left_op: {sep_conv_3x3} right: index right_op: {avg_pool_3x3} }"""
+
+
+def test_a_cell_network_is_declared_in_the_space_and_exports(tmp_path):
+    from nascli.export import WeightsNote, module_source
+
+    arch = decode("s: 1 dil_conv_3x3 0 none ; 0 sep_conv_3x3 1 avg_pool_3x3", _compiled(CELLS))
+    assert arch.cell_stack.model_dump() == {"stages": 2, "repeat": 1, "width": 4, "stem": 6}
+    model = build_child(arch, TINY).eval()
+    assert [record.name for record in model.layout] == ["normal", "reduction", "normal"]
+    assert model.stem[0].out_channels == 6 and model.head.fc.in_features == 8
+    namespace: dict = {"__name__": "declared_cells"}
+    exec(compile(module_source(arch, model, TINY, WeightsNote(tmp_path / "w.pt", "e")), "model.py", "exec"), namespace)
+    child = namespace["Child"]()
+    child.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(child.eval()(x), model(x), atol=1e-5)
+    with pytest.raises(SpaceSemanticError, match="no 'cell' blocks") as err:
+        _compiled("network stages 2 repeat 1 width 4 stem 6\nlayers 1 { filters = 4 filter_height = 1 filter_width = 1 }")
+    assert err.value.where == "s.space:2:1"
