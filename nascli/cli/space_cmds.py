@@ -138,7 +138,7 @@ def decode(
     space: Annotated[Optional[str], typer.Option("--space", help="Decode against this space file instead of the one the string names.")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the arch.json here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the arch.json content.")] = False,
-    dataset: Annotated[Optional[str], typer.Option(help="Also build the child for this dataset (cifar10, ptb) and show its parameters and MACs.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Also build the child for this dataset kind (cifar10, ptb, csv with their samples; images or text with --data-dir) and show its parameters and MACs.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="With --dataset: its folder (default: the embedded sample).")] = None,
 ) -> None:
     """Decode a token string into an architecture: layers, or the cell's equations."""
@@ -169,7 +169,7 @@ def decode(
 
         data = DataSpec(name=dataset, data_dir=str(data_dir) if data_dir else None).load()
         profile = profile_child(build_child(arch, data.task), data.task)
-        per = "image" if arch.task == "image" else "token"
+        per = {"image": "image", "language": "token", "tabular": "row"}[arch.task]
         out.print(f"on {dataset}: {profile.params:,} parameters, {profile.macs:,} multiply-adds per {per}")
     if output is not None:
         out.print(f"wrote {output}")
