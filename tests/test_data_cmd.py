@@ -59,11 +59,12 @@ def _write_png(path: Path) -> None:
      "class 'z' of valid is not in train"),
     (lambda d: d.mkdir() or (d / "t.csv").write_text("a,b\n1,2\n"), ["--target", "y"], "no target column 'y'"),
     (lambda d: d.mkdir() or (d / "t.txt").write_bytes(b"\x00\x01binary"), ["--dataset", "text"], "not a text file"),
+    (lambda d: None, [], "no such file or folder"),
 ])
 def test_data_problems_are_one_line_exit_2(runner, tmp_path, make, args, message) -> None:
     folder = tmp_path / "d"
     make(folder)
-    target = next((p for p in folder.iterdir() if p.is_file()), folder)
+    target = next((p for p in folder.iterdir() if p.is_file()), folder) if folder.exists() else folder
     result = runner.invoke(app, ["data", str(target), *args])
     assert result.exit_code == 2 and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output

@@ -14,6 +14,7 @@ import torch
 from nascli.data.base import Data, ImageData, TabularData, TextData
 from nascli.data.images import SUFFIXES
 from nascli.data.text import SPLIT_NAMES
+from nascli.errors import DataError
 
 SPLITS = ("train", "valid", "test")
 
@@ -27,6 +28,8 @@ class Description:
 def guess_kind(path: Path) -> str:
     """csv for a .csv file, text for any other file or a folder of text splits, cifar10 for CIFAR
     batches, images for a folder whose subfolders hold images (directly or under train/)."""
+    if not path.exists():
+        raise DataError("no such file or folder", where=str(path))
     if path.is_file():
         return "csv" if path.suffix.lower() == ".csv" else "text"
     if (path / "data_batch_1").is_file() or (path / "cifar-10-batches-py").is_dir():
