@@ -98,11 +98,18 @@ def decode(text: str, space: str | Path | CompiledSpace | None = None) -> Archit
 
 
 def save_architecture(arch: Architecture, path: str | Path) -> None:
-    Path(path).write_text(arch.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    try:
+        Path(path).write_text(arch.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise ArchitectureError(f"cannot write: {err.strerror or err}", where=str(path)) from None
 
 
-def load_architecture(path: str | Path, space: str | Path | None = None) -> Architecture:
-    """Read and verify an arch.json: its records must be what its token string says."""
+def load_architecture(path: str | Path, space: str | Path | None = None, force: bool = False) -> Architecture:
+    """Read and verify an arch.json: its records must be what its token string says.
+
+    An arch.json made from another version of its space file (another sha256) is
+    refused unless `force`: the same tokens may mean another network there.
+    """
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -122,4 +129,8 @@ def load_architecture(path: str | Path, space: str | Path | None = None) -> Arch
     derived = {"space_hash", "cell_stack"}  # from the space file, not the tokens: older arch.json files lack cell_stack
     if again.model_dump(exclude=derived) != arch.model_dump(exclude=derived):
         raise ArchitectureError("its layers/nodes do not match its token string; it was edited by hand?", where=str(path))
+    if again.space_hash != arch.space_hash and not force:
+        raise ArchitectureError(
+            f"it was made from another version of space '{arch.space}' (sha256 {arch.space_hash[:12]}…, "
+            f"the space file now has {again.space_hash[:12]}…); use --force to take it anyway", where=str(path))
     return again if again.space_hash == arch.space_hash else arch.model_copy(update={"space_hash": arch.space_hash})

@@ -29,8 +29,27 @@ def fail(error: NasError) -> None:
     """Print a library error as one line (plus its source context) and exit 2."""
     err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
     if error.detail:
-        err.print(escape(error.detail), soft_wrap=True)
+        err.print(escape(_fit_caret(error.detail, err.width)), soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _fit_caret(detail: str, width: int) -> str:
+    """Cut a quoted source line wider than the terminal to a window around its caret.
+
+    A detail that ends in a caret line (`  source` / `     ^`) is the only kind cut;
+    `…` marks each side that was cut.
+    """
+    lines = detail.split("\n")
+    if len(lines) < 2 or lines[-1].strip() != "^" or len(lines[-2]) <= width:
+        return detail
+    source, caret = lines[-2], lines[-1].index("^")
+    room = max(width - 2, 20)  # two columns for the ellipses
+    start = max(0, min(caret - room // 2, len(source) - room))
+    cut = source[start:start + room]
+    left = "…" if start > 0 else ""
+    right = "…" if start + room < len(source) else ""
+    lines[-2:] = [left + cut + right, " " * (caret - start + len(left)) + "^"]
+    return "\n".join(lines)
 
 
 def command(*args, **kwargs) -> Callable:

@@ -12,6 +12,7 @@ activation is visible. The code is TorchScript-compatible, which is how
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,6 +176,19 @@ def _image_child(arch: Architecture, model: nn.Module, task: ImageTask, used: se
             f"\n    def forward(self, x: Tensor) -> Tensor:  # {shape}\n" + _indent(lines))
 
 
+def docstring_text(text: str) -> str:
+    """`text` made safe inside a triple-quoted docstring: no quote, backslash or control
+    character from a file or folder name can end the string or change what it says."""
+    def escape(ch: str) -> str:
+        if ch in '\\"':
+            return "\\" + ch
+        if ch != "\n" and unicodedata.category(ch).startswith("C"):  # controls, surrogates, unassigned
+            return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        return ch
+
+    return "".join(map(escape, text))
+
+
 def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
     what = (f"images ({task.channels}, {task.height}, {task.width}), {task.classes} classes"
             if isinstance(task, ImageTask) else f"a vocabulary of {task.vocab_size} words")
@@ -183,12 +197,13 @@ def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
     else:
         where = (f"No trained weights yet: `{weights.command}` trains this child and saves them to\n"
                  f"{weights.path}; then:")
-    return (f'"""A child network found by nascli, as plain PyTorch (needs only torch).\n\n'
+    # Paths and commands name files and folders chosen by whoever made them: escaped, never code.
+    text = (f"A child network found by nascli, as plain PyTorch (needs only torch).\n\n"
             f"Architecture ({arch.space}, for {what}):\n    {arch.tokens}\n\n{where}\n\n"
             "    model = Child()\n"
             f"    model.load_state_dict(torch.load({str(weights.path)!r}))\n"
-            "    model.eval()\n"
-            '"""\n\n')
+            "    model.eval()\n")
+    return f'"""{docstring_text(text)}"""\n\n'
 
 
 def module_source(arch: Architecture, model: nn.Module, task: Task, weights: WeightsNote) -> str:

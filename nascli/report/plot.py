@@ -5,7 +5,8 @@ as red crosses at the reward they were given), the best reward so far (solid
 step line) and, per controller step, the moving-average baseline (dashed) and
 the batch's mean reward (dotted), drawn at the step's last child. Bottom
 panel: each child's depth, so the depth schedule's steps line up with the
-rewards above them. One colour per run.
+rewards above them. One colour per run. A run with a `nascli fidelity` study
+adds its scatter on the right (report/fidelity.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from .fidelity import plot_fidelity
 from .history import RunHistory
 
 RUN_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f")
@@ -73,8 +75,15 @@ def _legends(fig: Figure, runs: list[RunHistory], colours: list[str]) -> None:
 def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> bytes:
     """The chart as PNG bytes, `config.pixels` in size."""
     fig = Figure(figsize=(config.width_in, config.height_in), dpi=config.dpi, layout="constrained")
-    reward_ax, depth_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     colours = [c for _, c in zip(runs, itertools.cycle(RUN_COLOURS))]
+    if any(r.fidelity for r in runs):  # a fidelity study: its scatter to the right of the history
+        axes = fig.subplot_mosaic([["reward", "fidelity"], ["depth", "fidelity"]], width_ratios=[2.2, 1],
+                                  height_ratios=[3, 1])
+        reward_ax, depth_ax = axes["reward"], axes["depth"]
+        depth_ax.sharex(reward_ax)
+        plot_fidelity(axes["fidelity"], runs, colours)
+    else:
+        reward_ax, depth_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     for k, (run, colour) in enumerate(zip(runs, colours)):
         _plot_rewards(reward_ax, run, colour)
         if run.children:  # later runs thinner, so that runs with the same schedule all stay visible

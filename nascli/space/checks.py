@@ -175,6 +175,12 @@ def _check_requires(space: SearchSpace, fail: Fail) -> None:
                  plugin.pos)
 
 
+def space_task(space: SearchSpace) -> str | None:
+    """`image` or `language`: what a checked space's children read (None for a space of hyper only)."""
+    blocks = (_BLOCK_TASK[b.kind] for b in space.blocks if b.kind in _BLOCK_TASK)
+    return space.settings.get("task") or next(blocks, None)
+
+
 def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> None:
     _check_requires(space, fail)
     for key, value in space.settings.items():

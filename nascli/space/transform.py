@@ -12,6 +12,7 @@ from lark import Token, Tree
 
 from ..errors import SpaceSemanticError
 from .checks import check_space
+from .parser import source_context
 from .vocab import SETTINGS
 from .ir import (
     AnchorDecl,
@@ -54,12 +55,10 @@ class _Builder:
         self.scope: set[str] = set()  # decisions declared so far in the enclosing list, for branches
 
     def fail(self, message: str, pos: Pos) -> None:
-        lines = self.text.splitlines() or [""]
-        src = lines[min(pos.line, len(lines)) - 1]
         raise SpaceSemanticError(
             message,
             where=f"{self.source}:{pos.line}:{pos.column}",
-            detail=f"  {src}\n  {' ' * (pos.column - 1)}^",
+            detail=source_context(self.text, pos.line, pos.column),
         )
 
     # -- values -------------------------------------------------------------
@@ -79,11 +78,11 @@ class _Builder:
         opts = [self.option(c) for c in tree.children if c is not None]
         if not opts:
             self.fail("empty choice list; expected at least one value", _pos(tree))
-        seen: set[str] = set()
+        seen: set = set()  # numbers compare by value: 1e-3 repeats 0.001, and 1.0 repeats 1
         for child, opt in zip([c for c in tree.children if c is not None], opts):
-            if str(opt.value) in seen:
+            if opt.value in seen:
                 self.fail(f"duplicate value '{opt.text}' in choice list", _pos(child))
-            seen.add(str(opt.value))
+            seen.add(opt.value)
         return opts
 
     # -- decisions ----------------------------------------------------------
