@@ -11,7 +11,7 @@ from .diagram import Diagram
 
 def architecture_diagram(arch: Architecture) -> Diagram:
     """The figure of `arch` as a drawing-neutral graph; predicted hyper-parameters join its title."""
-    if arch.layers is not None:
+    if arch.layers is not None and arch.cells is None:
         diagram = conv_diagram(arch)
     elif arch.tree is not None:
         diagram = tree_diagram(arch)

@@ -91,6 +91,9 @@ def _dag_tree(arch: Architecture, root: Tree) -> None:
 
 
 def _cells_tree(arch: Architecture, root: Tree) -> None:
+    if arch.layers:  # the layer stem before the cells
+        steps = [f"{_op(layer.op)} {escape(OPS.get(layer.op).describe(layer.params))}" for layer in arch.layers]
+        root.add("stem: " + " → ".join(steps))
     for cell in arch.cells:
         branch = root.add(f"{cell.name} cell" + (f" (stride {cell.stride})" if cell.stride > 1 else ""))
         branch.add("node 0 = cₖ₋₂, node 1 = cₖ₋₁")
@@ -111,7 +114,7 @@ def _dense_tree(arch: Architecture, root: Tree) -> None:
 def architecture_tree(arch: Architecture) -> Tree:
     """A rich Tree describing `arch`, titled with its figure's title."""
     root = Tree(f"[bold]{escape(architecture_diagram(arch).title)}[/]")
-    if arch.layers is not None:
+    if arch.layers is not None and arch.cells is None:
         (_nas_tree if uses_nas_wiring(arch.layers) else _macro_tree)(arch, root)
     elif arch.tree is not None:
         _tree_branch(arch.tree, len(arch.tree.nodes) - 1, root.add(f"{H_T} ="))
