@@ -1,6 +1,6 @@
 """Search benchmark: controller speed and cost share, and REINFORCE vs random search at equal budget.
 
-    python bench/search.py [--quick] [--budget N] [--seeds N]
+    python bench/search.py [--quick] [--budget N] [--seeds N] [--data-dir DIR]
 
 1. Controller sampling throughput (architectures/s) for conv.space at depth 15, m=8 and m=64,
    under torch.no_grad() on one thread, as ReinforceStrategy.propose samples; the two batch sizes alternate
@@ -9,7 +9,7 @@
    nascli.search.runs.create_search on the embedded CIFAR sample, with the strategy's
    propose/update wrapped in timers here (no library code is changed).
 3. REINFORCE vs random search, same budget, same child training, on a CIFAR-10 proxy
-   (/work/shared/data/cifar10-mini): per strategy the best reward, the mean of the top 5,
+   (../shared/data/cifar10-mini beside the repository, or --data-dir): per strategy the best reward, the mean of the top 5,
    and the mean of the last quarter of children, as mean +- std across seeds. Seeds of the
    two strategies alternate so that machine load hits both alike.
 """
@@ -41,7 +41,7 @@ from nascli.threads import single_thread
 from nascli.train import RewardConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
-MINI_CIFAR = Path("/work/shared/data/cifar10-mini")
+MINI_CIFAR = REPO.parent / "shared" / "data" / "cifar10-mini"  # beside the repository, or --data-dir
 # The proxy keeps conv.space's kernels and skip anchors but narrows the filter counts, so
 # a child trains in seconds on 2 shared CPU cores (about 1/9 of the multiply-adds).
 PAPER_FILTERS, PROXY_FILTERS = "filters: {24, 36, 48, 64}", "filters: {8, 12, 16, 24}"
@@ -59,6 +59,7 @@ class BenchConfig:
     valid_images: int  # validation images per child evaluation
     epochs: int
     controller_lr: float
+    data_dir: Path = MINI_CIFAR  # the CIFAR-10 proxy of the comparison
 
 
 FULL = BenchConfig(rounds=7, share_budget=8, share_subset=64, compare_budget=16, batch=4, seeds=3, train_subset=256,
@@ -119,13 +120,13 @@ def controller_share(cfg: BenchConfig, workdir: Path) -> list[list[str]]:
 
 
 def _proxy_data(cfg: BenchConfig) -> ImageData:
-    data = DataSpec(name="cifar10", data_dir=str(MINI_CIFAR)).load()
+    data = DataSpec(name="cifar10", data_dir=str(cfg.data_dir)).load()
     return dataclasses.replace(data, valid_x=data.valid_x[:cfg.valid_images], valid_y=data.valid_y[:cfg.valid_images])
 
 
 def _run_strategy(strategy: str, seed: int, cfg: BenchConfig, data: ImageData, space_text: str, workdir: Path) -> list[float]:
     """Rewards of one run's children, in the order they were proposed."""
-    config = SearchConfig(strategy=strategy, data=DataSpec(name="cifar10", data_dir=str(MINI_CIFAR)),
+    config = SearchConfig(strategy=strategy, data=DataSpec(name="cifar10", data_dir=str(cfg.data_dir)),
                           budget=cfg.compare_budget, batch=cfg.batch, seed=seed,
                           train=TrainConfig(epochs=cfg.epochs, train_subset=cfg.train_subset, augment=False),
                           reward=RewardConfig(last_epochs=cfg.epochs),
@@ -173,9 +174,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller version (< 3 minutes)")
     parser.add_argument("--budget", type=int, help="children per REINFORCE / random run")
     parser.add_argument("--seeds", type=int, help="seeds per strategy")
+    parser.add_argument("--data-dir", type=Path, default=MINI_CIFAR,
+                        help="the CIFAR-10 proxy: a folder holding cifar-10-batches-py/ (default: %(default)s)")
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
-    cfg = dataclasses.replace(cfg, compare_budget=args.budget or cfg.compare_budget, seeds=args.seeds or cfg.seeds)
+    cfg = dataclasses.replace(cfg, compare_budget=args.budget or cfg.compare_budget, seeds=args.seeds or cfg.seeds,
+                              data_dir=args.data_dir)
     began = time.perf_counter()
     print("\n".join(machine_lines()))
     print(f"threads: {torch.get_num_threads()} for conv children (torch default); 1 for the controller (nascli.threads)\n")
@@ -186,8 +190,8 @@ def main() -> None:
         print(f"### Controller cost (medians of {cfg.rounds} alternating rounds)\n")
         print(markdown_table(["measurement", "value"], rows))
         print()
-        if not (MINI_CIFAR / "cifar-10-batches-py").is_dir():
-            print(f"SKIPPED REINFORCE vs random: {MINI_CIFAR} is absent.")
+        if not (cfg.data_dir / "cifar-10-batches-py").is_dir():
+            print(f"SKIPPED REINFORCE vs random: {cfg.data_dir} is absent (--data-dir names another copy).")
             return
         table, seconds = compare_strategies(cfg, Path(tmp))
     print(f"### REINFORCE vs random search, equal budget (mean ± std over {cfg.seeds} seeds)\n")
@@ -195,7 +199,7 @@ def main() -> None:
                           "first-quarter mean", "last-quarter mean"], table))
     print(f"\nProxy: spaces/conv.space at its starting depth 6 with filters narrowed to "
           f"{PROXY_FILTERS.split(': ')[1]}; {cfg.compare_budget} children per run, m={cfg.batch}; each child "
-          f"{cfg.epochs} epoch(s) on {cfg.train_subset} images of {MINI_CIFAR} (no augmentation), reward = "
+          f"{cfg.epochs} epoch(s) on {cfg.train_subset} images of {cfg.data_dir} (no augmentation), reward = "
           f"validation accuracy³ on {cfg.valid_images} held-out images; controller Adam lr {cfg.controller_lr} "
           f"(the paper's 6e-4 is tuned for 12,800 children). This is a tiny proxy: {cfg.compare_budget} "
           f"children per run vs the paper's 12,800, rewards from barely-trained children are noisy, and "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import torch
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# NASCLI_SHARED_DATA points at the data from a checkout elsewhere (e.g. a git worktree).
+SHARED_DATA = Path(os.environ.get("NASCLI_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from nascli.data import (
-    KNOWN_DATASETS,
     ImageData,
     ImageTask,
     LanguageTask,
@@ -22,6 +21,7 @@ from nascli.data import (
     batchify,
     bptt_batches,
     download_cifar10,
+    known_datasets,
     load_dataset,
 )
 from nascli.data.ptb import EOS, UNK
@@ -308,9 +308,9 @@ def _raises(dataset: str, folder: Path, match: str) -> DataError:
 
 
 def test_unknown_dataset() -> None:
-    with pytest.raises(DataError, match="cifar10, ptb"):
+    with pytest.raises(DataError, match="cifar10, csv, images, ptb, text"):
         load_dataset("mnist")
-    assert KNOWN_DATASETS == ("cifar10", "ptb")
+    assert known_datasets() == ("cifar10", "csv", "images", "ptb", "text")
 
 
 def test_cifar_missing_folder(tmp_path: Path) -> None:

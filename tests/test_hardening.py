@@ -21,6 +21,7 @@ from nascli.runs import RunStore
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_report import make_run  # noqa: E402  (a run built in a store, no training)
+from test_store import _Payload  # noqa: E402  (a pickle that runs a command when loaded unsafely)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning")
 
@@ -100,14 +101,6 @@ def run(finished_run, tmp_path) -> Path:
     return tmp_path / "run"
 
 
-class _Payload:
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def _done(run: Path) -> dict[int, tuple]:
     with RunStore.open_readonly(run) as store:
         return {c.id: (c.tokens, c.reward, c.finished) for c in store.children() if c.status == "done"}
@@ -146,6 +139,18 @@ def test_lost_checkpoints_are_refused_unless_the_controller_is_reset(runner, run
     new_tokens = {row[0] for i, row in after.items() if i not in before}
     assert not new_tokens & {row[0] for row in before.values()}  # the fresh controller is not seeded as step 0 was
     _exits_2(runner, ["search", "conv", "--reset-controller"], "--resume RUN only")
+
+
+def test_a_run_checkpointed_by_an_earlier_version_resumes(runner, run):
+    for name in ("controller.pt", "controller.prev.pt"):  # format 1: no format, no proposed_through
+        state = torch.load(run / "checkpoints" / name, weights_only=True)
+        torch.save({"strategy": state["strategy"], "updated_through": state["updated_through"]},
+                   run / "checkpoints" / name)
+    before = _done(run)
+    result = runner.invoke(app, ["search", "--resume", str(run), "--budget", "4"])
+    assert result.exit_code == 0, result.output
+    after = _done(run)
+    assert len(after) == 4 and all(after[i] == row for i, row in before.items())
 
 
 def _poke(run: Path, sql: str) -> None:

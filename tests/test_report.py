@@ -12,6 +12,7 @@ import pytest
 
 from nascli.arch.sample import sample_architecture
 from nascli.cli import app
+from nascli.render import OutputError
 from nascli.report import ReportConfig, load_history, write_report
 from nascli.data.spec import DataSpec
 from nascli.search.loop import SearchConfig
@@ -75,7 +76,9 @@ def test_png_report_of_two_runs(tmp_path: Path) -> None:
     make_run(tmp_path / "a")
     make_run(tmp_path / "b", strategy="random", seed=1)
     config = ReportConfig(width_in=8, height_in=5, dpi=50)
-    (tmp_path / "out").mkdir()  # an output folder must exist (a missing one is an error)
+    with pytest.raises(OutputError, match="does not exist"):  # outputs do not create folders
+        write_report([tmp_path / "a"], tmp_path / "out" / "report.png", config)
+    (tmp_path / "out").mkdir()
     path = write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "out" / "report.png", config)
     assert png_size(path.read_bytes()) == config.pixels == (400, 250)
 

@@ -34,8 +34,8 @@ SMALL = ChildConfig(micro=MicroConfig(filters=4, cells_per_stage=1, stem_multipl
                     language=LanguageModelConfig(embed_size=8, hidden_size=8))
 SMALL_VALUES = {"filters": [2, 4, 6], "filter_height": [1, 3], "filter_width": [1, 3], "stride": [1, 2],
                 "pool_size": [2, 3], "kernel": [3, 5, 4], "expansion": [1, 2], "se": [0, 1]}
-BUILTIN_LAYER_OPS = [name for name in ops_for("layer") if OPS.get(name).plugin is None]
-BUILTIN_CELL_OPS = [name for name in ops_for("cell") if OPS.get(name).plugin is None]
+BUILTIN_LAYER_OPS = [n for n in ops_for("layer") if OPS.get(n).plugin is None and "image" in OPS.get(n).tasks]
+BUILTIN_CELL_OPS = [n for n in ops_for("cell") if OPS.get(n).plugin is None and "image" in OPS.get(n).tasks]
 
 
 @st.composite

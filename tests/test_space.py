@@ -18,7 +18,7 @@ PAPER_SPACES = ["conv", "conv_pool", "conv_strides", "enas_macro", "enas_micro",
 
 
 def test_the_paper_spaces_and_the_newer_ones_are_bundled():
-    assert ALL_SPACES == sorted(PAPER_SPACES + ["darts", "mobilenet", "nb201"])
+    assert ALL_SPACES == sorted(PAPER_SPACES + ["darts", "mlp", "mobilenet", "nb201"])
 
 
 README_COUNTS = {

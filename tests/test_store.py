@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from nascli.errors import RunError
-from nascli.runs import store as store_module
+from nascli.runs import database
 from nascli.runs import RunStore, default_run_dir, list_runs
 
 # CRLF and a non-ASCII character: the copy must be byte for byte.
@@ -212,7 +212,9 @@ def test_kill_9_keeps_every_reported_child_and_a_sound_database(tmp_path):
             reported.append(int(child))
     os.kill(writer.pid, signal.SIGKILL)  # most likely in the middle of a transaction
     writer.wait(timeout=10)
-    reported += [int(line.split()[1]) for line in writer.stdout.read().splitlines()]
+    # a line the kill cut short is left out (its child may be done; it was just not reported)
+    reported += [int(line.split()[1]) for line in writer.stdout.read().splitlines(keepends=True)
+                 if line.endswith("\n")]
     writer.stdout.close()
     writer.stderr.close()
 
@@ -233,7 +235,7 @@ def test_kill_9_keeps_every_reported_child_and_a_sound_database(tmp_path):
 
 def test_readers_read_while_a_writer_holds_a_transaction(tmp_path, monkeypatch):
     make_store(tmp_path / "run").close()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.2)  # a blocked reader would fail fast
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)  # a blocked reader would fail fast
     raw = sqlite3.connect(tmp_path / "run" / "run.db", isolation_level=None)
     raw.execute("BEGIN EXCLUSIVE")  # would shut readers out in rollback-journal mode; not in WAL
     raw.execute("INSERT INTO children (step, tokens, arch_json, status, created) VALUES (0, 'x', '{}', 'pending', 0)")
@@ -263,7 +265,7 @@ def test_readers_and_a_busy_writer_in_parallel(tmp_path, monkeypatch):
 
     thread = threading.Thread(target=write_children)
     thread.start()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 1.0)
     seen = []
     try:
         with RunStore.open_readonly(tmp_path / "run") as reader:
@@ -281,7 +283,7 @@ def test_readers_and_a_busy_writer_in_parallel(tmp_path, monkeypatch):
 
 
 def test_locked_database_is_a_run_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.05)
     with make_store(tmp_path / "run") as store:
         raw = sqlite3.connect(tmp_path / "run" / "run.db", isolation_level=None)
         raw.execute("BEGIN IMMEDIATE")  # a stray second writer
@@ -395,3 +397,17 @@ def test_list_runs_reports_runs_skips_other_folders_and_flags_corrupt_ones(tmp_p
     assert (enas.best_reward, enas.best_tokens) == (0.9, "high")
     assert enas.updated >= enas.created
     assert broken.state == "corrupt" and "corrupt" in broken.problem
+
+
+def test_a_run_is_created_whole_and_abandoned_builds_are_removed(tmp_path):
+    root = tmp_path / "runs"
+    make_store(root / "a").close()
+    abandoned = root / ".b.creating-999999999"  # its builder is gone
+    abandoned.mkdir()
+    (abandoned / "run.db").write_bytes(b"")
+    live = root / f".c.creating-{os.getpid()}"  # still being built (by this process)
+    live.mkdir()
+    assert [r.name for r in list_runs(root)] == ["a"]  # half-made folders are never runs
+    make_store(root / "d").close()
+    assert not abandoned.exists() and live.exists()
+    assert sorted(p.name for p in (root / "d").iterdir()) == ["config.json", "run.db", "run.lock", "space.space"]

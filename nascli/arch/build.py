@@ -84,7 +84,8 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
         fields["cell_stack"] = CellStack(**space.network.model_dump())
     if "tree" in fields:
         fields["tree"] = TreeCell(**fields["tree"])
-    task = next(_TASK[b.kind] for b in space.blocks if b.kind in _TASK)
+    # `task = tabular` makes a layers block a stack of dense layers; otherwise the block kind says
+    task = "tabular" if space.settings.get("task") == "tabular" else next(_TASK[b.kind] for b in space.blocks if b.kind in _TASK)
     return Architecture(space=space.name, space_hash=space.sha256, tokens=encode(compiled, assignment, depth),
                         task=task, **fields)
 

@@ -57,6 +57,8 @@ def layer_rows(arch: Architecture) -> list[tuple[str, str, str, str]]:
     for layer in arch.layers or []:
         params = OPS.get(layer.op).describe(layer.params)
         inputs = ", ".join(map(str, layer.inputs)) if layer.inputs else "image"
+        if arch.task == "tabular" and not layer.inputs:  # a dense layer without skips reads the one before
+            inputs = "features" if layer.index == 0 else str(layer.index - 1)
         rows.append((str(layer.index), layer.op, params, inputs))
     return rows
 

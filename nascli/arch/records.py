@@ -113,7 +113,7 @@ class Architecture(_Record):
     space: str
     space_hash: str  # sha256 of the space file's text
     tokens: str
-    task: Literal["image", "language"]
+    task: Literal["image", "language", "tabular"]
     hyper: dict[str, Value] = {}
     layers: list[Layer] | None = None
     tree: TreeCell | None = None

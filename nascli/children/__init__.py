@@ -10,12 +10,13 @@ from pydantic import BaseModel
 from torch import nn
 
 from ..arch import Architecture
-from ..data.base import ImageTask, LanguageTask, Task
+from ..data.base import ImageTask, LanguageTask, TabularTask, Task
 from ..errors import ChildError
 from .convnet import ConvNetConfig, build_convnet
 from .dense import DenseConfig, DenseNet
 from .lm import LanguageModel, LanguageModelConfig
 from .micro import MicroConfig, MicroNet
+from .mlp import MLP
 from .profile import Profile, count_macs, count_params
 
 
@@ -29,12 +30,14 @@ class ChildConfig(BaseModel):
 
 
 def build_child(arch: Architecture, task: Task, config: ChildConfig | None = None) -> nn.Module:
-    """The network `arch` describes, shaped for `task` (image size and classes, or vocabulary)."""
+    """The network `arch` describes, shaped for `task` (image size and classes, vocabulary, or table width)."""
     config = config or ChildConfig()
     dropout = arch.hyper.get("dropout")
-    expects = ImageTask if arch.task == "image" else LanguageTask
+    expects = {"image": ImageTask, "language": LanguageTask, "tabular": TabularTask}[arch.task]
     if not isinstance(task, expects):
         raise ChildError(f"the architecture is for {arch.task} data, but the dataset is not", where=arch.space)
+    if arch.task == "tabular":  # dense layers carry their own dropout
+        return MLP(arch, task)
     if arch.layers is not None and arch.cells is None:  # layers before cells are the cells' stem
         cfg = config.conv if dropout is None else dataclasses.replace(config.conv, dropout=float(dropout))
         return build_convnet(arch, task, cfg)
@@ -49,14 +52,16 @@ def build_child(arch: Architecture, task: Task, config: ChildConfig | None = Non
 
 
 def example_input(model: nn.Module, task: Task) -> tuple:
-    """One example in the layout the child takes: an image, or one token and a fresh state."""
+    """One example in the layout the child takes: an image, a table row, or one token and a fresh state."""
     if isinstance(task, ImageTask):
         return (torch.zeros(1, task.channels, task.height, task.width),)
+    if isinstance(task, TabularTask):
+        return (torch.zeros(1, task.features),)
     return (torch.zeros(1, 1, dtype=torch.long), model.init_state(1))
 
 
 def profile_child(model: nn.Module, task: Task) -> Profile:
-    """Parameters, and multiply-adds per image (or per token for a language model)."""
+    """Parameters, and multiply-adds per image (per row for a table, per token for a language model)."""
     return Profile(params=count_params(model), macs=count_macs(model, example_input(model, task), examples=1))
 
 

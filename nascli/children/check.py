@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel
 
 from ..arch import Architecture
-from ..data import ImageData, TextData, batchify
+from ..data import Data, LabelledSplits, batchify
 from . import ChildConfig, build_child, profile_child
 
 
@@ -28,15 +28,15 @@ class CheckResult(BaseModel):
     error: str | None = None
 
 
-def real_batch(data: ImageData | TextData, size: int = 16, bptt: int = 35) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first `size` training images, or a (bptt, size) window of training text."""
-    if isinstance(data, ImageData):
+def real_batch(data: Data, size: int = 16, bptt: int = 35) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `size` training images (or table rows), or a (bptt, size) window of training text."""
+    if isinstance(data, LabelledSplits):
         return data.train_x[:size], data.train_y[:size]
     stream = batchify(data.train[: size * (bptt + 1)], size)
     return stream[:-1], stream[1:]
 
 
-def check_architecture(arch: Architecture, data: ImageData | TextData, config: ChildConfig | None = None,
+def check_architecture(arch: Architecture, data: Data, config: ChildConfig | None = None,
                        seed: int = 0) -> CheckResult:
     """One architecture's check; `seed` fixes its initial weights, so a result can be reproduced."""
     x, y = real_batch(data)
@@ -46,7 +46,7 @@ def check_architecture(arch: Architecture, data: ImageData | TextData, config: C
         profile = profile_child(model, data.task)
         model.train()
         start = time.perf_counter()
-        logits = model(x) if isinstance(data, ImageData) else model(x, model.init_state(x.shape[1]))[0]
+        logits = model(x) if isinstance(data, LabelledSplits) else model(x, model.init_state(x.shape[1]))[0]
         loss = F.cross_entropy(logits.flatten(0, -2), y.flatten())
         loss.backward()
         ms = (time.perf_counter() - start) * 1000

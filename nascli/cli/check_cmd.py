@@ -12,7 +12,8 @@ from ..arch.sample import sample_architecture
 from ..space import load_space
 from ..space.compiler import compile_space
 from .app import command, out
-from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
+                           VocabSizeOpt, data_spec)
 from .space_cmds import SpaceArg
 
 
@@ -24,6 +25,10 @@ def check(
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
+    image_size: ImageSizeOpt = None,
+    tokens: TokensOpt = None,
+    vocab_size: VocabSizeOpt = None,
+    target: TargetOpt = None,
 ) -> None:
     """Sample N architectures (all depths), build each and run one forward+backward pass on a real batch.
 
@@ -31,7 +36,8 @@ def check(
     from ..children.check import check_architecture  # torch loads only here
 
     compiled = compile_space(load_space(space))
-    data = data_spec(dataset, data_dir, download, compiled.space).load()
+    data = data_spec(dataset, data_dir, download, compiled.space, image_size=image_size, tokens=tokens,
+                     vocab_size=vocab_size, target=target).load()
     rng = random.Random(seed)
     depths = compiled.depths or [None]
     table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}")

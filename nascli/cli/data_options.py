@@ -1,4 +1,4 @@
-"""The dataset options shared by `search`, `check` and `eval`, and the DataSpec they make."""
+"""The dataset options shared by `search`, `check`, `eval`, `export` and `data`, and the DataSpec they make."""
 
 from __future__ import annotations
 
@@ -9,20 +9,35 @@ import typer
 
 from ..errors import DataError
 
-DatasetOpt = Annotated[Optional[str], typer.Option(help="cifar10 or ptb (default: the space's `dataset`).")]
-DataDirOpt = Annotated[Optional[Path], typer.Option(help="Folder of the dataset's files (default: the embedded sample).")]
+PANEL = "Data"
+DatasetOpt = Annotated[Optional[str], typer.Option(
+    help="cifar10, ptb, images (a folder of class folders), text (any corpus) or csv (a table); "
+         "plugins may add more (default: the space's `dataset`).", rich_help_panel=PANEL)]
+DataDirOpt = Annotated[Optional[Path], typer.Option(
+    help="The dataset's folder or file (default: the embedded sample of cifar10, ptb or csv).", rich_help_panel=PANEL)]
 MAX_SEED = 2**32 - 1  # children seed torch with seed + child id, which must stay in torch's 64-bit range
-DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch the full CIFAR-10 into --data-dir (default ./data) first; needs torchvision and a network.")]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch the full CIFAR-10 into --data-dir (default ./data) first; needs torchvision and a network.", rich_help_panel=PANEL)]
+ImageSizeOpt = Annotated[Optional[int], typer.Option(min=1, help="images: resize every image to this side [default: the images' own size when all agree, else 32].", rich_help_panel=PANEL)]
+TokensOpt = Annotated[Optional[str], typer.Option(help="text: word or char tokens [default: word].", rich_help_panel=PANEL)]
+VocabSizeOpt = Annotated[Optional[int], typer.Option(min=2, help="text: keep the N most frequent tokens, the rest become <unk> [default: all].", rich_help_panel=PANEL)]
+TargetOpt = Annotated[Optional[str], typer.Option(help="csv: the column to predict (required for csv).", rich_help_panel=PANEL)]
 
 
-def data_spec(dataset: str | None, data_dir: Path | None, download: bool, space, seed: int = 0):
-    """A DataSpec for `space` (a SearchSpace): `--dataset` or its default; `--download` fills `--data-dir` first."""
+def data_spec(dataset: str | None, data_dir: Path | None, download: bool, space, seed: int = 0, *,
+              image_size: int | None = None, tokens: str | None = None, vocab_size: int | None = None,
+              target: str | None = None):
+    """A checked DataSpec for `space` (a SearchSpace): `--dataset` or its default; `--download` fills
+    `--data-dir` first."""
     from ..data import download_cifar10  # torch loads only for commands that touch data
     from ..data.spec import DataSpec
 
-    spec = DataSpec.for_space(space, dataset, data_dir, seed)
+    if tokens not in (None, "word", "char"):
+        raise DataError(f"--tokens must be word or char, not {tokens!r}")
+    spec = DataSpec.for_space(space, dataset, data_dir, seed, image_size=image_size, tokens=tokens,
+                              vocab_size=vocab_size, target=target)
     if download:
         if spec.name != "cifar10":
             raise DataError(f"--download fetches cifar10 only; put the {spec.name} files in --data-dir")
         spec = spec.model_copy(update={"data_dir": str(download_cifar10(data_dir or Path("data")).parent)})
+    spec.check()
     return spec

@@ -12,7 +12,8 @@ from ..arch import load_architecture
 from ..errors import RunError
 from ..space import load_space
 from .app import command, out
-from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
+                           VocabSizeOpt, data_spec)
 from .view_cmds import ForceOpt
 
 
@@ -25,6 +26,10 @@ def eval_(
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
+    image_size: ImageSizeOpt = None,
+    tokens: TokensOpt = None,
+    vocab_size: VocabSizeOpt = None,
+    target: TargetOpt = None,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     force: ForceOpt = False,
@@ -33,6 +38,7 @@ def eval_(
 
     With --best, the run's own dataset and settings are used (--dataset/--data-dir apply to an arch.json)."""
     from ..children import ChildConfig  # torch loads only here
+    from ..data import dataset_kind
     from ..runs import best_child, eval_dir
     from ..render.output import writable_folder
     from ..search.retrain import retrain
@@ -46,8 +52,9 @@ def eval_(
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
         arch = load_architecture(arch_file, force=force)
-        spec = data_spec(dataset, data_dir, download, load_space(arch.space), seed)
-        train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
+        spec = data_spec(dataset, data_dir, download, load_space(arch.space), seed, image_size=image_size,
+                         tokens=tokens, vocab_size=vocab_size, target=target)
+        train = TrainConfig.for_task(dataset_kind(spec.name).task)
         child, out_dir = ChildConfig(), eval_dir(arch_file)
     train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
     writable_folder(out_dir)  # a read-only run folder fails now, not after the training

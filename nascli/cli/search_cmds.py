@@ -18,19 +18,22 @@ from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
 from ..space import load_space, read_space_text
 from .app import command, err, out
-from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
+                           VocabSizeOpt, data_spec)
 
 
 # Training examples per epoch per child unless --train-subset says otherwise: a proxy
 # search that finishes in minutes on a laptop CPU (the paper: 45,000 images, 50 epochs).
-PROXY_SUBSET = {"cifar10": 400, "ptb": 20_000}
+# Tables are small: every row, every epoch.
+PROXY_SUBSET = {"image": 400, "language": 20_000}
+UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
 
 
-def _train_config(dataset: str, epochs: int | None, subset: int | None, seed: int):
+def _train_config(task: str, epochs: int | None, subset: int | None, seed: int):
     from ..train import TrainConfig
 
-    base = TrainConfig.for_language() if dataset == "ptb" else TrainConfig()
-    update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(dataset), "seed": seed}
+    base = TrainConfig.for_task(task)
+    update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(task), "seed": seed}
     return base.model_copy(update=update)
 
 
@@ -61,6 +64,10 @@ def search(
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
+    image_size: ImageSizeOpt = None,
+    tokens: TokensOpt = None,
+    vocab_size: VocabSizeOpt = None,
+    target: TargetOpt = None,
     budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all (with --resume: the new total).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child.")] = None,
@@ -79,6 +86,7 @@ def search(
     failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
 ) -> None:
     """Search a space: sample children, train them, and train the controller on their rewards."""
+    from ..data import dataset_kind
     from ..search.controller import ControllerConfig  # torch loads only for the commands that train
     from ..search.loop import SearchConfig
     from ..search.reinforce import ReinforceConfig
@@ -103,8 +111,8 @@ def search(
             raise RunError(f"unknown strategy '{strategy}'; expected reinforce or random")
         space_ir = load_space(space)
         compiled_settings = space_ir.settings
-        spec = data_spec(dataset, data_dir, download, space_ir, seed)
-        name = spec.name
+        spec = data_spec(dataset, data_dir, download, space_ir, seed, image_size=image_size,
+                         tokens=tokens, vocab_size=vocab_size, target=target)
         config = SearchConfig(
             strategy=strategy,
             data=spec,
@@ -112,7 +120,7 @@ def search(
             batch=batch or int(compiled_settings.get("batch", 4)),
             seed=seed,
             workers=workers or 1,
-            train=_train_config(name, epochs or compiled_settings.get("epochs"), train_subset, seed),
+            train=_train_config(dataset_kind(spec.name).task, epochs or compiled_settings.get("epochs"), train_subset, seed),
             controller=ControllerConfig(temperature=temperature, tanh_constant=tanh_constant),
             reinforce=ReinforceConfig(lr=controller_lr, entropy_weight=entropy_weight),
             reward=RewardConfig(power=reward_power, c=reward_c, failed=failed_reward),
@@ -122,7 +130,7 @@ def search(
     data = job.config.data
     where = "the embedded sample (pass --data-dir for your own copy)" if data.data_dir is None else data.data_dir
     cfg = job.config
-    unit = "tokens" if data.name == "ptb" else "images"
+    unit = UNIT[dataset_kind(data.name).task]
     out.print(f"run [bold]{store.path}[/]: {cfg.strategy} search of {job.compiled.name} on {data.name} from {where}")
     out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
               f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")

@@ -10,6 +10,7 @@ import typer
 from ..errors import RunError
 from ..runs import find_run
 from .app import command, out
+from .data_options import DataDirOpt, DatasetOpt, ImageSizeOpt, TargetOpt, TokensOpt, VocabSizeOpt
 
 SourceArg = Annotated[Optional[str], typer.Argument(
     help="An arch.json, or a token string in quotes (e.g. 'rnn_base2: add tanh / ...'); or use --best.")]
@@ -26,18 +27,29 @@ def render(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a figure: .svg, .png, .pdf or .dot.")] = None,
     space: Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names.")] = None,
     force: ForceOpt = False,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    image_size: ImageSizeOpt = None,
 ) -> None:
-    """Draw an architecture as the papers do (a tree in the terminal without -o)."""
+    """Draw an architecture as the papers do (a tree in the terminal without -o).
+
+    A conv child is drawn at its data's image size: a run's own for --best, else --dataset's."""
     from ..export import locate  # torch, graphviz and matplotlib load only for the command that needs them
     from ..render import architecture_tree, draw
+    from ..render.conv import IMAGE_SHAPE
 
     if best and space is not None:
         raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
-    arch = locate(source, best, run, space=space, force=force).arch
+    found = locate(source, best, run, dataset, data_dir, space=space, force=force, image_size=image_size)
+    arch = found.arch
+    shape = IMAGE_SHAPE  # only a conv child's drawing shows the input's shape; load the data just for it
+    if arch.task == "image":
+        task = found.data.load().task
+        shape = (task.channels, task.height, task.width)
     if output is None:
-        out.print(architecture_tree(arch))
+        out.print(architecture_tree(arch, shape))
         return
-    drawn = draw(arch, output)
+    drawn = draw(arch, output, shape)
     if drawn.rendered:
         out.print(f"wrote {drawn.path}")
         return
@@ -65,14 +77,22 @@ def export(
     best: BestOpt = False,
     run: RunOpt = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="model.py (readable PyTorch source) or model.pt (TorchScript with the trained weights of `nascli eval`).")] = ...,
-    dataset: Annotated[Optional[str], typer.Option(help="For an arch.json: cifar10 or ptb (default: the space's).")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="For an arch.json: the dataset folder, which sets the vocabulary (default: embedded sample).")] = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    image_size: ImageSizeOpt = None,
+    tokens: TokensOpt = None,
+    vocab_size: VocabSizeOpt = None,
+    target: TargetOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Write a found child as a standalone PyTorch module file or as TorchScript."""
+    """Write a found child as a standalone PyTorch module file or as TorchScript.
+
+    The data (image shape and classes, vocabulary, table width) shapes the child: a run's own for --best,
+    else --dataset and its options."""
     from ..export import check_export, export_child, locate
 
-    found = locate(source, best, run, dataset, data_dir, force=force)
+    found = locate(source, best, run, dataset, data_dir, force=force, image_size=image_size, tokens=tokens,
+                   vocab_size=vocab_size, target=target)
     check_export(output, found.weights)  # before loading the data
     task = found.data.load().task
     path = export_child(found.arch, task, found.child, found.weights, output)

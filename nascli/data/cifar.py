@@ -14,12 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nascli.data.base import ImageData, ImageTask
+from nascli.data.base import ImageData
+from nascli.data.registry import register_dataset
+from nascli.data.splits import check_fraction, holdout, normalised_images
 from nascli.errors import DataError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 FOLDER = "cifar-10-batches-py"
 CLASSES = 10
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+EMBEDDED = Path(__file__).resolve().parent / "embedded" / "cifar10"
 SHAPE = (3, 32, 32)
 _ROW = SHAPE[0] * SHAPE[1] * SHAPE[2]
 
@@ -113,47 +117,26 @@ def load_cifar10(data_dir: str | Path, *, valid_fraction: float = 0.1, seed: int
 
     `round(valid_fraction * N)` training images (5,000 of 50,000 by default, as
     in the paper) become the validation set; both splits keep file order.
-    Pixels are scaled to [0, 1] then normalised per channel with the mean and
-    std of the training split after the holdout, so no statistic leaks from
-    validation or test images.
+    Channels are normalised with the training split's statistics after the holdout.
     """
-    if not 0.0 <= valid_fraction < 1.0:
-        raise DataError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+    check_fraction("valid_fraction", valid_fraction)
     folder = batches_folder(data_dir)
     train_paths, test_path = _batch_files(folder)
     x, y = _read_split(train_paths)
-    test_x, test_y = _read_split([test_path])
-    if not len(y) or not len(test_y):
+    test = _read_split([test_path])
+    if not len(y) or not len(test[1]):
         empty = "the training batches hold" if not len(y) else "test_batch holds"
         raise DataError(f"{empty} no images", where=str(folder))
+    train_idx, valid_idx = holdout(len(y), valid_fraction, seed, str(folder))
+    note = f"valid: {len(valid_idx)} training images held out at random (seed {seed})"
+    return normalised_images((x[train_idx], y[train_idx]), (x[valid_idx], y[valid_idx]), test,
+                             CLASSES, str(folder), CLASS_NAMES, note)
 
-    n_valid = round(valid_fraction * len(y))
-    if n_valid >= len(y):
-        raise DataError(f"only {len(y)} training images: nothing left after holding out {n_valid} for validation", where=str(folder))
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    valid_idx, train_idx = order[:n_valid].sort().values, order[n_valid:].sort().values
 
-    train_x = x[train_idx].float().div_(255)
-    mean = train_x.mean(dim=(0, 2, 3))
-    std = train_x.std(dim=(0, 2, 3), correction=0).clamp_min(1e-8)  # clamp: a constant channel must not divide by 0
-    mean4, std4 = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
-
-    def normalise(images: Tensor) -> Tensor:
-        return images.float().div_(255).sub_(mean4).div_(std4)
-
-    return ImageData(
-        train_x=train_x.sub_(mean4).div_(std4),
-        train_y=y[train_idx],
-        valid_x=normalise(x[valid_idx]),
-        valid_y=y[valid_idx],
-        test_x=normalise(test_x),
-        test_y=test_y,
-        mean=tuple(mean.tolist()),
-        std=tuple(std.tolist()),
-        task=ImageTask(channels=SHAPE[0], height=SHAPE[1], width=SHAPE[2], classes=CLASSES),
-        source=str(folder),
-        embedded=False,
-    )
+@register_dataset("cifar10", task="image", options=("valid_fraction",), needs_dir=False,
+                  help="CIFAR-10 python batches (data_batch_1..5, test_batch)")
+def _load_registered(folder: Path | None, spec) -> ImageData:
+    return load_cifar10(folder or EMBEDDED, valid_fraction=spec.valid_fraction, seed=spec.seed)
 
 
 def augment(x: Tensor, generator: torch.Generator, *, padding: int = 4) -> Tensor:

@@ -1,24 +1,23 @@
 """Penn Treebank (Mikolov's word-level text) and truncated-BPTT batching.
 
-Follows the usual word-level LM convention: whitespace tokens, `<eos>` after
-every line, vocabulary from the training split only.
+Tokenising and vocabularies are the `text` kind's (text.py); PTB fixes the
+file names and word-level tokens.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
-from nascli.data.base import LanguageTask, TextData
+from nascli.data.base import TextData
+from nascli.data.registry import register_dataset
+from nascli.data.text import EOS, SPLITS, UNK, read_tokens, text_data
 from nascli.errors import DataError
 
-EOS = "<eos>"
-UNK = "<unk>"
-SPLITS = ("train", "valid", "test")
+__all__ = ["EOS", "UNK", "batchify", "bptt_batches", "load_ptb"]
+EMBEDDED = Path(__file__).resolve().parent / "embedded" / "ptb"
 
 
 def _split_file(folder: Path, split: str) -> Path:
@@ -29,49 +28,18 @@ def _split_file(folder: Path, split: str) -> Path:
     raise DataError(f"PTB {split} split is missing (expected ptb.{split}.txt or {split}.txt)", where=str(folder))
 
 
-def read_tokens(path: Path) -> list[str]:
-    """Whitespace tokens of `path` with `<eos>` closing every line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"cannot read PTB file: {e.strerror}", where=str(path)) from e
-    except UnicodeDecodeError as e:
-        raise DataError(f"PTB file is not UTF-8 text (byte {e.start})", where=str(path)) from e
-    if not text.split():
-        raise DataError("PTB file is empty", where=str(path))
-    return [token for line in text.splitlines() for token in (*line.split(), EOS)]
-
-
-def build_vocab(tokens: list[str]) -> list[str]:
-    """Words by falling frequency, ties alphabetical (deterministic), `<unk>` always in."""
-    counts = Counter(tokens)
-    counts.setdefault(UNK, 0)
-    return sorted(counts, key=lambda word: (-counts[word], word))
-
-
-def encode(tokens: list[str], vocab: list[str]) -> Tensor:
-    """Token ids as a 1-D int64 tensor; words outside `vocab` become `<unk>`."""
-    index = {word: i for i, word in enumerate(vocab)}
-    unk = index[UNK]
-    return torch.tensor([index.get(token, unk) for token in tokens], dtype=torch.int64)
-
-
 def load_ptb(data_dir: str | Path) -> TextData:
     """The three PTB splits from `data_dir`, encoded with the training vocabulary."""
     folder = Path(data_dir).expanduser()
     if not folder.is_dir():
         raise DataError("PTB folder not found (expected ptb.train.txt, ptb.valid.txt, ptb.test.txt)", where=str(folder))
-    train, valid, test = (read_tokens(_split_file(folder, split)) for split in SPLITS)
-    vocab = build_vocab(train)
-    return TextData(
-        train=encode(train, vocab),
-        valid=encode(valid, vocab),
-        test=encode(test, vocab),
-        vocab=vocab,
-        task=LanguageTask(vocab_size=len(vocab)),
-        source=str(folder),
-        embedded=False,
-    )
+    return text_data({split: read_tokens(_split_file(folder, split)) for split in SPLITS}, str(folder))
+
+
+@register_dataset("ptb", task="language", needs_dir=False,
+                  help="Penn Treebank: ptb.{train,valid,test}.txt, word-level")
+def _load_registered(folder: Path | None, spec) -> TextData:
+    return load_ptb(folder or EMBEDDED)
 
 
 def batchify(ids: Tensor, batch_size: int) -> Tensor:

@@ -2,38 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from ..errors import DataError
-from ..space import SearchSpace
-from ..space.checks import space_task
-from . import ImageData, TextData, load_dataset
-
-# What each dataset's children are: a dataset must fit the space it trains.
-DATASET_TASKS = {"cifar10": "image", "ptb": "language"}
+from nascli.data.base import Data
+from nascli.data.registry import OPTIONS, dataset_kind, known_datasets
+from nascli.errors import DataError
+from nascli.space import SearchSpace
+from nascli.space.checks import space_task
 
 
 class DataSpec(BaseModel):
-    """Where a worker finds the data: enough to load it again in another process."""
+    """Where a worker finds the data and how to read it: enough to load it identically in another
+    process. A run's config.json records it, so the seeded holdouts are part of the run."""
 
     name: str
     data_dir: str | None = None
-    valid_fraction: float = 0.1
+    valid_fraction: float = 0.1  # held out of train where the data has no validation split
+    test_fraction: float = 0.1  # held out where the data has no test split (images, csv, a single text file)
     seed: int = 0
+    image_size: int | None = Field(None, ge=1)  # images: side to resize to (None: their own, if all agree)
+    tokens: Literal["word", "char"] = "word"  # text: word- or character-level
+    vocab_size: int | None = Field(None, ge=2)  # text: keep the most frequent words, the rest become <unk>
+    target: str | None = None  # csv: the column to predict
 
     @classmethod
-    def for_space(cls, space: SearchSpace, dataset: str | None = None, data_dir: str | Path | None = None,
-                  seed: int = 0) -> "DataSpec":
-        """`dataset` if given, else the space's `dataset` setting, else cifar10; it must fit the space's task."""
-        name = dataset or str(space.settings.get("dataset", "cifar10"))
-        task = space_task(space)
-        if name in DATASET_TASKS and task is not None and DATASET_TASKS[name] != task:
-            fits = ", ".join(d for d, t in DATASET_TASKS.items() if t == task)
-            raise DataError(f"dataset '{name}' holds {DATASET_TASKS[name]} data, but space '{space.name}' "
+    def for_space(cls, space: SearchSpace | None, dataset: str | None = None, data_dir: str | Path | None = None,
+                  seed: int = 0, **options) -> "DataSpec":
+        """`dataset` if given, else the space's `dataset` setting, else cifar10; its kind's task must be the
+        space's (a dataset kind says what it holds: image, language or tabular data). `options` are the
+        kind's options (image_size, tokens, vocab_size, target); None means the default. Without a space
+        (`nascli data`), any kind goes."""
+        settings = space.settings if space is not None else {}
+        name = dataset or str(settings.get("dataset", "cifar10"))
+        holds, task = dataset_kind(name).task, space_task(space) if space is not None else None
+        if task is not None and holds != task:
+            fits = ", ".join(d for d in known_datasets() if dataset_kind(d).task == task)
+            raise DataError(f"dataset '{name}' holds {holds} data, but space '{space.name}' "
                             f"builds {task} networks; use --dataset {fits}")
-        return cls(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed)
+        given = {k: v for k, v in options.items() if v is not None}
+        return cls(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed, **given)
 
-    def load(self) -> ImageData | TextData:
-        return load_dataset(self.name, self.data_dir, valid_fraction=self.valid_fraction, seed=self.seed)
+    def check(self) -> None:
+        """A DataError for an unknown kind, a missing folder, or an option the kind does not read."""
+        kind = dataset_kind(self.name)
+        if self.data_dir is None and kind.needs_dir:
+            raise DataError(f"--dataset {self.name} needs --data-dir (it ships no sample)")
+        defaults = DataSpec(name=self.name)
+        for option in OPTIONS:
+            if option not in kind.options and getattr(self, option) != getattr(defaults, option):
+                flag = "--" + option.replace("_", "-")
+                raise DataError(f"{flag} does not apply to --dataset {self.name}")
+
+    def load(self) -> Data:
+        self.check()
+        folder = Path(self.data_dir).expanduser() if self.data_dir else None
+        data = dataset_kind(self.name).load(folder, self)
+        if folder is None:
+            return replace(data, source=f"embedded sample (nascli/data/embedded/{self.name})", embedded=True)
+        return data

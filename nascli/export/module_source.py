@@ -25,8 +25,9 @@ from ..children.dag_cell import DagCell
 from ..children.dense import DenseCellBlock, DenseNet
 from ..children.lm import LanguageModel
 from ..children.micro import MicroNet
+from ..children.mlp import MLP
 from ..children.tree_cell import TreeCell
-from ..data.base import ImageTask, Task
+from ..data.base import ImageTask, TabularTask, Task
 from ..errors import ChildError
 from ..render.shapes import nas_shapes
 from .pysource import call_expr, helper_sources, module_expr
@@ -176,6 +177,31 @@ def _image_child(arch: Architecture, model: nn.Module, task: ImageTask, used: se
             f"\n    def forward(self, x: Tensor) -> Tensor:  # {shape}\n" + _indent(lines))
 
 
+def _tabular_child(arch: Architecture, model: MLP, task: TabularTask, used: set[str]) -> str:
+    """Child for table rows: one line per dense layer, its concatenated inputs written out."""
+    rows = []
+    for layer, sources in zip(arch.layers, model.sources):
+        p = layer.params
+        reads = ", ".join("features" if j < 0 else f"layer {j}" for j in sources)
+        rows.append(f"layer {layer.index}: dense {p['units']} units, {p.get('activation', 'relu')}, "
+                    f"dropout {p.get('dropout', 0)} <- {reads}")
+    init = _commented_list("layers", list(zip(rows, model.layers)), used)
+    init += f"        self.head = {module_expr(model.head, 8, used)}\n"
+    def concat(reads: list[str]) -> str:
+        return reads[0] if len(reads) == 1 else f"torch.cat([{', '.join(reads)}], 1)"
+
+    lines = []
+    for i, sources in enumerate(model.sources):
+        value = concat([f"l{j}" if j >= 0 else "x" for j in sources])
+        lines.append(f"l{i} = self.layers[{i}]({value})  # (B, {model.layers[i][0].out_features})")
+    lines.append(f"return self.head({concat([f'l{j}' for j in model.ends])})  # loose ends -> classifier")
+    shape = f"(B, {task.features}) -> (B, {task.classes})"
+    return ("\n\nclass Child(nn.Module):\n"
+            f'    """{arch.space} child: table rows {shape} logits."""\n\n'
+            "    def __init__(self) -> None:\n        super().__init__()\n" + init +
+            f"\n    def forward(self, x: Tensor) -> Tensor:  # {shape}\n" + _indent(lines))
+
+
 def docstring_text(text: str) -> str:
     """`text` made safe inside a triple-quoted docstring: no quote, backslash or control
     character from a file or folder name can end the string or change what it says."""
@@ -190,8 +216,12 @@ def docstring_text(text: str) -> str:
 
 
 def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
-    what = (f"images ({task.channels}, {task.height}, {task.width}), {task.classes} classes"
-            if isinstance(task, ImageTask) else f"a vocabulary of {task.vocab_size} words")
+    if isinstance(task, ImageTask):
+        what = f"images ({task.channels}, {task.height}, {task.width}), {task.classes} classes"
+    elif isinstance(task, TabularTask):
+        what = f"table rows of {task.features} encoded features, {task.classes} classes"
+    else:
+        what = f"a vocabulary of {task.vocab_size} words"
     if weights.trained:
         where = f"Trained weights (`nascli eval`) are in {weights.path}:"
     else:
@@ -211,6 +241,8 @@ def module_source(arch: Architecture, model: nn.Module, task: Task, weights: Wei
     used: set[str] = set()
     if isinstance(task, ImageTask) and (arch.layers is not None or arch.cells is not None or arch.dense is not None):
         body = _image_child(arch, model, task, used)
+    elif isinstance(model, MLP):
+        body = _tabular_child(arch, model, task, used)
     elif isinstance(model, LanguageModel) and isinstance(model.cell, TreeCell):
         body = tree_cell_source(arch.tree, model.cell) + language_model_source(model, model.cell, used)
     elif isinstance(model, LanguageModel) and isinstance(model.cell, DagCell):

@@ -121,7 +121,7 @@ def _leaf(m: nn.Module) -> str | None:
         return f"nn.ConstantPad2d({tuple(m.padding)}, {_number(m.value)})"
     if isinstance(m, nn.Dropout):
         return f"nn.Dropout({m.p})"
-    for simple in (nn.ReLU, nn.Identity):
+    for simple in (nn.ReLU, nn.Identity, nn.Tanh, nn.Sigmoid):
         if type(m) is simple:
             return f"nn.{simple.__name__}()"
     return None

@@ -40,6 +40,11 @@ _fixed("conv_1x1", "conv_1x1", "conv_1x1")
 _fixed("dil_conv_3x3", "dil_conv_3x3", "dil_conv_3x3")
 _fixed("dil_conv_5x5", "dil_conv_5x5", "dil_conv_5x5")
 _fixed("none", "zero", "zero", keeps=True, params=())
+declare_op(OpSpec(  # table rows: Linear -> activation -> dropout (nascli/children/mlp.py)
+    name="dense", factories={"layer": "nascli.children.mlp:dense"}, tasks=("tabular",),
+    params=(Param("units"), Param("activation", domain="activation", default="relu"),
+            Param("dropout", domain="nonneg", default=0.0)),
+    summary="{units} units | {activation}, dropout {dropout}"))
 declare_op(OpSpec(
     name="mbconv", factories={"layer": _M + "mbconv"}, nas=True,
     params=(Param("kernel", values=(3, 5, 7), default=3), Param("expansion", default=6),

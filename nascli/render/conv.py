@@ -21,7 +21,7 @@ from ..ops import OPS
 from .diagram import Diagram, Node, op_kind, op_label
 from .shapes import LayerShape, loose_ends, macro_sizes, nas_shapes
 
-IMAGE_SHAPE = (3, 32, 32)  # CIFAR-10, the datasets' only image size
+IMAGE_SHAPE = (3, 32, 32)  # CIFAR-10: drawn when the data is not known (an arch.json on its own)
 _HALVED = ("", "halved", "halved twice")  # skip labels, by the reductions between the two layers
 
 
@@ -37,10 +37,10 @@ def _nas_box(layer: Layer, shape: LayerShape) -> Node:
     return Node(f"layer{layer.index}", title, detail, op_kind(layer.op))
 
 
-def _nas_diagram(arch: Architecture, diagram: Diagram) -> None:
+def _nas_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int, int, int]) -> None:
     layers = arch.layers
-    shapes = nas_shapes(layers, IMAGE_SHAPE)
-    image = diagram.add(Node("image", "image", _size(IMAGE_SHAPE), "input"))
+    shapes = nas_shapes(layers, image_shape)
+    image = diagram.add(Node("image", "image", _size(image_shape), "input"))
     diagram.chain.append(image)
     for layer, shape in zip(layers, shapes):
         box = _nas_box(layer, shape)
@@ -51,17 +51,8 @@ def _nas_diagram(arch: Architecture, diagram: Diagram) -> None:
             diagram.connect(image, target, "" if layer.index == 0 else "rule 1", dashed=layer.index > 0)
             diagram.chain.append(target)
             continue
-        sources = [f"layer{j}" for j in shape.sources]
-        target = box.id
-        if len(sources) > 1:
-            target = diagram.add(Node(f"concat{layer.index}", "concat", kind="join"))
-            diagram.chain.append(target)
-        for src, pad in zip(sources, shape.pads):
-            diagram.connect(src, target, f"zero-pad to {height}×{width}" if pad else "")
-        diagram.add(box)
-        if target != box.id:
-            diagram.connect(target, box.id)
-        diagram.chain.append(box.id)
+        labels = [f"zero-pad to {height}×{width}" if pad else "" for pad in shape.pads]
+        diagram.add_reading(box, [f"layer{j}" for j in shape.sources], labels, layer.index)
     head = diagram.add(Node("head", "classifier", "global avg pool of each map\n→ concat → FC", "head"))
     for j in loose_ends(layers):
         diagram.connect(f"layer{j}", head, "rule 2", dashed=True)
@@ -70,13 +61,13 @@ def _nas_diagram(arch: Architecture, diagram: Diagram) -> None:
     diagram.chain += [head, softmax]
 
 
-def _macro_diagram(arch: Architecture, diagram: Diagram) -> None:
+def _macro_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int, int, int]) -> None:
     layers = arch.layers
     width = next((int(layer.params["filters"]) for layer in layers if "filters" in layer.params), 36)
-    sizes = macro_sizes(len(layers), IMAGE_SHAPE[1])
+    sizes = macro_sizes(len(layers), image_shape[1])
     points = macro_pool_points(len(layers))
-    image = diagram.add(Node("image", "image", _size(IMAGE_SHAPE), "input"))
-    stem_out = _size((width, *IMAGE_SHAPE[1:]))
+    image = diagram.add(Node("image", "image", _size(image_shape), "input"))
+    stem_out = _size((width, *image_shape[1:]))
     prev = diagram.add(Node("stem", "stem · conv 3×3", f"{width} filters\n→ {stem_out}", "stem"))
     diagram.connect(image, prev)
     diagram.chain += [image, prev]
@@ -110,13 +101,13 @@ def _macro_diagram(arch: Architecture, diagram: Diagram) -> None:
     diagram.chain += [head, softmax]
 
 
-def conv_diagram(arch: Architecture) -> Diagram:
-    """The diagram of a NAS or ENAS-macro conv child."""
+def conv_diagram(arch: Architecture, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Diagram:
+    """The diagram of a NAS or ENAS-macro conv child reading images of `image_shape` (C, H, W)."""
     if not arch.layers:
         raise ArchitectureError("a conv network needs at least one layer", where=arch.tokens)
     family = "NAS" if uses_nas_wiring(arch.layers) else "ENAS macro"
     title = f"{arch.space}: {family} network, {len(arch.layers)} layers"
     diagram = Diagram(title=title, comment=arch.tokens)
-    (_nas_diagram if family == "NAS" else _macro_diagram)(arch, diagram)
+    (_nas_diagram if family == "NAS" else _macro_diagram)(arch, diagram, image_shape)
     return diagram
 

@@ -89,6 +89,19 @@ class Diagram:
     def connect(self, src: str, dst: str, label: str = "", dashed: bool = False, kind: str | None = None) -> None:
         self.edges.append(Edge(src, dst, label, dashed, kind))
 
+    def add_reading(self, box: Node, sources: list[str], labels: list[str], index: int) -> None:
+        """Add layer `box` reading `sources` (edge `labels`), through a "concat" node when there are several."""
+        target = box.id
+        if len(sources) > 1:
+            target = self.add(Node(f"concat{index}", "concat", kind="join"))
+            self.chain.append(target)
+        for src, label in zip(sources, labels):
+            self.connect(src, target, label)
+        self.add(box)
+        if target != box.id:
+            self.connect(target, box.id)
+        self.chain.append(box.id)
+
 
 def op_kind(op: str) -> str:
     """The style of a layer or cell op: conv, sep_conv, max_pool, avg_pool or identity."""

@@ -13,6 +13,7 @@ from html import escape
 
 from ..arch.records import Architecture
 from .diagram import STYLES, Diagram, Node
+from .conv import IMAGE_SHAPE
 from .figure import architecture_diagram
 
 FONT = "Helvetica"
@@ -94,6 +95,6 @@ def diagram_to_dot(diagram: Diagram, dpi: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_dot(arch: Architecture, dpi: int | None = None) -> str:
+def to_dot(arch: Architecture, dpi: int | None = None, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> str:
     """DOT text of any architecture's figure."""
-    return diagram_to_dot(architecture_diagram(arch), dpi)
+    return diagram_to_dot(architecture_diagram(arch, image_shape), dpi)

@@ -13,6 +13,7 @@ from pathlib import Path
 import graphviz
 
 from ..arch.records import Architecture
+from .conv import IMAGE_SHAPE
 from .dot import to_dot
 from .output import output_format, write_output
 
@@ -26,13 +27,13 @@ class Drawn:
     rendered: bool  # False: `dot` is missing and `path` is the DOT source beside the requested image
 
 
-def draw(arch: Architecture, path: str | Path) -> Drawn:
-    """Write `arch`'s figure to `path`, in the format its suffix names."""
+def draw(arch: Architecture, path: str | Path, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Drawn:
+    """Write `arch`'s figure to `path`, in the format its suffix names; a conv child reads `image_shape`."""
     path = Path(path)
     fmt = output_format(path, FORMATS)
     if fmt == "dot":
-        return Drawn(write_output(path, to_dot(arch)), True)
-    text = to_dot(arch, dpi=PNG_DPI if fmt == "png" else None)
+        return Drawn(write_output(path, to_dot(arch, image_shape=image_shape)), True)
+    text = to_dot(arch, dpi=PNG_DPI if fmt == "png" else None, image_shape=image_shape)
     if shutil.which("dot") is None:
         return Drawn(write_output(path.with_suffix(".dot"), text), False)
     return Drawn(write_output(path, graphviz.Source(text).pipe(format=fmt)), True)

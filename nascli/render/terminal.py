@@ -20,6 +20,7 @@ from .cells import C_PREV, H_PREV, H_T, X_T
 from .conv import IMAGE_SHAPE
 from .diagram import op_kind, op_label
 from .figure import architecture_diagram
+from .mlp import mlp_tree
 from .shapes import loose_ends, macro_sizes, nas_shapes
 
 COLOURS = {"conv": "blue", "sep_conv": "cyan", "max_pool": "dark_orange", "avg_pool": "yellow", "identity": "white",
@@ -30,9 +31,9 @@ def _op(op: str) -> str:
     return f"[{COLOURS[op_kind(op)]}]{escape(op_label(op))}[/]"
 
 
-def _nas_tree(arch: Architecture, root: Tree) -> None:
-    shapes = nas_shapes(arch.layers, IMAGE_SHAPE)
-    root.add(f"image {IMAGE_SHAPE[1]}×{IMAGE_SHAPE[2]}×{IMAGE_SHAPE[0]}")
+def _nas_tree(arch: Architecture, root: Tree, image_shape: tuple[int, int, int]) -> None:
+    shapes = nas_shapes(arch.layers, image_shape)
+    root.add(f"image {image_shape[1]}×{image_shape[2]}×{image_shape[0]}")
     for layer, shape in zip(arch.layers, shapes):
         what = f"{_op(layer.op)} {escape(OPS.get(layer.op).describe(layer.params))}"
         if not layer.inputs:
@@ -47,10 +48,10 @@ def _nas_tree(arch: Architecture, root: Tree) -> None:
     root.add(f"classifier ← layers {ends} (rule 2): global avg pool of each → concat → FC → softmax")
 
 
-def _macro_tree(arch: Architecture, root: Tree) -> None:
+def _macro_tree(arch: Architecture, root: Tree, image_shape: tuple[int, int, int]) -> None:
     points = macro_pool_points(len(arch.layers))
     root.add("stem: conv 3×3 + BN")
-    for layer, size in zip(arch.layers, macro_sizes(len(arch.layers), IMAGE_SHAPE[1])):
+    for layer, size in zip(arch.layers, macro_sizes(len(arch.layers), image_shape[1])):
         skips = f" + skips from {', '.join(map(str, layer.inputs))}, summed, BN" if layer.inputs else ""
         source = "stem" if layer.index == 0 else f"layer {layer.index - 1}"
         branch = root.add(f"layer {layer.index}: {_op(layer.op)}({source}){skips}  → {size}×{size}")
@@ -111,11 +112,13 @@ def _dense_tree(arch: Architecture, root: Tree) -> None:
     root.add(escape(dense_lines(arch)[-1]))
 
 
-def architecture_tree(arch: Architecture) -> Tree:
-    """A rich Tree describing `arch`, titled with its figure's title."""
-    root = Tree(f"[bold]{escape(architecture_diagram(arch).title)}[/]")
-    if arch.layers is not None and arch.cells is None:
-        (_nas_tree if uses_nas_wiring(arch.layers) else _macro_tree)(arch, root)
+def architecture_tree(arch: Architecture, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Tree:
+    """A rich Tree describing `arch`, titled with its figure's title; a conv child reads `image_shape`."""
+    root = Tree(f"[bold]{escape(architecture_diagram(arch, image_shape).title)}[/]")
+    if arch.task == "tabular":
+        mlp_tree(arch, root)
+    elif arch.layers is not None and arch.cells is None:  # layers before cells are the cells' stem
+        (_nas_tree if uses_nas_wiring(arch.layers) else _macro_tree)(arch, root, image_shape)
     elif arch.tree is not None:
         _tree_branch(arch.tree, len(arch.tree.nodes) - 1, root.add(f"{H_T} ="))
     elif arch.dag is not None:

@@ -15,7 +15,8 @@ from ..data.spec import DataSpec
 from ..errors import RunError
 from ..space import parse_space
 from ..space.compiler import CompiledSpace, compile_space
-from .store import DB_FILE, RunStore, RunSummary
+from .records import RunSummary
+from .store import DB_FILE, RunStore
 
 if TYPE_CHECKING:
     from ..children import ChildConfig

@@ -27,18 +27,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import ValidationError
 
 from ..errors import RunError
 from . import checkpoint
 from .crashpoints import crash_point
+from .database import connect, sql_errors
+from .records import STATUSES, ChildRecord, RunSummary, StepRecord
 
-Status = Literal["pending", "running", "done", "failed"]
-STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
 RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
-BUSY_TIMEOUT_S = 30.0  # how long a connection waits for another's write before reporting a lock
 SCHEMA_VERSION = "1"
 DB_FILE, CHECKPOINT_DIR = "run.db", "checkpoints"
 BUILDING_MARK = ".creating-"  # `.NAME.creating-PID`: a run folder being built, renamed to NAME when complete
@@ -59,131 +58,6 @@ CREATE TABLE controller_steps (
     step INTEGER PRIMARY KEY, baseline REAL, mean_reward REAL, loss REAL,
     entropy REAL, depth INTEGER, time REAL NOT NULL);
 """
-
-
-class ChildRecord(BaseModel):
-    """One row of `children`: a sampled architecture and, once trained, its result."""
-
-    model_config = ConfigDict(frozen=True)
-    id: int
-    step: int  # controller step (batch) that sampled it
-    depth: int | None  # layers at sampling time; None for spaces without a depth schedule
-    tokens: str
-    arch_json: str
-    status: Status
-    reward: float | None = None
-    metric: float | None = None  # validation accuracy or perplexity, see metric_name
-    metric_name: str | None = None
-    params: int | None = None
-    macs: int | None = None
-    seconds: float | None = None
-    error: str | None = None
-    created: float
-    finished: float | None = None
-
-    @model_validator(mode="after")
-    def _finished_children_have_results(self) -> ChildRecord:
-        missing = [name for name in (_RESULT_FIELDS.get(self.status, ())) if getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"a {self.status} child without {', '.join(missing)}")
-        return self
-
-
-_RESULT_FIELDS = {"done": ("reward", "metric", "metric_name", "params", "macs", "seconds"), "failed": ("reward",)}
-
-
-class StepRecord(BaseModel):
-    """One controller update, for the history plots."""
-
-    model_config = ConfigDict(frozen=True)
-    step: int
-    baseline: float | None
-    mean_reward: float | None
-    loss: float | None
-    entropy: float | None
-    depth: int | None
-    time: float
-
-
-class RunSummary(BaseModel):
-    """One line of `nascli runs`.
-
-    `state` is the recorded run state, except that a 'running' run whose process
-    is gone (killed before it could record anything) reads 'stopped', and a run
-    that cannot be read reads 'corrupt' with the reason in `problem`.
-    """
-
-    name: str
-    path: Path
-    state: str
-    space: str | None = None
-    strategy: str | None = None
-    counts: dict[str, int] = {}
-    samples: int = 0
-    best_reward: float | None = None
-    best_tokens: str | None = None
-    created: float | None = None
-    updated: float | None = None
-    problem: str | None = None
-
-
-@contextmanager
-def _sql_errors(db: Path) -> Iterator[None]:
-    """Turn sqlite3's exceptions into RunErrors that name the database."""
-    try:
-        yield
-    except sqlite3.OperationalError as err:
-        text = str(err)
-        if "locked" in text or "busy" in text:
-            message = "run database is locked by another process"
-        elif "no such table" in text or "no such column" in text:
-            message = f"not a nascli run database ({text})"
-        elif "readonly" in text:
-            message = "run database is read-only here"
-        else:
-            message = f"run database error: {text}"
-        raise RunError(message, where=str(db)) from None
-    except sqlite3.DatabaseError as err:  # "file is not a database", "disk image is malformed"
-        raise RunError(f"run database is corrupt: {err}", where=str(db)) from None
-    except sqlite3.Error as err:
-        raise RunError(f"run database error: {err}", where=str(db)) from None
-
-
-def _connect(db: Path, readonly: bool) -> sqlite3.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so every
-    # transaction is exactly as long as the code between them.
-    if readonly:
-        return _connect_readonly(db)
-    with _sql_errors(db):
-        conn = sqlite3.connect(str(db), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes, not power cuts
-    return conn
-
-
-def _connect_readonly(db: Path) -> sqlite3.Connection:
-    """A reader's connection. On read-only media, where SQLite cannot create the WAL's
-    shared-memory file, the database is opened as immutable: nothing can change it there."""
-    with _sql_errors(db):
-        try:
-            return _open_uri(db, "mode=ro")
-        except sqlite3.OperationalError as err:
-            if "unable to open" not in str(err) or os.access(db.parent, os.W_OK):
-                raise
-            return _open_uri(db, "mode=ro&immutable=1")
-
-
-def _open_uri(db: Path, query: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{db.resolve().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_S,
-                           isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    try:
-        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # SQLite opens lazily: open now
-    except sqlite3.Error:
-        conn.close()
-        raise
-    return conn
 
 
 def _pid_alive(pid: str | None) -> bool:
@@ -253,7 +127,7 @@ class RunStore:
             crash_point("create")
             os.rename(building, run_dir)  # replaces an empty run_dir, fails on a full one
             checkpoint.fsync_dir(run_dir.parent)
-            conn = _connect(run_dir / DB_FILE, readonly=False)
+            conn = connect(run_dir / DB_FILE, readonly=False)
         except BaseException as err:
             os.close(lock_fd)
             shutil.rmtree(building, ignore_errors=True)
@@ -267,9 +141,9 @@ class RunStore:
                checkpoint_state: dict[str, Any] | None) -> None:
         """A complete run folder's files in `folder`: config, space, database with its tables, checkpoint."""
         checkpoint.write_run_files(folder, config, space_text, space_sha256)
-        conn = _connect(folder / DB_FILE, readonly=False)
+        conn = connect(folder / DB_FILE, readonly=False)
         try:
-            with _sql_errors(folder / DB_FILE):
+            with sql_errors(folder / DB_FILE):
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
@@ -305,7 +179,7 @@ class RunStore:
             checkpoint.remove_stale_temps(run_dir)
             checkpoint.remove_stale_temps(run_dir / CHECKPOINT_DIR)
         try:
-            store = cls(run_dir, _connect(run_dir / DB_FILE, readonly), options, space_text, lock_fd)
+            store = cls(run_dir, connect(run_dir / DB_FILE, readonly), options, space_text, lock_fd)
         except RunError:
             if lock_fd is not None:
                 os.close(lock_fd)
@@ -341,7 +215,7 @@ class RunStore:
         """One short write transaction; it also stamps meta 'updated'."""
         if self._lock_fd is None:
             raise RunError("run was opened read-only", where=str(self.path))
-        with self._mutex, _sql_errors(self._db):
+        with self._mutex, sql_errors(self._db):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -353,7 +227,7 @@ class RunStore:
                 raise
 
     def _rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        with self._mutex, _sql_errors(self._db):
+        with self._mutex, sql_errors(self._db):
             return self._conn.execute(sql, params).fetchall()
 
     # -- run state -------------------------------------------------------

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ..arch import Architecture
 from ..children import ChildConfig, build_child, profile_child
-from ..data import ImageData, TextData
+from ..data import Data, LabelledSplits
 from ..errors import ChildError
 from ..train import RewardConfig, TrainConfig, fit_image, fit_language, image_reward, language_reward
 
@@ -40,7 +40,7 @@ class ChildResult(BaseModel):
     error: str | None = None
 
 
-def run_child(job: ChildJob, data: ImageData | TextData) -> ChildResult:
+def run_child(job: ChildJob, data: Data) -> ChildResult:
     """Build and train `job.arch` on `data`; never raises for a bad child."""
     start = time.perf_counter()
     params = macs = None
@@ -50,7 +50,7 @@ def run_child(job: ChildJob, data: ImageData | TextData) -> ChildResult:
         profile = profile_child(model, data.task)
         params, macs = profile.params, profile.macs
         cfg = job.train.with_hyper(job.arch.hyper).model_copy(update={"seed": job.train.seed + job.child_id})
-        if isinstance(data, ImageData):
+        if isinstance(data, LabelledSplits):  # images or table rows: classification
             hist = fit_image(model, (data.train_x, data.train_y), (data.valid_x, data.valid_y), cfg)
             metric, reward = image_reward(hist.metric, job.reward)
             name = "valid_accuracy"

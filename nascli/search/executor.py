@@ -15,7 +15,7 @@ from typing import Iterator, Protocol, Sequence
 
 import torch
 
-from ..data import ImageData, TextData
+from ..data import Data
 from ..data.spec import DataSpec
 from ..plugins import load_plugins, loaded_refs
 from .evaluate import ChildJob, ChildResult, run_child
@@ -30,7 +30,7 @@ class Executor(Protocol):
 class InlineExecutor:
     """Children trained one at a time in this process, on data loaded once."""
 
-    def __init__(self, data: ImageData | TextData):
+    def __init__(self, data: Data):
         self.data = data
 
     def map(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
@@ -41,7 +41,7 @@ class InlineExecutor:
         pass
 
 
-_WORKER_DATA: ImageData | TextData | None = None
+_WORKER_DATA: Data | None = None
 
 
 def _init_worker(spec: DataSpec, threads: int, plugins: tuple[str, ...]) -> None:
@@ -76,5 +76,5 @@ class ProcessExecutor:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def make_executor(spec: DataSpec, data: ImageData | TextData, workers: int) -> Executor:
+def make_executor(spec: DataSpec, data: Data, workers: int) -> Executor:
     return InlineExecutor(data) if workers <= 1 else ProcessExecutor(spec, workers)

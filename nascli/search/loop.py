@@ -94,6 +94,8 @@ class Search:
             self._restore(store.load_checkpoint())
 
     def _restore(self, checkpoint: dict | None) -> None:
+        if checkpoint is None and self.store.last_step() is None:
+            return  # nothing proposed yet: the seeded strategy is the run's state
         if checkpoint is None:
             raise RunError(f"the controller checkpoint is missing ({CHECKPOINT_DIR}/{CHECKPOINT_NAME}); "
                            "resume with --reset-controller to go on with a fresh controller, keeping every "

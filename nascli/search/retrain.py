@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ..arch import Architecture, save_architecture
 from ..children import ChildConfig, build_child, profile_child
-from ..data import ImageData, TextData
+from ..data import Data, LabelledSplits
 from ..train import TrainConfig, accuracy, fit_image, fit_language, perplexity
 from ..train.loops import EVAL_BATCH
 
@@ -34,7 +34,7 @@ class RetrainResult(BaseModel):
     out_dir: str
 
 
-def retrain(arch: Architecture, data: ImageData | TextData, dataset: str, train: TrainConfig,
+def retrain(arch: Architecture, data: Data, dataset: str, train: TrainConfig,
             child: ChildConfig, out_dir: str | Path) -> RetrainResult:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ def retrain(arch: Architecture, data: ImageData | TextData, dataset: str, train:
     model = build_child(arch, data.task, child)
     profile = profile_child(model, data.task)
     cfg = train.with_hyper(arch.hyper)
-    if isinstance(data, ImageData):
+    if isinstance(data, LabelledSplits):  # images or table rows: classification
         x, y = torch.cat([data.train_x, data.valid_x]), torch.cat([data.train_y, data.valid_y])
         fit_image(model, (x, y), None, cfg)
         metric, name, n = accuracy(model, data.test_x, data.test_y), "test_accuracy", len(x)

@@ -143,6 +143,15 @@ def _check_layer_stem(space: SearchSpace, fail: Fail) -> None:
             fail("layers before cells are their stem: a plain chain, 'skip = previous'", (skip or block).pos)
 
 
+def _check_layer_task(block, task: str, fail: Fail) -> None:
+    """Every op the layers can take is one for the space's task (dense layers for tables, the rest for images)."""
+    op, cases = _layer_cases(block)
+    for name, _ in cases:
+        if task not in OPS.get(name).tasks:
+            fits = ", ".join(n for n in ops_for("layer") if task in OPS.get(n).tasks)
+            fail(f"op '{name}' does not fit a task = {task} space; its layers take: {fits}", (op or block).pos)
+
+
 def _check_cells(cells: list, fail: Fail) -> None:
     """What the micro network builds: cells reading the two previous cells, one normal and one reduction."""
     for cell in cells:
@@ -229,5 +238,8 @@ def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> 
         fail("a dense cell makes the whole network: one 'dense' block, without 'layers' or 'cell' blocks",
              dense[-1].pos)
     declared = space.settings.get("task")
-    if declared and tasks and declared not in tasks:
+    tabular = declared == "tabular" and layers is not None and not cells  # a layers block of dense layers
+    if declared and tasks and declared not in tasks and not tabular:
         fail(f"task '{declared}' does not fit the space's {next(iter(tasks.values())).kind} block", setting_pos["task"])
+    if layers is not None:
+        _check_layer_task(layers, "tabular" if tabular else "image", fail)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu")
 COMBINES = ("add", "elem_mult")
-TASKS = ("image", "language")
+TASKS = ("image", "language", "tabular")  # tabular: a layers block of dense layers
 SETTINGS = ("task", "dataset", "epochs", "budget", "batch")
 
 

@@ -3,23 +3,25 @@ so that too little data is one clear error instead of every child failing (or sc
 
 from __future__ import annotations
 
-from ..data import ImageData, TextData
+from ..data import Data, ImageData, LabelledSplits
 from ..errors import DataError
 from .config import TrainConfig
 from .loops import EVAL_BATCH
 
 
-def check_data(data: ImageData | TextData, cfg: TrainConfig, test: bool = False) -> None:
+def check_data(data: Data, cfg: TrainConfig, test: bool = False) -> None:
     """Raise DataError when `data` cannot train a child with `cfg` and measure it on the
     validation split (and, with `test`, the test split)."""
-    if isinstance(data, ImageData):
+    if isinstance(data, LabelledSplits):  # images or table rows
         sizes = {"training": len(data.train_y), "validation": len(data.valid_y)}
         if test:
             sizes["test"] = len(data.test_y)
+        what = "images" if isinstance(data, ImageData) else "rows"
         for split, n in sizes.items():
             if n == 0:
-                raise DataError(f"the {split} split holds no images ({len(data.train_y) + len(data.valid_y)} "
-                                "training images in all, 10% held out for validation)", where=data.source)
+                raise DataError(f"the {split} split holds no {what} ({len(data.train_y) + len(data.valid_y)} "
+                                f"training {what} in all, {data.splits_note or '10% held out for validation'})",
+                                where=data.source)
         return
     used = min(len(data.train), cfg.train_subset or len(data.train))
     needs = {"training": (used, 2 * cfg.batch_size), "validation": (len(data.valid), 2 * EVAL_BATCH)}

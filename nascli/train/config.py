@@ -36,6 +36,15 @@ class TrainConfig(BaseModel):
         return self.model_copy(update=update)
 
     @classmethod
+    def for_task(cls, task: str) -> "TrainConfig":
+        """The defaults for a dataset kind's task: image, language or tabular."""
+        if task == "language":
+            return cls.for_language()
+        if task == "tabular":  # rows have no pixels to crop or flip; small tables want small batches
+            return cls(augment=False, batch_size=32, lr=0.05)
+        return cls()
+
+    @classmethod
     def for_language(cls, **kw) -> "TrainConfig":
         """Language-model children: plain SGD with a large lr and tight clipping, as in the
         ENAS reference code's PTB children (lr 20, clip 0.25); the NAS paper gives none."""

@@ -66,7 +66,8 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> f
 
 def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Tensor, Tensor] | None,
               cfg: TrainConfig, device: torch.device | str = "cpu") -> History:
-    """Train on `train`; after each epoch measure accuracy on `evaluate` (if given)."""
+    """Train a classifier of images (or table rows: `cfg.augment` off) on `train`; after each epoch
+    measure accuracy on `evaluate` (if given)."""
     gen = torch.Generator().manual_seed(cfg.seed)
     x_all, y_all = train
     n = min(len(x_all), cfg.train_subset or len(x_all))

@@ -1,0 +1,81 @@
+"""Image-folder loading benchmark: the first decode into the cache vs a cached reload.
+
+    python bench/data.py [--rounds N]
+
+For each real image folder in /work/shared/data (digits-png: 1,797 8x8 grayscale
+PNGs; cifar10-png: 2,000 32x32 RGB PNGs; skipped when absent), every round
+starts from an empty cache folder and times, in turn:
+1. the first `load_dataset("images", ...)`: list the folder, decode every image
+   with Pillow into the uint8 .npy cache, split and normalise;
+2. the same call again: list the folder, memory-map the cache, split and normalise.
+Reported: images/s of the first load, seconds of each, and the speed-up
+(median of the per-round ratios). The pixel stage alone (cached_pixels) is
+timed the same way, to show what the cache saves before normalisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from children import machine_lines, markdown_table  # bench/ is on sys.path
+
+from nascli.data import load_dataset
+from nascli.data.cache import FileList, cached_pixels
+from nascli.data.images import _labelled, find_splits
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FOLDERS = ("digits-png", "cifar10-png")
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def one_round(folder: Path) -> dict[str, float]:
+    """Seconds of a first and a cached load, whole and pixel stage only, each from an empty cache."""
+    files = FileList(folder, _labelled(find_splits(folder))[0])
+    times = {}
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["NASCLI_CACHE"] = cache
+        times["load first"] = timed(lambda: load_dataset("images", folder))
+        times["load cached"] = timed(lambda: load_dataset("images", folder))
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["NASCLI_CACHE"] = cache
+        times["pixels first"] = timed(lambda: cached_pixels(files, None))
+        times["pixels cached"] = timed(lambda: cached_pixels(files, None))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--data", type=Path, default=SHARED, help="the shared data folder")
+    args = parser.parse_args()
+    print("\n".join(machine_lines()))
+    rows = []
+    for name in FOLDERS:
+        folder = args.data / name
+        if not folder.is_dir():
+            print(f"skipped {name}: not present at {folder}")
+            continue
+        n = len(_labelled(find_splits(folder))[0])
+        rounds = [one_round(folder) for _ in range(args.rounds)]
+        for stage in ("load", "pixels"):
+            first = [r[f"{stage} first"] for r in rounds]
+            cached = [r[f"{stage} cached"] for r in rounds]
+            speedup = statistics.median(f / c for f, c in zip(first, cached))
+            rows.append([name, f"{n:,}", stage, f"{n / statistics.median(first):,.0f}",
+                         f"{statistics.median(first):.3f}", f"{statistics.median(cached):.4f}", f"{speedup:.1f}×"])
+    print(markdown_table(["folder", "images", "stage", "first decode images/s", "first s", "cached s",
+                          "cached speed-up (target ≥ 20×)"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Image folders: the `images` dataset kind.
+
+Layouts: `DIR/CLASS/*.png|jpg|jpeg` (one folder per class), or
+`DIR/train/CLASS/...` with optional `val/` (or `valid/`) and `test/` beside
+it. Missing splits are held out of train at random with the run's seed: test
+first (`test_fraction`), then validation (`valid_fraction` of the rest).
+Pixels are decoded once into the cache (cache.py); later loads read it back.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nascli.data.base import ImageData
+from nascli.data.cache import FileList, cached_pixels
+from nascli.data.registry import register_dataset
+from nascli.data.splits import check_fraction, holdout, normalised_images
+from nascli.errors import DataError
+
+SUFFIXES = (".png", ".jpg", ".jpeg")
+SPLIT_DIRS = {"train": ("train",), "valid": ("val", "valid", "validation"), "test": ("test",)}
+
+
+def _class_files(folder: Path) -> dict[str, list[str]]:
+    """Class name -> the paths of its image files (sorted), for the class subfolders of `folder`.
+
+    os.scandir tells files from folders without a stat per entry, which keeps a cached reload fast."""
+    with os.scandir(folder) as entries:
+        classes = sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        raise DataError("no class folders (expected one subfolder of images per class)", where=str(folder))
+    found = {}
+    for cls in classes:
+        with os.scandir(cls) as entries:
+            files = sorted(e.path for e in entries if e.name.lower().endswith(SUFFIXES) and e.is_file())
+        if not files:
+            raise DataError(f"class folder has no images ({', '.join(SUFFIXES)})", where=cls)
+        found[os.path.basename(cls)] = files
+    return found
+
+
+def find_splits(root: Path) -> dict[str, dict[str, list[str]]]:
+    """The split folders present under `root` (train always), each as class -> files."""
+    if not root.is_dir():
+        raise DataError("image folder not found (expected one subfolder per class, or train/ and test/)",
+                        where=str(root))
+    named = {split: next((root / d for d in dirs if (root / d).is_dir()), None) for split, dirs in SPLIT_DIRS.items()}
+    if named["train"] is None:
+        if named["test"] is not None or named["valid"] is not None:
+            raise DataError("there is a val/ or test/ folder but no train/ folder", where=str(root))
+        return {"train": _class_files(root)}
+    splits = {split: _class_files(folder) for split, folder in named.items() if folder is not None}
+    for split, classes in splits.items():
+        unknown = sorted(set(classes) - set(splits["train"]))
+        if unknown:
+            raise DataError(f"class {unknown[0]!r} of {split} is not in train", where=str(root / split))
+    return splits
+
+
+def _labelled(splits: dict[str, dict[str, list[str]]]) -> tuple[list[str], list[int], list[str], tuple[str, ...]]:
+    """Every file in order, its class id, its split name, and the class names (from train)."""
+    class_names = tuple(splits["train"])
+    index = {name: i for i, name in enumerate(class_names)}
+    files, labels, split_of = [], [], []
+    for split, classes in splits.items():
+        for name, paths in classes.items():
+            files += paths
+            labels += [index[name]] * len(paths)
+            split_of += [split] * len(paths)
+    return files, labels, split_of, class_names
+
+
+def load_images(root: Path, spec) -> ImageData:
+    """An image-folder dataset, decoded through the cache and normalised with train statistics."""
+    check_fraction("valid_fraction", spec.valid_fraction)
+    check_fraction("test_fraction", spec.test_fraction)
+    splits = find_splits(root)
+    files, labels, split_of, class_names = _labelled(splits)
+    images = FileList(root, files)
+    cache_file = images.cache_file(spec.image_size)
+    pixels = cached_pixels(images, spec.image_size, cache_file)
+    y = torch.tensor(labels, dtype=torch.int64)
+    where = np.array(split_of)
+    parts = {s: torch.from_numpy(np.flatnonzero(where == s)) for s in ("train", "valid", "test")}
+    notes = []
+    for split, fraction, seed in (("test", spec.test_fraction, spec.seed), ("valid", spec.valid_fraction, spec.seed + 1)):
+        if split not in splits:
+            kept, held = holdout(len(parts["train"]), fraction, seed, str(root))
+            parts["train"], parts[split] = parts["train"][kept], parts["train"][held]
+            notes.append(f"{split}: {len(held)} training images held out at random (seed {seed})")
+
+    def split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = parts[name].numpy()
+        return torch.from_numpy(np.ascontiguousarray(pixels[idx])), y[parts[name]]
+
+    return normalised_images(split("train"), split("valid"), split("test"), len(class_names), str(root),
+                             class_names, "; ".join(notes), str(cache_file))
+
+
+@register_dataset("images", task="image",
+                  options=("valid_fraction", "test_fraction", "image_size"),
+                  help="a folder of PNG/JPEG images, one subfolder per class (optionally under train/ val/ test/)")
+def _load_registered(folder: Path | None, spec) -> ImageData:
+    return load_images(folder, spec)

@@ -1,0 +1,77 @@
+"""The records of a run database, as the store returns them: children, controller steps, run summaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+Status = Literal["pending", "running", "done", "failed"]
+STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
+
+
+class ChildRecord(BaseModel):
+    """One row of `children`: a sampled architecture and, once trained, its result."""
+
+    model_config = ConfigDict(frozen=True)
+    id: int
+    step: int  # controller step (batch) that sampled it
+    depth: int | None  # layers at sampling time; None for spaces without a depth schedule
+    tokens: str
+    arch_json: str
+    status: Status
+    reward: float | None = None
+    metric: float | None = None  # validation accuracy or perplexity, see metric_name
+    metric_name: str | None = None
+    params: int | None = None
+    macs: int | None = None
+    seconds: float | None = None
+    error: str | None = None
+    created: float
+    finished: float | None = None
+
+    @model_validator(mode="after")
+    def _finished_children_have_results(self) -> ChildRecord:
+        missing = [name for name in (_RESULT_FIELDS.get(self.status, ())) if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.status} child without {', '.join(missing)}")
+        return self
+
+
+_RESULT_FIELDS = {"done": ("reward", "metric", "metric_name", "params", "macs", "seconds"), "failed": ("reward",)}
+
+
+class StepRecord(BaseModel):
+    """One controller update, for the history plots."""
+
+    model_config = ConfigDict(frozen=True)
+    step: int
+    baseline: float | None
+    mean_reward: float | None
+    loss: float | None
+    entropy: float | None
+    depth: int | None
+    time: float
+
+
+class RunSummary(BaseModel):
+    """One line of `nascli runs`.
+
+    `state` is the recorded run state, except that a 'running' run whose process
+    is gone (killed before it could record anything) reads 'stopped', and a run
+    that cannot be read reads 'corrupt' with the reason in `problem`.
+    """
+
+    name: str
+    path: Path
+    state: str
+    space: str | None = None
+    strategy: str | None = None
+    counts: dict[str, int] = {}
+    samples: int = 0
+    best_reward: float | None = None
+    best_tokens: str | None = None
+    created: float | None = None
+    updated: float | None = None
+    problem: str | None = None

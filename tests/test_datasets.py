@@ -1,0 +1,231 @@
+"""The user's own data: image folders, text corpora, CSV tables, the registry and the image cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import SHARED_DATA
+from nascli.data import ImageData, TabularData, TextData, dataset_kind, load_dataset, register_dataset
+from nascli.data import registry
+from nascli.data.cache import FileList, cached_pixels
+from nascli.data.text import EOS, UNK
+from nascli.errors import DataError
+
+
+@pytest.fixture(autouse=True)
+def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NASCLI_CACHE", str(cache))
+    return cache
+
+
+def shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"real data not present at {path}")
+    return path
+
+
+def write_images(folder: Path, classes: dict[str, int], size=(6, 6), mode="L", seed=0) -> None:
+    """`n` random images per class under folder/CLASS/, pixel values fixed by `seed`."""
+    rng = np.random.default_rng(seed)
+    for name, n in classes.items():
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(folder / name / f"{i}.png")
+
+
+# --- image folders ----------------------------------------------------------------
+
+
+def test_digits_folder_splits_and_shape() -> None:
+    data = load_dataset("images", shared("digits-png"))
+    assert isinstance(data, ImageData)
+    assert (data.task.channels, data.task.height, data.task.width, data.task.classes) == (1, 8, 8, 10)
+    sizes = len(data.train_y), len(data.valid_y), len(data.test_y)
+    assert sum(sizes) == 1797 and sizes[2] == round(0.1 * 1797)
+    assert data.class_names == tuple(str(d) for d in range(10))
+    assert abs(data.train_x.mean().item()) < 1e-4 and abs(data.train_x.std().item() - 1) < 1e-2
+    assert "seed 0" in data.splits_note
+
+
+def test_digits_cache_holds_the_png_pixels() -> None:
+    folder = shared("digits-png")
+    files = [str(p) for p in sorted(folder.rglob("*.png"))]
+    pixels = cached_pixels(FileList(folder, files), None)
+    assert pixels.shape == (1797, 1, 8, 8)
+    for i in (0, 1796):
+        assert np.array_equal(pixels[i, 0], np.asarray(Image.open(files[i])))
+
+
+def test_cifar_png_uses_its_train_and_test_folders() -> None:
+    data = load_dataset("images", shared("cifar10-png"))
+    assert isinstance(data, ImageData)
+    assert (data.task.channels, data.task.height, data.task.classes) == (3, 32, 10)
+    assert (len(data.train_y) + len(data.valid_y), len(data.test_y)) == (1600, 400)
+    assert data.class_names[0] == "airplane" and "test" not in data.splits_note
+
+
+def test_holdout_is_seeded_and_recorded(tmp_path: Path) -> None:
+    write_images(tmp_path / "d", {"a": 10, "b": 10})
+    one, again, other = (load_dataset("images", tmp_path / "d", seed=s) for s in (0, 0, 1))
+    assert torch.equal(one.test_x, again.test_x) and torch.equal(one.valid_x, again.valid_x)
+    assert not torch.equal(one.test_x, other.test_x)
+    assert (len(one.train_y), len(one.valid_y), len(one.test_y)) == (16, 2, 2)
+
+
+def test_grayscale_and_rgb_mix_becomes_rgb_and_sizes_are_resized(tmp_path: Path) -> None:
+    write_images(tmp_path / "d", {"a": 3}, size=(5, 7), mode="L")
+    write_images(tmp_path / "d", {"b": 3}, size=(9, 9), mode="RGB")
+    data = load_dataset("images", tmp_path / "d", valid_fraction=0.2, test_fraction=0.2)
+    assert (data.task.channels, data.task.height, data.task.width) == (3, 32, 32)  # sizes differ: the default 32
+    sized = load_dataset("images", tmp_path / "d", image_size=12, valid_fraction=0.2, test_fraction=0.2)
+    assert (sized.task.height, sized.task.width) == (12, 12)
+
+
+def test_jpeg_is_read(tmp_path: Path) -> None:
+    for cls in ("x", "y"):
+        (tmp_path / "d" / cls).mkdir(parents=True)
+        for i in range(5):
+            Image.new("RGB", (4, 4), (200 * (cls == "x"), 10 * i, 0)).save(tmp_path / "d" / cls / f"{i}.JPG")
+    data = load_dataset("images", tmp_path / "d", valid_fraction=0.2, test_fraction=0.2)
+    assert data.task.classes == 2 and data.task.channels == 3
+
+
+def test_cache_is_reused_and_invalidated(tmp_path: Path, tmp_cache: Path) -> None:
+    write_images(tmp_path / "d", {"a": 4, "b": 4})
+    files = [str(p) for p in sorted((tmp_path / "d").rglob("*.png"))]
+    first = cached_pixels(FileList(tmp_path / "d", files), None)
+    cached = list((tmp_cache / "images").glob("*.npy"))
+    assert len(cached) == 1 and isinstance(first, np.memmap)
+    assert np.array_equal(cached_pixels(FileList(tmp_path / "d", files), None), first)
+    assert list((tmp_cache / "images").glob("*.npy")) == cached  # nothing decoded again
+    stat = os.stat(files[0])
+    os.utime(files[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a touched file decodes again
+    cached_pixels(FileList(tmp_path / "d", files), None)
+    cached_pixels(FileList(tmp_path / "d", files), 4)  # so does another size
+    assert len(list((tmp_cache / "images").glob("*.npy"))) == 3
+
+
+@pytest.mark.parametrize("layout, match", [
+    ({"a": 2, "empty": 0}, "class folder has no images"),
+    ({}, "no class folders"),
+])
+def test_image_folder_errors(tmp_path: Path, layout: dict, match: str) -> None:
+    (tmp_path / "d").mkdir()
+    write_images(tmp_path / "d", layout)
+    with pytest.raises(DataError, match=match):
+        load_dataset("images", tmp_path / "d")
+
+
+def test_unreadable_image_is_named(tmp_path: Path) -> None:
+    write_images(tmp_path / "d", {"a": 3, "b": 3})
+    (tmp_path / "d" / "b" / "bad.png").write_bytes(b"not a png at all")
+    with pytest.raises(DataError, match="unreadable image") as info:
+        load_dataset("images", tmp_path / "d")
+    assert "bad.png" in str(info.value)
+
+
+def test_val_class_missing_from_train(tmp_path: Path) -> None:
+    write_images(tmp_path / "d" / "train", {"a": 3, "b": 3})
+    write_images(tmp_path / "d" / "val", {"a": 1, "c": 1})
+    with pytest.raises(DataError, match="class 'c' of valid is not in train"):
+        load_dataset("images", tmp_path / "d")
+
+
+# --- text ------------------------------------------------------------------------
+
+
+def test_text_folder_under_ptb_names() -> None:
+    data = load_dataset("text", shared("ptb-mini"))
+    assert isinstance(data, TextData) and data.vocab[data.train[-1]] == EOS
+    assert data.source.endswith("ptb-mini") and data.splits_note == ""
+
+
+def test_single_file_is_cut_by_fractions_and_char_level(tmp_path: Path) -> None:
+    (tmp_path / "corpus.md").write_text("".join(f"line {i} of the corpus\n" for i in range(100)))
+    words = load_dataset("text", tmp_path / "corpus.md")
+    n = len(words.train) + len(words.valid) + len(words.test)
+    assert n == 100 * 6 and len(words.test) == 60 and len(words.valid) == 54  # 5 words and <eos> a line
+    chars = load_dataset("text", tmp_path / "corpus.md", tokens="char")
+    assert chars.tokens == "char" and " " in chars.vocab and "l" in chars.vocab
+    assert chars.task.vocab_size < 30
+
+
+def test_vocabulary_cap_maps_the_rest_to_unk(tmp_path: Path) -> None:
+    (tmp_path / "train.txt").write_text("a a a b b c d\n" * 20)
+    (tmp_path / "val.txt").write_text("a b c d e\n")
+    (tmp_path / "test.txt").write_text("a\n")
+    data = load_dataset("text", tmp_path, vocab_size=3)
+    assert data.vocab == ["a", "b", UNK]
+    assert [data.vocab[i] for i in data.valid] == ["a", "b", UNK, UNK, UNK, UNK]
+
+
+def test_binary_file_is_not_text(tmp_path: Path) -> None:
+    (tmp_path / "x.bin").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
+    with pytest.raises(DataError, match="not a text file"):
+        load_dataset("text", tmp_path / "x.bin")
+
+
+# --- tables ----------------------------------------------------------------------
+
+
+def test_breast_cancer_table() -> None:
+    data = load_dataset("csv", shared("tabular/breast_cancer.csv"), target="target")
+    assert isinstance(data, TabularData)
+    assert (data.task.features, data.task.classes) == (30, 2)
+    assert len(data.train_y) + len(data.valid_y) + len(data.test_y) == 569
+    assert torch.allclose(data.train_x.mean(0), torch.zeros(30), atol=1e-4)  # standardised with train statistics
+    assert not torch.allclose(data.test_x.mean(0), torch.zeros(30), atol=1e-4)
+
+
+def test_wine_table_three_classes() -> None:
+    data = load_dataset("csv", shared("tabular/wine.csv"), target="target")
+    assert data.task.classes == 3 and data.class_names == ("0", "1", "2") and data.task.features == 13
+
+
+def test_categorical_and_missing_values(tmp_path: Path) -> None:
+    rows = ["size,colour,label"] + [f"{i if i % 7 else ''},{'red' if i % 2 else 'NA'},{'yes' if i % 3 else 'no'}"
+                                    for i in range(60)] + ["5,blue,"]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    data = load_dataset("csv", tmp_path / "t.csv", target="label")
+    assert data.feature_names[0] == "size" and "colour=red" in data.feature_names
+    assert len(data.train_y) + len(data.valid_y) + len(data.test_y) == 60  # the row without a target is dropped
+    assert data.class_names == ("no", "yes") and torch.isfinite(data.train_x).all()
+
+
+def test_missing_target_column(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="no target column 'label'; columns: a, b"):
+        load_dataset("csv", tmp_path / "t.csv", target="label")
+
+
+# --- registry --------------------------------------------------------------------
+
+
+def test_a_plugin_registers_a_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))  # the kind is gone after the test
+
+    @register_dataset("test-constant", task="image", options=("image_size",), help="constant images")
+    def load_constant(folder, spec):
+        return load_dataset("images", folder, image_size=spec.image_size, seed=spec.seed)
+
+    write_images(tmp_path / "d", {"a": 5, "b": 5})
+    data = load_dataset("test-constant", tmp_path / "d", image_size=4)
+    assert dataset_kind("test-constant").task == "image" and data.task.height == 4
+    with pytest.raises(DataError, match="--target does not apply"):
+        load_dataset("test-constant", tmp_path / "d", target="x")
+
+
+def test_options_that_do_not_apply_and_missing_dir() -> None:
+    with pytest.raises(DataError, match="--image-size does not apply to --dataset ptb"):
+        load_dataset("ptb", image_size=8)
+    with pytest.raises(DataError, match="--dataset images needs --data-dir"):
+        load_dataset("images")
