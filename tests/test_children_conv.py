@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from functools import cache
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,7 +21,7 @@ from nascli.children.profile import count_macs, count_params, profile_child
 from nascli.data.base import ImageTask
 from nascli.errors import ChildError
 from nascli.ops import OPS, make_op, out_channels, out_size
-from nascli.space import load_space
+from nascli.space import load_space, parse_space
 from nascli.space.compiler import compile_space
 
 CIFAR = ImageTask(channels=3, height=32, width=32, classes=10)
@@ -168,10 +169,7 @@ def test_macro_layer_is_bn_of_op_plus_summed_skips():
 
 def test_micro_layout_doubles_width_at_each_reduction():
     arch = sample_architecture(_compiled("enas_micro"), random.Random(5))
-    declared = MicroNet(arch, CIFAR, MicroConfig(filters=8, cells_per_stage=1))  # the space's `network` wins
-    assert arch.cell_stack.model_dump() == {"stages": 3, "repeat": 2, "width": 20, "stem": 60}
-    assert len(declared.cells) == 8 and declared.stem[0].out_channels == 60 and declared.head.fc.in_features == 80
-    arch = arch.model_copy(update={"cell_stack": None})  # a space without `network`: the config's layout
+    assert arch.cell_stack is None  # enas_micro.space declares no `network`: the config sets the layout
     net = MicroNet(arch, CIFAR, MicroConfig(filters=8, cells_per_stage=1))
     shapes = []
     for cell in net.cells:
@@ -179,6 +177,17 @@ def test_micro_layout_doubles_width_at_each_reduction():
     net(torch.randn(2, 3, 32, 32))
     assert shapes == [(8, 32, 32), (16, 16, 16), (16, 16, 16), (32, 8, 8), (32, 8, 8)]
     assert net.stem[0].out_channels == 3 * 8 and net.head.fc.in_features == 32
+
+
+def test_enas_micro_network_written_in_the_language_is_the_default_one():
+    """`network stages 3 repeat 2 width 20 stem 60` spells out the layout enas_micro gets by default."""
+    bundled = Path(load_space("enas_micro").source).read_text()
+    declared = bundled.replace("    let ops", "    network stages 3 repeat 2 width 20 stem 60\n    let ops")
+    compiled = compile_space(parse_space(declared, "declared.space"))
+    arch = sample_architecture(compiled, random.Random(5))
+    default = MicroNet(arch.model_copy(update={"cell_stack": None}), CIFAR)
+    spelled = MicroNet(arch, CIFAR, MicroConfig(filters=8, cells_per_stage=1))  # the space's `network` wins
+    assert {k: v.shape for k, v in spelled.state_dict().items()} == {k: v.shape for k, v in default.state_dict().items()}
 
 
 def test_unknown_op_is_a_child_error():
@@ -190,11 +199,10 @@ def test_unknown_op_is_a_child_error():
     assert err.value.where == "layer 1"
 
 
-# Image ops map feature maps to feature maps; the tabular `dense` op is tested in test_children_mlp.py.
-@pytest.mark.parametrize("name", [name for name in OPS if "image" in OPS.get(name).tasks])
+@pytest.mark.parametrize("name", [name for name in OPS if "image" in OPS.get(name).tasks])  # tables: test_children_mlp
 @pytest.mark.parametrize("stride", [1, 2])
 def test_every_registered_op_keeps_its_declared_shape(name, stride):
-    """The shape contract of nascli.ops: (B, c_in, H, W) -> (B, C, ceil(H/s), ceil(W/s))."""
+    """The shape contract of nascli.ops for image ops: (B, c_in, H, W) -> (B, C, ceil(H/s), ceil(W/s))."""
     spec = OPS.get(name)
     params = {p.name: p.default if p.default is not None else 3 for p in spec.params} | {"filters": 6}
     x = torch.randn(2, 4, 7, 5)

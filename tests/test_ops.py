@@ -38,7 +38,7 @@ def _space(body: str):
     ("layers 2 { op: {conv_3x3} filters = 8 }\n"
      "cell a nodes 3 inputs 2 { left: index left_op: {identity} right: index right_op: {none} }\n"
      "cell b nodes 3 inputs 2 stride 2 { left: index left_op: {identity} right: index right_op: {none} }",
-     "2:1", "either 'layers' or 'cell'"),
+     "2:1", "layers before cells are their stem: a plain chain, 'skip = previous'"),
 ])
 def test_spaces_are_checked_against_the_op_declarations(body, where, words):
     with pytest.raises(SpaceSemanticError) as err:

@@ -2,7 +2,7 @@
 
 Spaces are generated from the language's constructs: layer ops (NAS, ENAS,
 DARTS, none/identity, mbconv) flat or under branches, their parameters as
-choices, fixed values, defaults or ties, skip kinds, stages, cells, trees,
+choices, fixed values, defaults or ties, skip kinds, stages, cells (after a layer stem too), trees,
 dense cells, DAGs and hyper blocks, sometimes with a mistake (a decision no op reads, one
 cell only, a value an op does not allow). A space the compiler refuses must
 say where (file:line:col); a space it accepts must give children that work.
@@ -34,9 +34,8 @@ SMALL = ChildConfig(micro=MicroConfig(filters=4, cells_per_stage=1, stem_multipl
                     language=LanguageModelConfig(embed_size=8, hidden_size=8))
 SMALL_VALUES = {"filters": [2, 4, 6], "filter_height": [1, 3], "filter_width": [1, 3], "stride": [1, 2],
                 "pool_size": [2, 3], "kernel": [3, 5, 4], "expansion": [1, 2], "se": [0, 1]}
-# Image layer ops; tabular children (the `dense` op) are covered by test_children_mlp.py.
-BUILTIN_LAYER_OPS = [name for name in ops_for("layer") if OPS.get(name).plugin is None and "image" in OPS.get(name).tasks]
-BUILTIN_CELL_OPS = [name for name in ops_for("cell") if OPS.get(name).plugin is None]
+BUILTIN_LAYER_OPS = [n for n in ops_for("layer") if OPS.get(n).plugin is None and "image" in OPS.get(n).tasks]
+BUILTIN_CELL_OPS = [n for n in ops_for("cell") if OPS.get(n).plugin is None and "image" in OPS.get(n).tasks]
 
 
 @st.composite
@@ -93,13 +92,15 @@ def cell_blocks(draw) -> str:
 
 @st.composite
 def space_text(draw) -> str:
-    kind = draw(st.sampled_from(["layers", "layers", "stages", "cells", "dense", "tree", "dag"]))
+    kind = draw(st.sampled_from(["layers", "layers", "stages", "cells", "stem+cells", "dense", "tree", "dag"]))
     if kind == "layers":
         blocks = [draw(layers_block())]
     elif kind == "stages":
         blocks = [draw(layers_block()) for _ in range(draw(st.integers(2, 3)))]
     elif kind == "cells":
         blocks = [draw(cell_blocks())]
+    elif kind == "stem+cells":  # a layer stem must be a plain chain; anything else is refused
+        blocks = [draw(layers_block()), draw(cell_blocks())]
     elif kind == "dense":
         ops = draw(st.lists(st.sampled_from(BUILTIN_CELL_OPS), min_size=1, max_size=4, unique=True))
         blocks = [f"dense c nodes {draw(st.integers(2, 4))} stages {draw(st.integers(1, 2))} repeat "

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,6 +13,7 @@ from nascli.arch import decode
 from nascli.children import build_child
 from nascli.data.base import ImageTask
 from nascli.errors import SpaceSemanticError
+from nascli.render import architecture_tree
 from nascli.space import parse_space
 from nascli.space.compiler import compile_space
 
@@ -89,3 +93,21 @@ def test_a_cell_network_is_declared_in_the_space_and_exports(tmp_path):
     with pytest.raises(SpaceSemanticError, match="no 'cell' blocks") as err:
         _compiled("network stages 2 repeat 1 width 4 stem 6\nlayers 1 { filters = 4 filter_height = 1 filter_width = 1 }")
     assert err.value.where == "s.space:2:1"
+
+
+def test_cells_after_a_layer_stem_build_render_and_export(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_ops import assert_exports_match
+
+    compiled = _compiled("layers 2 { op: {conv_3x3, mbconv} kernel: {3} filters: {4, 6} stride: {1, 2} "
+                         "skip = previous }\n" + CELLS)
+    arch = decode("s: conv_3x3 3 4 2 / mbconv 3 6 1 ; 1 dil_conv_3x3 0 none ; 0 sep_conv_3x3 1 avg_pool_3x3", compiled)
+    assert [l.inputs for l in arch.layers] == [[], [0]] and len(arch.cells) == 2
+    torch.manual_seed(0)
+    model = build_child(arch, TINY)
+    assert [m.nascli_op.name for m in model.stem] == ["conv_3x3", "mbconv"]  # the layers replace the stem conv
+    assert "stem: " in str(architecture_tree(arch).children[0].label)
+    assert_exports_match(arch, model, TINY, tmp_path, "stem_cells")
+    with pytest.raises(SpaceSemanticError, match="a plain chain") as err:
+        _compiled("layers 2 { op = conv_1x1 filters = 4 skip: anchor }\n" + CELLS)
+    assert err.value.where == "s.space:2:38"  # at its skip

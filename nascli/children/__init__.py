@@ -38,7 +38,7 @@ def build_child(arch: Architecture, task: Task, config: ChildConfig | None = Non
         raise ChildError(f"the architecture is for {arch.task} data, but the dataset is not", where=arch.space)
     if arch.task == "tabular":  # dense layers carry their own dropout
         return MLP(arch, task)
-    if arch.layers is not None:
+    if arch.layers is not None and arch.cells is None:  # layers before cells are the cells' stem
         cfg = config.conv if dropout is None else dataclasses.replace(config.conv, dropout=float(dropout))
         return build_convnet(arch, task, cfg)
     if arch.dense is not None:

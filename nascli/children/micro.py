@@ -4,7 +4,8 @@ Layout (ENAS `micro_child.py`, fixed-arc mode): a 3x3 stem conv + BN to
 `stem_multiplier * filters` channels, then 3 stages of `cells_per_stage`
 normal cells with a reduction cell between stages (a space's `network`
 declaration, recorded as `arch.cell_stack`, sets the stages, cells per
-stage, first width and stem width instead); each reduction halves H and
+stage, first width and stem width instead; a space's layers before its cells,
+a plain chain, replace the stem conv); each reduction halves H and
 W and doubles the width. ReLU -> global average pool -> dropout -> Linear.
 
 A cell reads the outputs of the two previous cells (the stem's output twice
@@ -28,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..arch.records import Architecture, Cell, CellStack
+from ..arch.records import Architecture, Cell, CellStack, Layer
 from ..data.base import ImageTask
 from ..errors import ChildError
-from ..ops import OPS, make_op, out_size
+from ..ops import OPS, make_op, out_channels, out_size
 from .ops import ClassifierHead, FactorizedReduce, ReluConvBn
 
 
@@ -108,6 +109,21 @@ def _pick_cells(cells: list[Cell] | None) -> tuple[Cell, Cell]:
     return by_stride[1], by_stride[2]
 
 
+def _layer_stem(layers: list[Layer], task: ImageTask) -> tuple[nn.Sequential, Shape]:
+    """A chain of layer ops (the space's layers before its cells) and the shape it outputs."""
+    shape: Shape = (task.channels, task.height, task.width)
+    ops = []
+    for layer in layers:
+        if layer.op not in OPS or "layer" not in OPS.get(layer.op).blocks:
+            raise ChildError(f"unknown layer op {layer.op!r}; is the plugin that registers it loaded?",
+                             where=f"layer {layer.index}")
+        stride = int(layer.params.get("stride", 1))
+        width = out_channels(layer.op, shape[0], int(layer.params.get("filters", shape[0])))
+        ops.append(make_op(layer.op, shape[0], width, stride, layer.params))
+        shape = (width, out_size(shape[1], stride), out_size(shape[2], stride))
+    return nn.Sequential(*ops), shape
+
+
 class MicroNet(nn.Module):
     """An ENAS micro child: `forward(images (B, C, H, W)) -> logits (B, classes)`."""
 
@@ -116,8 +132,13 @@ class MicroNet(nn.Module):
         normal, reduction = _pick_cells(arch.cells)
         stack = arch.cell_stack or CellStack(stages=3, repeat=config.cells_per_stage, width=config.filters,
                                              stem=config.stem_multiplier * config.filters)
-        self.stem = nn.Sequential(nn.Conv2d(task.channels, stack.stem, 3, 1, 1, bias=False), nn.BatchNorm2d(stack.stem))
-        s0 = s1 = (stack.stem, task.height, task.width)
+        if arch.layers:
+            self.stem, s0 = _layer_stem(arch.layers, task)
+        else:
+            self.stem = nn.Sequential(nn.Conv2d(task.channels, stack.stem, 3, 1, 1, bias=False),
+                                      nn.BatchNorm2d(stack.stem))
+            s0 = (stack.stem, task.height, task.width)
+        s1 = s0
         width = stack.width
         cells, self.layout = [], []  # layout: the cell record each module was built from, for export
         for stage in range(stack.stages):

@@ -165,7 +165,7 @@ def _image_child(arch: Architecture, model: nn.Module, task: ImageTask, used: se
     extra = ""
     if arch.dense is not None:
         init, lines = _dense_child(arch, model, used)
-    elif arch.layers is not None:
+    elif arch.layers is not None and arch.cells is None:
         build = _nas_child if uses_nas_wiring(arch.layers) else _macro_child
         init, lines = build(arch, model, task, used)
     else:

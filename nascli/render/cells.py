@@ -119,7 +119,8 @@ def dag_diagram(arch: Architecture) -> Diagram:
 
 
 def micro_diagram(arch: Architecture) -> Diagram:
-    diagram = Diagram(f"{arch.space}: ENAS convolutional cell and reduction cell", arch.tokens)
+    stem = f", after a stem of {len(arch.layers)} layers ({', '.join(l.op for l in arch.layers)})" if arch.layers else ""
+    diagram = Diagram(f"{arch.space}: ENAS convolutional cell and reduction cell{stem}", arch.tokens)
     for cell in arch.cells:
         _cell_cluster(cell, diagram)
     return diagram

@@ -15,7 +15,7 @@ def architecture_diagram(arch: Architecture, image_shape: tuple[int, int, int] =
     `image_shape` (C, H, W) is the input a conv child reads: its data's."""
     if arch.task == "tabular":
         diagram = mlp_diagram(arch)
-    elif arch.layers is not None:
+    elif arch.layers is not None and arch.cells is None:  # layers before cells are the cells' stem
         diagram = conv_diagram(arch, image_shape)
     elif arch.tree is not None:
         diagram = tree_diagram(arch)

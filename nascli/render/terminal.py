@@ -92,6 +92,9 @@ def _dag_tree(arch: Architecture, root: Tree) -> None:
 
 
 def _cells_tree(arch: Architecture, root: Tree) -> None:
+    if arch.layers:  # the layer stem before the cells
+        steps = [f"{_op(layer.op)} {escape(OPS.get(layer.op).describe(layer.params))}" for layer in arch.layers]
+        root.add("stem: " + " → ".join(steps))
     for cell in arch.cells:
         branch = root.add(f"{cell.name} cell" + (f" (stride {cell.stride})" if cell.stride > 1 else ""))
         branch.add("node 0 = cₖ₋₂, node 1 = cₖ₋₁")
@@ -114,7 +117,7 @@ def architecture_tree(arch: Architecture, image_shape: tuple[int, int, int] = IM
     root = Tree(f"[bold]{escape(architecture_diagram(arch, image_shape).title)}[/]")
     if arch.task == "tabular":
         mlp_tree(arch, root)
-    elif arch.layers is not None:
+    elif arch.layers is not None and arch.cells is None:  # layers before cells are the cells' stem
         (_nas_tree if uses_nas_wiring(arch.layers) else _macro_tree)(arch, root, image_shape)
     elif arch.tree is not None:
         _tree_branch(arch.tree, len(arch.tree.nodes) - 1, root.add(f"{H_T} ="))

@@ -130,6 +130,19 @@ def _check_layer_ops(block, fail: Fail) -> None:
                 fail(f"'{decl.name}' is not read by op '{value}'; remove it", decl.pos)
 
 
+def _check_layer_stem(space: SearchSpace, fail: Fail) -> None:
+    """Layers before cells are the cells' stem: a plain chain (`skip = previous`) whose last layer feeds them."""
+    first_cell = next(i for i, b in enumerate(space.blocks) if b.kind == "cell")
+    for i, block in enumerate(space.blocks):
+        if block.kind != "layers":
+            continue
+        if i > first_cell:
+            fail("layers after the cells: a layer stem comes before the 'cell' blocks", block.pos)
+        skip = next((d for d in block.decisions if d.name == "skip"), None)
+        if not isinstance(skip, FixedDecl) or skip.value != "previous":
+            fail("layers before cells are their stem: a plain chain, 'skip = previous'", (skip or block).pos)
+
+
 def _check_layer_task(block, task: str, fail: Fail) -> None:
     """Every op the layers can take is one for the space's task (dense layers for tables, the rest for images)."""
     op, cases = _layer_cases(block)
@@ -217,7 +230,7 @@ def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> 
         _check_cells(cells, fail)
     layers = next((b for b in space.blocks if b.kind == "layers"), None)
     if cells and layers is not None:
-        fail("a space has either 'layers' or 'cell' blocks, not both", layers.pos)
+        _check_layer_stem(space, fail)
     if space.network is not None and not cells:
         fail("a network declaration stacks cells; this space has no 'cell' blocks", space.network.pos)
     dense = [b for b in space.blocks if b.kind == "dense"]
