@@ -14,6 +14,8 @@ from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
 from ..space import load_space
 from .app import command, err, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt, DeviceOpt,
+                             GpusPerChildOpt, WorkersOpt, device_name, executor_options)
 
 
 # Training examples per epoch per child unless --train-subset says otherwise: a proxy
@@ -21,11 +23,12 @@ from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 PROXY_SUBSET = {"cifar10": 400, "ptb": 20_000}
 
 
-def _train_config(dataset: str, epochs: int | None, subset: int | None, seed: int):
+def _train_config(dataset: str, epochs: int | None, subset: int | None, seed: int, amp: bool):
     from ..train import TrainConfig
 
     base = TrainConfig.for_language() if dataset == "ptb" else TrainConfig()
-    update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(dataset), "seed": seed}
+    update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(dataset), "seed": seed,
+              "amp": amp}
     return base.model_copy(update=update)
 
 
@@ -40,7 +43,15 @@ def search(
     batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child.")] = None,
     train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child [default: 400 images, 20,000 tokens: a CPU proxy].")] = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Children trained at once, in worker processes.")] = None,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = None,
+    address: AddressOpt = None,
+    child_timeout: ChildTimeoutOpt = None,
+    child_tries: ChildTriesOpt = None,
+    gpus_per_child: GpusPerChildOpt = None,
+    async_k: AsyncOpt = None,
+    device: DeviceOpt = "auto",
+    amp: AmpOpt = False,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue this run (a folder, or a name under runs/).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same machine: the same sampled architectures.")] = 0,
@@ -54,6 +65,7 @@ def search(
 ) -> None:
     """Search a space: sample children, train them, and train the controller on their rewards."""
     from ..search.controller import ControllerConfig  # torch loads only for the commands that train
+    from ..search.executor import ExecutorConfig
     from ..search.loop import SearchConfig
     from ..search.reinforce import ReinforceConfig
     from ..search.runs import create_search, resume_search
@@ -67,7 +79,11 @@ def search(
             run_space.close()
             if not same:
                 raise RunError(f"the run was started on another version of {space}; leave SPACE out to resume it", where=resume)
-        job = resume_search(resume, budget=budget, workers=workers)
+        if async_k is not None or amp:
+            raise RunError("--async and --amp are chosen when a run starts; a resume keeps the run's")
+        changed_device = device_name(device) if device != "auto" else None
+        executor = executor_options(backend, workers, address, child_timeout, child_tries, gpus_per_child, changed_device)
+        job = resume_search(resume, budget=budget, workers=workers, device=changed_device, executor=executor)
     else:
         if space is None:
             raise RunError("give a space to search (e.g. spaces/conv.space), or --resume RUN")
@@ -76,6 +92,7 @@ def search(
         compiled_settings = load_space(space).settings
         spec = data_spec(dataset, data_dir, download, compiled_settings, seed)
         name = spec.name
+        device = device_name(device)
         config = SearchConfig(
             strategy=strategy,
             data=spec,
@@ -83,7 +100,11 @@ def search(
             batch=batch or int(compiled_settings.get("batch", 4)),
             seed=seed,
             workers=workers or 1,
-            train=_train_config(name, epochs or compiled_settings.get("epochs"), train_subset, seed),
+            executor=ExecutorConfig(**{"backend": "process" if (workers or 1) > 1 else "local", **executor_options(
+                backend, workers, address, child_timeout, child_tries, gpus_per_child, device)}),
+            device=device,
+            async_k=async_k,
+            train=_train_config(name, epochs or compiled_settings.get("epochs"), train_subset, seed, amp),
             controller=ControllerConfig(temperature=temperature, tanh_constant=tanh_constant),
             reinforce=ReinforceConfig(lr=controller_lr, entropy_weight=entropy_weight),
             reward=RewardConfig(power=reward_power, c=reward_c, failed=failed_reward),
@@ -97,6 +118,9 @@ def search(
     out.print(f"run [bold]{store.path}[/]: {cfg.strategy} search of {job.compiled.name} on {data.name} from {where}")
     out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
               f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
+    updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
+    out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
+              f"{cfg.workers} at once, {updates}")
     try:
         with SearchView(store, job.config.budget, out) as view:
             job.run(view)

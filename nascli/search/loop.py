@@ -10,6 +10,9 @@ losing a finished child or training one twice:
 3. update the strategy on the step's rewards, record the step, checkpoint.
 On resume, a step with children but no update is finished first (its children
 left `running` are re-run), then the loop goes on.
+
+With `async_k` (`--async K`) the loop in async_loop.py runs instead: every
+worker stays busy and the controller updates after every K finished children.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from ..train import RewardConfig, TrainConfig
 from .controller import ControllerConfig
 from ..data.spec import DataSpec
 from ..runs import RunStore
+from ..runs.store import ChildRecord
 from .evaluate import ChildJob, ChildResult
-from .executor import Executor
+from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
 from .strategies import Strategy, make_strategy
 
@@ -41,7 +45,10 @@ class SearchConfig(BaseModel):
     budget: int = Field(12, ge=1)  # children in all
     batch: int = Field(4, ge=1)  # m: children per controller step
     seed: int = 0
-    workers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1)  # children trained at once
+    executor: ExecutorConfig = ExecutorConfig()
+    device: str = "auto"  # auto, cpu, cuda, cuda:N; a run records the one auto chose, each child the one it used
+    async_k: int | None = Field(None, ge=1)  # asynchronous: update after every K finished children
     train: TrainConfig = TrainConfig()
     reward: RewardConfig = RewardConfig()
     controller: ControllerConfig = ControllerConfig()
@@ -72,38 +79,50 @@ class Search:
         self.strategy: Strategy = make_strategy(config.strategy, compiled, config.seed, config.controller, config.reinforce)
         checkpoint = store.load_checkpoint()
         self.updated_through = -1  # last step whose rewards the strategy has learned from
+        self.consumed = 0  # async: finished children (in finish order) the updates have learned from
         if checkpoint is not None:
             self.strategy.load_state_dict(checkpoint["strategy"])
             self.updated_through = checkpoint["updated_through"]
+            self.consumed = int(checkpoint.get("consumed", 0))
 
     def _checkpoint(self) -> None:
-        self.store.save_checkpoint({"strategy": self.strategy.state_dict(), "updated_through": self.updated_through})
+        self.store.save_checkpoint({"strategy": self.strategy.state_dict(), "updated_through": self.updated_through,
+                                    "consumed": self.consumed})
 
-    def _propose(self, step: int) -> None:
+    def _propose(self, step: int, m: int | None = None) -> None:
         sampled = int(self.store.get_meta("samples", "0"))
-        m = min(self.config.batch, self.config.budget - sampled)
+        m = min(m or self.config.batch, self.config.budget - sampled)
         depth = self.compiled.depth_at(sampled)
         assignments = self.strategy.propose(m, depth)
+        log_probs = self.strategy.log_probs(assignments, depth)
         self._checkpoint()
         archs = [architecture(self.compiled, a, depth) for a in assignments]
-        self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs])
+        self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs], log_probs)
+
+    def job(self, child: ChildRecord) -> ChildJob:
+        """The work order for a recorded child."""
+        arch = architecture(self.compiled, *decode_tokens(self.compiled, child.tokens))
+        return ChildJob(child_id=child.id, arch=arch, train=self.config.train, reward=self.config.reward,
+                        child=self.config.child)
+
+    def record(self, result: ChildResult, step: int, tokens: str, observe: Observer | None) -> None:
+        """Write a finished child to the store (this process is its only writer) and tell the observer."""
+        if result.status == "done":
+            self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
+                                    result.params, result.macs, result.seconds, result.device)
+        else:
+            self.store.fail_child(result.child_id, result.error, result.reward, result.seconds, result.device)
+        if observe:
+            observe(SearchEvent("child_finished", step, result=result, tokens=tokens))
 
     def _train_pending(self, step: int, observe: Observer | None) -> None:
         pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
         if not pending:
             return
-        jobs = [ChildJob(child_id=c.id, arch=architecture(self.compiled, *decode_tokens(self.compiled, c.tokens)),
-                         train=self.config.train, reward=self.config.reward, child=self.config.child) for c in pending]
         tokens = {c.id: c.tokens for c in pending}
         self.store.mark_running([c.id for c in pending if c.status == "pending"])
-        for result in self.executor.map(jobs):
-            if result.status == "done":
-                self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
-                                        result.params, result.macs, result.seconds)
-            else:
-                self.store.fail_child(result.child_id, result.error, result.reward, result.seconds)
-            if observe:
-                observe(SearchEvent("child_finished", step, result=result, tokens=tokens[result.child_id]))
+        for result in self.executor.map([self.job(c) for c in pending]):
+            self.record(result, step, tokens[result.child_id], observe)
 
     def _update(self, step: int) -> ReinforceStats | None:
         children = self.store.children(step=step)
@@ -120,6 +139,11 @@ class Search:
     def run(self, observe: Observer | None = None) -> None:
         """Search until `budget` children are trained; safe to stop and call again."""
         self.store.state = "running"
+        if self.config.async_k:
+            from .async_loop import run_async
+
+            run_async(self, observe)
+            return self.finish()
         last = self.store.last_step()
         # a step with children but no update was cut short: finish it first
         step = last if last is not None and last > self.updated_through else self.updated_through + 1
@@ -136,5 +160,8 @@ class Search:
             if observe:
                 observe(SearchEvent("step_finished", step, depth=depth, stats=stats))
             step += 1
+        self.finish()
+
+    def finish(self) -> None:
         self.store.state = "finished"
         self.store.set_meta("finished_at", time.time())

@@ -6,32 +6,48 @@ from pathlib import Path
 from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
 from ..space import load_space
 from ..space.compiler import compile_space
-from .executor import make_executor
+from ..train.device import resolve_device
+from .executor import Executor, make_executor
 from .loop import Search, SearchConfig
+
+
+def _executor(config: SearchConfig, data) -> Executor:
+    """The executor the config asks for, on its device (checked before anything starts)."""
+    return make_executor(config.data, data, config.executor, config.workers, resolve_device(config.device))
+
 
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()`."""
     space = load_space(space_ref)
-    data = config.data.load()  # fail on a missing dataset before the run folder exists
+    data = config.data.load()  # fail on a missing dataset or device before the run folder exists
+    config = config.model_copy(update={"device": resolve_device(config.device)})  # the config records cpu/cuda
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
     text = Path(space.source).read_text(encoding="utf-8")
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
-    return Search(config, compile_space(space), store, make_executor(config.data, data, config.workers))
+    try:
+        return Search(config, compile_space(space), store, _executor(config, data))
+    except BaseException:
+        store.close()
+        raise
 
 
-def resume_search(run_ref: str | Path, budget: int | None = None, workers: int | None = None) -> Search:
-    """The search of an existing run, to continue where it stopped; `budget` may extend it."""
+def resume_search(run_ref: str | Path, budget: int | None = None, workers: int | None = None,
+                  device: str | None = None, executor: dict | None = None) -> Search:
+    """The search of an existing run, to continue where it stopped; `budget` may extend it, and
+    `workers`, `device` and `executor` (ExecutorConfig fields) say where the rest trains."""
     store = RunStore.open(find_run(run_ref))
     try:
         # config.json keeps the options the run started with; what a resume changed lives in meta
         override = store.get_meta("config_override")
         config = SearchConfig.model_validate_json(override) if override else SearchConfig.model_validate(store.config)
-        update = {k: v for k, v in (("budget", budget), ("workers", workers)) if v is not None}
+        update = {k: v for k, v in (("budget", budget), ("workers", workers), ("device", device)) if v is not None}
+        if executor:
+            update["executor"] = config.executor.model_copy(update=executor)
         if update:
             config = config.model_copy(update=update)
             store.set_meta("config_override", config.model_dump_json())
         compiled = run_space(store)
-        return Search(config, compiled, store, make_executor(config.data, config.data.load(), config.workers))
+        return Search(config, compiled, store, _executor(config, config.data.load()))
     except BaseException:
         store.close()
         raise
