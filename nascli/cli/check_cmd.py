@@ -13,6 +13,7 @@ from ..space import load_space
 from ..space.compiler import compile_space
 from .app import command, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .device_options import AmpOpt, DeviceOpt, device_name
 from .space_cmds import SpaceArg
 
 
@@ -24,21 +25,24 @@ def check(
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
+    device: DeviceOpt = "auto",
+    amp: AmpOpt = False,
 ) -> None:
     """Sample N architectures (all depths), build each and run one forward+backward pass on a real batch.
 
     Exit 0 when every one builds and runs; one whose loss is not finite is listed as diverged."""
     from ..children.check import check_architecture  # torch loads only here
 
+    device = device_name(device)
     compiled = compile_space(load_space(space))
     data = data_spec(dataset, data_dir, download, compiled.space.settings).load()
     rng = random.Random(seed)
     depths = compiled.depths or [None]
-    table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}")
+    table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}, {device}")
     results = []
     for i in range(n):
         arch = sample_architecture(compiled, rng, depths[i % len(depths)])
-        r = check_architecture(arch, data, seed=(seed or 0) + i)
+        r = check_architecture(arch, data, seed=(seed or 0) + i, device=device, amp=amp)
         results.append(r)
         if r.status == "failed":
             table.add_row(str(i), str(arch.depth), "-", "-", "-", f"[red]{r.error}[/]")

@@ -13,6 +13,7 @@ from ..errors import RunError
 from ..space import load_space
 from .app import command, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .device_options import AmpOpt, DeviceOpt, device_name
 
 
 @command("eval")
@@ -26,6 +27,8 @@ def eval_(
     download: DownloadOpt = False,
     seed: Annotated[int, typer.Option(help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    device: DeviceOpt = "auto",
+    amp: AmpOpt = False,
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
 
@@ -37,6 +40,7 @@ def eval_(
 
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
+    device = device_name(device)
     if best:
         found = best_child(run)
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
@@ -45,12 +49,12 @@ def eval_(
         spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)
         train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
         child, out_dir = ChildConfig(), eval_dir(arch_file)
-    train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
+    train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None, "amp": amp})
     data = spec.load()
     if not as_json:
         where = "the embedded sample" if data.embedded else data.source
-        out.print(f"retraining {arch.tokens}\n  on {spec.name} train+valid from {where}, {epochs} epochs")
-    result = retrain(arch, data, spec.name, train, child, out_dir)
+        out.print(f"retraining {arch.tokens}\n  on {spec.name} train+valid from {where}, {epochs} epochs, on {device}")
+    result = retrain(arch, data, spec.name, train, child, out_dir, device)
     if as_json:
         out.print_json(json.dumps(result.model_dump()))
         return
