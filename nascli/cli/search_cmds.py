@@ -92,7 +92,8 @@ def search(
         compiled_settings = load_space(space).settings
         spec = data_spec(dataset, data_dir, download, compiled_settings, seed)
         name = spec.name
-        device = device_name(device)
+        if not (backend == "ray" and address):  # a Ray cluster's GPUs need not be on this machine
+            device = device_name(device)
         config = SearchConfig(
             strategy=strategy,
             data=spec,

@@ -11,16 +11,23 @@ from .executor import Executor, make_executor
 from .loop import Search, SearchConfig
 
 
+def _device(config: SearchConfig) -> str:
+    """The device children train on, checked here; a Ray cluster's GPUs need not be on this machine."""
+    if config.executor.backend == "ray" and config.executor.address and config.device != "auto":
+        return config.device
+    return resolve_device(config.device)
+
+
 def _executor(config: SearchConfig, data) -> Executor:
     """The executor the config asks for, on its device (checked before anything starts)."""
-    return make_executor(config.data, data, config.executor, config.workers, resolve_device(config.device))
+    return make_executor(config.data, data, config.executor, config.workers, _device(config))
 
 
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()`."""
     space = load_space(space_ref)
     data = config.data.load()  # fail on a missing dataset or device before the run folder exists
-    config = config.model_copy(update={"device": resolve_device(config.device)})  # the config records cpu/cuda
+    config = config.model_copy(update={"device": _device(config)})  # the config records cpu/cuda
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
     text = Path(space.source).read_text(encoding="utf-8")
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
