@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -17,6 +13,7 @@ from nascli.cli import app
 from nascli.runs import RunStore
 from nascli.search.reinforce import Reinforce, ReinforceConfig
 from test_search import FAST, _done_rows, search
+from test_workers import _search, _wait_for
 
 
 def _gradient(behaviour: torch.Tensor | None, shift: float = 0.0) -> torch.Tensor:
@@ -51,13 +48,8 @@ def test_an_async_search_with_two_workers(runner, tmp_path):
 
 def test_an_async_search_resumes_after_kill_9(runner, tmp_path):
     run = tmp_path / "k"
-    cmd = [sys.executable, "-m", "nascli", "search", "conv", "--budget", "5", *FAST, "--async", "2",
-           "--run-dir", str(run), "--seed", "4"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).parents[1])
-    deadline = time.time() + 240
-    while time.time() < deadline and len(_done_rows(run / "run.db")) < 3:
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.1)
+    proc = _search(run, "--budget", "5", "--async", "2", "--seed", "4")
+    _wait_for(lambda: len(_done_rows(run / "run.db")) >= 3, 240, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _done_rows(run / "run.db")

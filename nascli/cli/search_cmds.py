@@ -14,8 +14,8 @@ from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
 from ..space import load_space
 from .app import command, err, out
 from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
-from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt, DeviceOpt,
-                             GpusPerChildOpt, WorkersOpt, device_name, executor_options)
+from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
+                             CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options)
 
 
 # Training examples per epoch per child unless --train-subset says otherwise: a proxy
@@ -48,6 +48,7 @@ def search(
     address: AddressOpt = None,
     child_timeout: ChildTimeoutOpt = None,
     child_tries: ChildTriesOpt = None,
+    cpus_per_child: CpusPerChildOpt = None,
     gpus_per_child: GpusPerChildOpt = None,
     async_k: AsyncOpt = None,
     device: DeviceOpt = "auto",
@@ -82,7 +83,8 @@ def search(
         if async_k is not None or amp:
             raise RunError("--async and --amp are chosen when a run starts; a resume keeps the run's")
         changed_device = device_name(device) if device != "auto" else None
-        executor = executor_options(backend, workers, address, child_timeout, child_tries, gpus_per_child, changed_device)
+        executor = executor_options(backend, workers, address, child_timeout, child_tries, cpus_per_child,
+                                    gpus_per_child, changed_device)
         job = resume_search(resume, budget=budget, workers=workers, device=changed_device, executor=executor)
     else:
         if space is None:
@@ -102,7 +104,7 @@ def search(
             seed=seed,
             workers=workers or 1,
             executor=ExecutorConfig(**{"backend": "process" if (workers or 1) > 1 else "local", **executor_options(
-                backend, workers, address, child_timeout, child_tries, gpus_per_child, device)}),
+                backend, workers, address, child_timeout, child_tries, cpus_per_child, gpus_per_child, device)}),
             device=device,
             async_k=async_k,
             train=_train_config(name, epochs or compiled_settings.get("epochs"), train_subset, seed, amp),

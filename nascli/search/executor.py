@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from typing import Iterator, Literal, Sequence
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..data import ImageData, TextData
@@ -43,7 +44,9 @@ class ExecutorConfig(BaseModel):
     child_timeout: float | None = Field(None, gt=0)  # seconds; a child still training then is failed
     max_tries: int = Field(3, ge=1)  # runs of a child whose worker died, before it is recorded failed
     address: str | None = None  # ray: the cluster to join; None starts a local Ray instance
-    cpus_per_child: float = Field(1.0, gt=0)  # ray: resources each task declares
+    # torch threads of each child; ray: also the CPUs each task declares (None: 1). None for
+    # process: this machine's cores divided among the workers
+    cpus_per_child: int | None = Field(None, ge=1)
     gpus_per_child: float = Field(0.0, ge=0)  # ray: fractions share a GPU between children
 
 
@@ -108,6 +111,8 @@ class InlineExecutor(Executor):
     def __init__(self, data: ImageData | TextData, config: ExecutorConfig, device: str = "cpu"):
         self.data, self.config, self.device = data, config, device
         self.queue: deque[ChildJob] = deque()
+        if config.cpus_per_child:
+            torch.set_num_threads(config.cpus_per_child)
         if config.child_timeout and threading.current_thread() is not threading.main_thread():
             raise RunError("--child-timeout with the local backend needs the main thread; use --workers 2")
 

@@ -59,10 +59,10 @@ class RayExecutor(Executor):
                 raise RunError(f"cannot start or reach Ray: {err}", where=config.address) from None
         self.device = "cuda" if config.gpus_per_child > 0 else device  # Ray picks the GPU for each task
         self.data_ref = ray.put(data)
+        self.threads = config.cpus_per_child or 1
         self.task = ray.remote(_train_task).options(
-            num_cpus=config.cpus_per_child, num_gpus=config.gpus_per_child,
+            num_cpus=self.threads, num_gpus=config.gpus_per_child,
             max_retries=config.max_tries - 1, retry_exceptions=False)
-        self.threads = max(1, int(config.cpus_per_child))
         self.queue: deque[ChildJob] = deque()
         self.running: dict = {}  # ObjectRef -> (job, start time)
 

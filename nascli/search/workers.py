@@ -89,7 +89,7 @@ class ProcessExecutor(Executor):
 
     def __init__(self, spec: DataSpec, config: ExecutorConfig, workers: int, device: str):
         self.spec, self.config, self.capacity = spec, config, workers
-        self.threads = max(1, (os.cpu_count() or 1) // workers)
+        self.threads = config.cpus_per_child or max(1, (os.cpu_count() or 1) // workers)
         self.queue = _Queue()
         self.workers = [self._spawn(d) for d in worker_devices(device, workers)]
 
