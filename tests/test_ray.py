@@ -55,3 +55,11 @@ def test_ray_search_survives_a_killed_worker(runner, tmp_path):
     assert [c.status for c in children] == ["done"] * 3  # Ray ran the killed worker's task again
     assert all(c.device == "cpu" and c.params > 0 for c in children)
     assert runner.invoke(app, ["show", str(tmp_path / "r")]).exit_code == 0
+
+
+def test_a_ray_child_past_the_timeout_is_cancelled_and_recorded_failed(runner, tmp_path):
+    search(runner, tmp_path, "conv", "--budget", "2", "--batch", "2", "--epochs", "3", "--train-subset", "256",
+           "--backend", "ray", "--workers", "2", "--child-timeout", "0.3", "--run-dir", str(tmp_path / "t"))
+    with RunStore.open_readonly(tmp_path / "t") as store:
+        children = store.children()
+    assert [(c.status, c.error) for c in children] == [("failed", "timed out after 0.3 s")] * 2
