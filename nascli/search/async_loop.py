@@ -32,14 +32,20 @@ def _finished_in_order(search: Search) -> list[ChildRecord]:
     return sorted(closed, key=lambda c: (c.finished, c.id))
 
 
+def _log_prob_now(search: Search, assignment, depth: int | None) -> float:
+    """A child recorded without its sampling log-prob (a run from before they were kept, or a
+    strategy without a policy) counts as sampled by today's policy: ratio 1."""
+    now = search.strategy.log_probs([assignment], depth)
+    return now[0] if now else 0.0
+
+
 def _update(search: Search, consumed: int, take: int, observe: Observer | None) -> int:
     """Learn from finished children [consumed, consumed + take); returns the new `consumed`."""
     batch = _finished_in_order(search)[consumed:consumed + take]
     decoded = [decode_tokens(search.compiled, c.tokens) for c in batch]
     rewards = [c.reward for c in batch]
-    # a child of a run started before log-probs were kept counts as sampled by today's policy
-    current = search.strategy.log_probs([a for a, _ in decoded], decoded[0][1]) or [0.0] * len(batch)
-    behaviour = [c.log_prob if c.log_prob is not None else now for c, now in zip(batch, current)]
+    behaviour = [c.log_prob if c.log_prob is not None else _log_prob_now(search, a, d)
+                 for c, (a, d) in zip(batch, decoded)]
     stats = search.strategy.update_async([a for a, _ in decoded], [d for _, d in decoded], rewards, behaviour)
     step = search.updated_through + 1
     search.store.record_step(step, stats.baseline if stats else None, sum(rewards) / len(rewards),
