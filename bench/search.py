@@ -135,7 +135,7 @@ def _run_strategy(strategy: str, seed: int, cfg: BenchConfig, data: ImageData, s
     store = RunStore.create(workdir / f"{strategy}-{seed}", config.model_dump(mode="json"), space_text, sha)
     compiled = compile_space(parse_space(space_text, "conv-proxy.space"))
     try:
-        Search(config, compiled, store, InlineExecutor(data)).run()
+        Search(config, compiled, store, InlineExecutor(data, config.executor)).run()
         return [c.reward for c in sorted(store.children(), key=lambda c: c.id)]
     finally:
         store.close()

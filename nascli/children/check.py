@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from ..arch import Architecture
 from ..data import Data, LabelledSplits, batchify
+from ..train.device import autocast
 from . import ChildConfig, build_child, profile_child
 
 
@@ -37,17 +38,18 @@ def real_batch(data: Data, size: int = 16, bptt: int = 35) -> tuple[torch.Tensor
 
 
 def check_architecture(arch: Architecture, data: Data, config: ChildConfig | None = None,
-                       seed: int = 0) -> CheckResult:
-    """One architecture's check; `seed` fixes its initial weights, so a result can be reproduced."""
-    x, y = real_batch(data)
+                       seed: int = 0, device: str = "cpu", amp: bool = False) -> CheckResult:
+    """One architecture's check on `device`; `seed` fixes its initial weights, so a result can be reproduced."""
+    x, y = (t.to(device) for t in real_batch(data))
     try:
         torch.manual_seed(seed)
         model = build_child(arch, data.task, config)
         profile = profile_child(model, data.task)
-        model.train()
+        model.to(device).train()
         start = time.perf_counter()
-        logits = model(x) if isinstance(data, LabelledSplits) else model(x, model.init_state(x.shape[1]))[0]
-        loss = F.cross_entropy(logits.flatten(0, -2), y.flatten())
+        with autocast(device, amp):
+            logits = model(x) if isinstance(data, LabelledSplits) else model(x, model.init_state(x.shape[1]))[0]
+        loss = F.cross_entropy(logits.float().flatten(0, -2), y.flatten())
         loss.backward()
         ms = (time.perf_counter() - start) * 1000
     except Exception as err:  # noqa: BLE001 - a failing architecture is the result being reported

@@ -14,6 +14,7 @@ from ..space.compiler import compile_space
 from .app import command, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
+from .device_options import AmpOpt, DeviceOpt, device_name
 from .space_cmds import SpaceArg
 
 
@@ -29,22 +30,25 @@ def check(
     tokens: TokensOpt = None,
     vocab_size: VocabSizeOpt = None,
     target: TargetOpt = None,
+    device: DeviceOpt = "auto",
+    amp: AmpOpt = False,
 ) -> None:
     """Sample N architectures (all depths), build each and run one forward+backward pass on a real batch.
 
     Exit 0 when every one builds and runs; one whose loss is not finite is listed as diverged."""
     from ..children.check import check_architecture  # torch loads only here
 
+    device = device_name(device)
     compiled = compile_space(load_space(space))
     data = data_spec(dataset, data_dir, download, compiled.space, image_size=image_size, tokens=tokens,
                      vocab_size=vocab_size, target=target).load()
     rng = random.Random(seed)
     depths = compiled.depths or [None]
-    table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}")
+    table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}, {device}")
     results = []
     for i in range(n):
         arch = sample_architecture(compiled, rng, depths[i % len(depths)])
-        r = check_architecture(arch, data, seed=(seed or 0) + i)
+        r = check_architecture(arch, data, seed=(seed or 0) + i, device=device, amp=amp)
         results.append(r)
         if r.status == "failed":
             table.add_row(str(i), str(arch.depth), "-", "-", "-", f"[red]{r.error}[/]")

@@ -15,6 +15,7 @@ from .app import command, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
 from .view_cmds import ForceOpt
+from .device_options import AmpOpt, DeviceOpt, device_name
 
 
 @command("eval")
@@ -33,6 +34,8 @@ def eval_(
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     force: ForceOpt = False,
+    device: DeviceOpt = "auto",
+    amp: AmpOpt = False,
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
 
@@ -47,6 +50,7 @@ def eval_(
 
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
+    device = device_name(device)
     if best:
         found = best_child(run)
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
@@ -56,14 +60,14 @@ def eval_(
                          tokens=tokens, vocab_size=vocab_size, target=target)
         train = TrainConfig.for_task(dataset_kind(spec.name).task)
         child, out_dir = ChildConfig(), eval_dir(arch_file)
-    train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
+    train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None, "amp": amp})
     writable_folder(out_dir)  # a read-only run folder fails now, not after the training
     data = spec.load()
     check_data(data, train, test=True)
     if not as_json:
         where = "the embedded sample" if data.embedded else data.source
-        out.print(f"retraining {arch.tokens}\n  on {spec.name} train+valid from {where}, {epochs} epochs")
-    result = retrain(arch, data, spec.name, train, child, out_dir)
+        out.print(f"retraining {arch.tokens}\n  on {spec.name} train+valid from {where}, {epochs} epochs, on {device}")
+    result = retrain(arch, data, spec.name, train, child, out_dir, device)
     if as_json:
         out.print_json(json.dumps(result.model_dump()))
         return

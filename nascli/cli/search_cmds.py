@@ -20,6 +20,8 @@ from ..space import load_space, read_space_text
 from .app import command, err, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
+from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
+                             CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options)
 
 
 # Training examples per epoch per child unless --train-subset says otherwise: a proxy
@@ -29,11 +31,12 @@ PROXY_SUBSET = {"image": 400, "language": 20_000}
 UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
 
 
-def _train_config(task: str, epochs: int | None, subset: int | None, seed: int):
+def _train_config(task: str, epochs: int | None, subset: int | None, seed: int, amp: bool):
     from ..train import TrainConfig
 
     base = TrainConfig.for_task(task)
-    update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(task), "seed": seed}
+    update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(task), "seed": seed,
+              "amp": amp}
     return base.model_copy(update=update)
 
 
@@ -72,7 +75,16 @@ def search(
     batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child.")] = None,
     train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child [default: 400 images, 20,000 tokens: a CPU proxy].")] = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Children trained at once, in worker processes.")] = None,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = None,
+    address: AddressOpt = None,
+    child_timeout: ChildTimeoutOpt = None,
+    child_tries: ChildTriesOpt = None,
+    cpus_per_child: CpusPerChildOpt = None,
+    gpus_per_child: GpusPerChildOpt = None,
+    async_k: AsyncOpt = None,
+    device: DeviceOpt = "auto",
+    amp: AmpOpt = False,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue this run (a folder, or a name under runs/).")] = None,
     reset_controller: Annotated[bool, typer.Option("--reset-controller", help="With --resume: go on with a fresh controller, keeping every recorded child (when checkpoints/ is lost).")] = False,
@@ -88,6 +100,7 @@ def search(
     """Search a space: sample children, train them, and train the controller on their rewards."""
     from ..data import dataset_kind
     from ..search.controller import ControllerConfig  # torch loads only for the commands that train
+    from ..search.executor import ExecutorConfig
     from ..search.loop import SearchConfig
     from ..search.reinforce import ReinforceConfig
     from ..search.runs import create_search, resume_search
@@ -101,7 +114,13 @@ def search(
             run_space.close()
             if not same:
                 raise RunError(f"the run was started on another version of {space}; leave SPACE out to resume it", where=resume)
-        job = resume_search(resume, budget=budget, workers=workers, reset_controller=reset_controller)
+        if async_k is not None or amp:
+            raise RunError("--async and --amp are chosen when a run starts; a resume keeps the run's")
+        changed_device = device_name(device) if device != "auto" else None
+        executor = executor_options(backend, workers, address, child_timeout, child_tries, cpus_per_child,
+                                    gpus_per_child, changed_device)
+        job = resume_search(resume, budget=budget, workers=workers, device=changed_device, executor=executor,
+                            reset_controller=reset_controller)
     else:
         if reset_controller:
             raise RunError("--reset-controller applies to --resume RUN only")
@@ -113,6 +132,8 @@ def search(
         compiled_settings = space_ir.settings
         spec = data_spec(dataset, data_dir, download, space_ir, seed, image_size=image_size,
                          tokens=tokens, vocab_size=vocab_size, target=target)
+        if not (backend == "ray" and address):  # a Ray cluster's GPUs need not be on this machine
+            device = device_name(device)
         config = SearchConfig(
             strategy=strategy,
             data=spec,
@@ -120,7 +141,12 @@ def search(
             batch=batch or int(compiled_settings.get("batch", 4)),
             seed=seed,
             workers=workers or 1,
-            train=_train_config(dataset_kind(spec.name).task, epochs or compiled_settings.get("epochs"), train_subset, seed),
+            executor=ExecutorConfig(**{"backend": "process" if (workers or 1) > 1 else "local", **executor_options(
+                backend, workers, address, child_timeout, child_tries, cpus_per_child, gpus_per_child, device)}),
+            device=device,
+            async_k=async_k,
+            train=_train_config(dataset_kind(spec.name).task, epochs or compiled_settings.get("epochs"), train_subset, seed,
+                                amp),
             controller=ControllerConfig(temperature=temperature, tanh_constant=tanh_constant),
             reinforce=ReinforceConfig(lr=controller_lr, entropy_weight=entropy_weight),
             reward=RewardConfig(power=reward_power, c=reward_c, failed=failed_reward),
@@ -134,6 +160,9 @@ def search(
     out.print(f"run [bold]{store.path}[/]: {cfg.strategy} search of {job.compiled.name} on {data.name} from {where}")
     out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
               f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
+    updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
+    out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
+              f"{cfg.workers} at once, {updates}")
     stop = _Stop()
     try:
         with SearchView(store, job.config.budget, out) as view, _sigterm_as_interrupt(stop):

@@ -30,6 +30,8 @@ class ChildRecord(BaseModel):
     error: str | None = None
     created: float
     finished: float | None = None
+    log_prob: float | None = None  # log-probability under the policy that sampled it (None: random search)
+    device: str | None = None  # where it trained (None: runs older than schema 2)
 
     @model_validator(mode="after")
     def _finished_children_have_results(self) -> ChildRecord:

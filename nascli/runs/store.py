@@ -38,7 +38,9 @@ from .database import connect, sql_errors
 from .records import STATUSES, ChildRecord, RunSummary, StepRecord
 
 RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# Columns added since schema 1; a run made before them gains them (NULL) when opened for writing.
+_ADDED_COLUMNS = {"log_prob": "REAL", "device": "TEXT"}
 DB_FILE, CHECKPOINT_DIR = "run.db", "checkpoints"
 BUILDING_MARK = ".creating-"  # `.NAME.creating-PID`: a run folder being built, renamed to NAME when complete
 
@@ -51,7 +53,8 @@ CREATE TABLE children (
     arch_json TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
     reward REAL, metric REAL, metric_name TEXT, params INTEGER, macs INTEGER,
-    seconds REAL, error TEXT, created REAL NOT NULL, finished REAL);
+    seconds REAL, error TEXT, created REAL NOT NULL, finished REAL,
+    log_prob REAL, device TEXT);
 CREATE INDEX children_by_status_reward ON children (status, reward DESC);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE controller_steps (
@@ -185,9 +188,10 @@ class RunStore:
                 os.close(lock_fd)
             raise
         try:
-            if store.get_meta("schema_version") != SCHEMA_VERSION:
+            if store.get_meta("schema_version") not in ("1", SCHEMA_VERSION):
                 raise RunError("not a nascli run database (schema version)", where=str(store._db))
             if not readonly:
+                store._migrate()
                 store.set_meta("pid", os.getpid())
                 store.set_meta("host", socket.gethostname())
         except RunError:
@@ -209,6 +213,17 @@ class RunStore:
         self.close()
 
     # -- plumbing --------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Bring a schema-1 run up to date: add the missing columns (NULL for old children)."""
+        have = {row["name"] for row in self._rows("PRAGMA table_info(children)")}
+        if have.issuperset(_ADDED_COLUMNS):
+            return
+        with self._write() as db:
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE children ADD COLUMN {name} {kind}")
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -270,13 +285,16 @@ class RunStore:
 
     # -- children --------------------------------------------------------
 
-    def add_children(self, step: int, depth: int | None, items: list[tuple[str, str]]) -> list[int]:
-        """Record sampled (tokens, arch_json) pairs as 'pending'; returns their ids."""
+    def add_children(self, step: int, depth: int | None, items: list[tuple[str, str]],
+                     log_probs: list[float] | None = None) -> list[int]:
+        """Record sampled (tokens, arch_json) pairs as 'pending', with the log-probability
+        each was sampled with (when the strategy has one); returns their ids."""
         now = time.time()
+        log_probs = log_probs or [None] * len(items)
         with self._write() as db:
-            ids = [db.execute("INSERT INTO children (step, depth, tokens, arch_json, status, created) "
-                              "VALUES (?, ?, ?, ?, 'pending', ?)", (step, depth, tokens, arch, now)).lastrowid
-                   for tokens, arch in items]
+            ids = [db.execute("INSERT INTO children (step, depth, tokens, arch_json, status, created, log_prob) "
+                              "VALUES (?, ?, ?, ?, 'pending', ?, ?)", (step, depth, tokens, arch, now, lp)).lastrowid
+                   for (tokens, arch), lp in zip(items, log_probs)]
             db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'samples'", (len(ids),))
         return ids
 
@@ -297,12 +315,12 @@ class RunStore:
                 raise RunError(f"child {child_id} is not pending or running", where=str(self._db))
 
     def finish_child(self, child_id: int, reward: float, metric: float, metric_name: str,
-                     params: int, macs: int, seconds: float) -> None:
+                     params: int, macs: int, seconds: float, device: str | None = None) -> None:
         self._close_child(child_id, "done", reward=reward, metric=metric, metric_name=metric_name,
-                          params=params, macs=macs, seconds=seconds)
+                          params=params, macs=macs, seconds=seconds, device=device)
 
-    def fail_child(self, child_id: int, error: str, reward: float, seconds: float) -> None:
-        self._close_child(child_id, "failed", error=error, reward=reward, seconds=seconds)
+    def fail_child(self, child_id: int, error: str, reward: float, seconds: float, device: str | None = None) -> None:
+        self._close_child(child_id, "failed", error=error, reward=reward, seconds=seconds, device=device)
 
     def children(self, status: str | None = None, order_by_reward: bool = False,
                  limit: int | None = None, step: int | None = None) -> list[ChildRecord]:

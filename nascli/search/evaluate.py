@@ -26,6 +26,7 @@ class ChildJob(BaseModel):
     train: TrainConfig
     reward: RewardConfig
     child: ChildConfig
+    device: str = "cpu"  # set by the executor that runs it (a worker's GPU, say)
 
 
 class ChildResult(BaseModel):
@@ -38,6 +39,7 @@ class ChildResult(BaseModel):
     macs: int | None = None
     seconds: float
     error: str | None = None
+    device: str | None = None  # where it trained
 
 
 def run_child(job: ChildJob, data: Data) -> ChildResult:
@@ -51,17 +53,17 @@ def run_child(job: ChildJob, data: Data) -> ChildResult:
         params, macs = profile.params, profile.macs
         cfg = job.train.with_hyper(job.arch.hyper).model_copy(update={"seed": job.train.seed + job.child_id})
         if isinstance(data, LabelledSplits):  # images or table rows: classification
-            hist = fit_image(model, (data.train_x, data.train_y), (data.valid_x, data.valid_y), cfg)
+            hist = fit_image(model, (data.train_x, data.train_y), (data.valid_x, data.valid_y), cfg, job.device)
             metric, reward = image_reward(hist.metric, job.reward)
             name = "valid_accuracy"
         else:
-            hist = fit_language(model, data.train, data.valid, cfg)
+            hist = fit_language(model, data.train, data.valid, cfg, job.device)
             metric, reward = language_reward(hist.metric, job.reward)
             name = "valid_perplexity"
         if not math.isfinite(reward):
             raise ChildError(f"diverged: validation {name} is {metric}")
         return ChildResult(child_id=job.child_id, status="done", reward=reward, metric=metric, metric_name=name,
-                           params=params, macs=macs, seconds=time.perf_counter() - start)
+                           params=params, macs=macs, seconds=time.perf_counter() - start, device=job.device)
     except Exception as err:  # noqa: BLE001 - any child failure is recorded, the search goes on
         if isinstance(err, torch.OutOfMemoryError):
             message = "out of memory"
@@ -70,4 +72,5 @@ def run_child(job: ChildJob, data: Data) -> ChildResult:
         else:
             message = f"{type(err).__name__}: {err}"
         return ChildResult(child_id=job.child_id, status="failed", reward=job.reward.failed, params=params,
-                           macs=macs, seconds=time.perf_counter() - start, error=message.splitlines()[0][:500])
+                           macs=macs, seconds=time.perf_counter() - start, error=message.splitlines()[0][:500],
+                           device=job.device)

@@ -1,80 +1,157 @@
-"""Executors: where children are trained. One interface, `map(jobs)`, yielding results
-as they finish; the search loop neither knows nor cares which one stands behind it.
+"""Executors: where children are trained. One interface behind every backend:
+`submit(job)` queues a child, `next_result()` blocks until one finishes, and `map`
+(built on the two) trains a batch; the search loop neither knows nor cares which
+backend stands behind it. Every result comes back to the search process, the only
+writer of the run store.
 
-`InlineExecutor` trains in this process, one child after another. `ProcessExecutor`
-trains N children at once in worker processes that each load the data once. A Ray
-executor (parallel children on a cluster) implements the same two methods.
+- `local` (`InlineExecutor`): one child after another in the search process.
+- `process` (`ProcessExecutor`, workers.py): N worker processes on this machine.
+- `ray` (`RayExecutor`, ray_executor.py): each child a Ray task, on one machine
+  or a cluster.
+
+Every backend honours `child_timeout` (a hanging child is stopped and recorded as
+failed) and survives a worker that dies (its child is re-run up to `max_tries`
+times, then recorded as failed with the reason).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing as mp
-import os
-from typing import Iterator, Protocol, Sequence
+import signal
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Iterator, Literal, Sequence
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..data import Data
 from ..data.spec import DataSpec
-from ..plugins import load_plugins, loaded_refs
+from ..errors import RunError
 from .evaluate import ChildJob, ChildResult, run_child
 
-
-class Executor(Protocol):
-    def map(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]: ...
-
-    def close(self) -> None: ...
+Backend = Literal["local", "process", "ray"]
 
 
-class InlineExecutor:
-    """Children trained one at a time in this process, on data loaded once."""
+class ExecutorConfig(BaseModel):
+    """Where and how children run; part of the search config."""
 
-    def __init__(self, data: Data):
-        self.data = data
+    model_config = ConfigDict(extra="forbid")
+
+    # local trains in the search process, or in worker processes when the search has workers > 1
+    backend: Backend = "local"
+    child_timeout: float | None = Field(None, gt=0)  # seconds; a child still training then is failed
+    max_tries: int = Field(3, ge=1)  # runs of a child whose worker died, before it is recorded failed
+    address: str | None = None  # ray: the cluster to join; None starts a local Ray instance
+    # torch threads of each child; ray: also the CPUs each task declares (None: 1). None for
+    # process: this machine's cores divided among the workers
+    cpus_per_child: int | None = Field(None, ge=1)
+    gpus_per_child: float = Field(0.0, ge=0)  # ray: fractions share a GPU between children
+
+
+def failed_result(job: ChildJob, error: str, seconds: float) -> ChildResult:
+    """A child that never reported back (its worker died, or it hung)."""
+    return ChildResult(child_id=job.child_id, status="failed", reward=job.reward.failed, seconds=seconds,
+                       error=error, device=job.device)
+
+
+def death_reason(exitcode: int | None) -> str:
+    """Why a worker process ended, in words: 'killed by signal 9 (SIGKILL), possibly out of memory'."""
+    if exitcode is None:
+        return "worker vanished"
+    if exitcode >= 0:
+        return f"worker exited with code {exitcode}"
+    try:
+        name = f" ({signal.Signals(-exitcode).name})"
+    except ValueError:
+        name = ""
+    oom = ", possibly out of memory" if -exitcode == signal.SIGKILL else ""
+    return f"worker killed by signal {-exitcode}{name}{oom}"
+
+
+class Executor(ABC):
+    """Trains children somewhere; results come back here, in the order they finish."""
+
+    capacity: int = 1  # children it trains at once
+
+    @abstractmethod
+    def submit(self, job: ChildJob) -> None: ...
+
+    @abstractmethod
+    def next_result(self) -> ChildResult:
+        """The next child to finish (done or failed); blocks. Only after a submit."""
+
+    @property
+    @abstractmethod
+    def in_flight(self) -> int:
+        """Children submitted and not yet returned by next_result."""
 
     def map(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
         for job in jobs:
-            yield run_child(job, self.data)
+            self.submit(job)
+        for _ in jobs:
+            yield self.next_result()
 
     def close(self) -> None:
         pass
 
 
-_WORKER_DATA: Data | None = None
+class _ChildTimeout(BaseException):
+    """Raised by SIGALRM inside a local child; a BaseException so run_child does not swallow it."""
 
 
-def _init_worker(spec: DataSpec, threads: int, plugins: tuple[str, ...]) -> None:
-    global _WORKER_DATA  # one dataset per worker process, loaded once
-    torch.set_num_threads(threads)
-    load_plugins(list(plugins))  # a spawned process starts without the parent's plugin ops
-    _WORKER_DATA = spec.load()
+class InlineExecutor(Executor):
+    """Children trained one at a time in this process, on data loaded once.
 
+    `child_timeout` uses SIGALRM, which interrupts Python code between tensor ops:
+    it needs the main thread (use the process backend for a timeout elsewhere).
+    """
 
-def _run_in_worker(job: ChildJob) -> ChildResult:
-    return run_child(job, _WORKER_DATA)
+    def __init__(self, data: Data, config: ExecutorConfig, device: str = "cpu"):
+        self.data, self.config, self.device = data, config, device
+        self.queue: deque[ChildJob] = deque()
+        if config.cpus_per_child:
+            torch.set_num_threads(config.cpus_per_child)
+        if config.child_timeout and threading.current_thread() is not threading.main_thread():
+            raise RunError("--child-timeout with the local backend needs the main thread; use --workers 2")
 
+    def submit(self, job: ChildJob) -> None:
+        self.queue.append(job.model_copy(update={"device": self.device}))
 
-class ProcessExecutor:
-    """`workers` children at once in spawned processes sharing the cores between them."""
+    @property
+    def in_flight(self) -> int:
+        return len(self.queue)
 
-    def __init__(self, spec: DataSpec, workers: int):
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                           initializer=_init_worker, initargs=(spec, threads, loaded_refs()))
+    def next_result(self) -> ChildResult:
+        job = self.queue.popleft()
+        if not self.config.child_timeout:
+            return run_child(job, self.data)
+        start = time.perf_counter()
 
-    def map(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
-        futures = [self.pool.submit(_run_in_worker, job) for job in jobs]
+        def expire(signum, frame):
+            raise _ChildTimeout
+
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, self.config.child_timeout)
         try:
-            for future in cf.as_completed(futures):
-                yield future.result()
+            return run_child(job, self.data)
+        except _ChildTimeout:
+            return failed_result(job, f"timed out after {self.config.child_timeout:g} s", time.perf_counter() - start)
         finally:
-            for future in futures:
-                future.cancel()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
-def make_executor(spec: DataSpec, data: Data, workers: int) -> Executor:
-    return InlineExecutor(data) if workers <= 1 else ProcessExecutor(spec, workers)
+def make_executor(spec: DataSpec, data: Data, config: ExecutorConfig, workers: int,
+                  device: str) -> Executor:
+    """The executor for `config.backend` training `workers` children at once on `device` (resolved)."""
+    if config.backend == "ray":
+        from .ray_executor import RayExecutor  # ray is an optional extra, imported only when asked for
+
+        return RayExecutor(data, config, workers, device)
+    if config.backend == "process" or workers > 1:
+        from .workers import ProcessExecutor
+
+        return ProcessExecutor(spec, config, workers, device)
+    return InlineExecutor(data, config, device)

@@ -13,6 +13,9 @@ checkpoint predates the step's proposal (a kill between recording the
 children and checkpointing), the proposal is replayed from the checkpoint so
 that the strategy's RNG is where it was; children left `running` are re-run.
 The run's crash points (runs/crashpoints.py) sit before each of these writes.
+
+With `async_k` (`--async K`) the loop in async_loop.py runs instead: every
+worker stays busy and the controller updates after every K finished children.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from ..runs import RunStore
 from ..runs.checkpoint import CHECKPOINT_NAME
 from ..runs.crashpoints import crash_point
 from ..runs.store import CHECKPOINT_DIR
+from ..runs import ChildRecord
 from .evaluate import ChildJob, ChildResult
-from .executor import Executor
+from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
 from .strategies import Strategy, make_strategy
 
@@ -48,7 +52,10 @@ class SearchConfig(BaseModel):
     budget: int = Field(12, ge=1)  # children in all
     batch: int = Field(4, ge=1)  # m: children per controller step
     seed: int = 0
-    workers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1)  # children trained at once
+    executor: ExecutorConfig = ExecutorConfig()
+    device: str = "auto"  # auto, cpu, cuda, cuda:N; a run records the one auto chose, each child the one it used
+    async_k: int | None = Field(None, ge=1)  # asynchronous: update after every K finished children
     train: TrainConfig = TrainConfig()
     reward: RewardConfig = RewardConfig()
     controller: ControllerConfig = ControllerConfig()
@@ -87,6 +94,7 @@ class Search:
         self.config, self.compiled, self.store, self.executor = config, compiled, store, executor
         self.updated_through = -1  # last step whose rewards the strategy has learned from
         self.proposed_through = -1  # last step whose proposal the strategy's state includes
+        self.consumed = 0  # async: finished children (in finish order) the updates have learned from
         if reset_controller:
             self._reset_strategy()
         else:
@@ -111,6 +119,7 @@ class Search:
         if not isinstance(proposed, int):  # format 1 checkpointed after proposing, before recording
             proposed = self.updated_through + bool(self.store.children(step=self.updated_through + 1, limit=1))
         self.proposed_through = proposed
+        self.consumed = int(checkpoint.get("consumed", 0))
 
     def _reset_strategy(self) -> None:
         fresh_seed = (self.config.seed + self.store.samples) % 2**32
@@ -122,16 +131,17 @@ class Search:
         self._checkpoint()
 
     def _checkpoint(self) -> None:
-        self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through))
+        self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through, self.consumed))
 
-    def _propose(self, step: int) -> None:
+    def _propose(self, step: int, m: int | None = None) -> None:
         sampled = self.store.samples
-        m = min(self.config.batch, self.config.budget - sampled)
+        m = min(m or self.config.batch, self.config.budget - sampled)
         depth = self.compiled.depth_at(sampled)
         assignments = self.strategy.propose(m, depth)
+        log_probs = self.strategy.log_probs(assignments, depth)
         archs = [architecture(self.compiled, a, depth) for a in assignments]
         crash_point("propose")
-        self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs])
+        self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs], log_probs)
         self.proposed_through = step
         self._checkpoint()
 
@@ -145,24 +155,32 @@ class Search:
         self.proposed_through = step
         self._checkpoint()
 
+    def job(self, child: ChildRecord) -> ChildJob:
+        """The work order for a recorded child."""
+        arch = architecture(self.compiled, *decode_tokens(self.compiled, child.tokens))
+        return ChildJob(child_id=child.id, arch=arch, train=self.config.train, reward=self.config.reward,
+                        child=self.config.child)
+
+    def record(self, result: ChildResult, step: int, tokens: str, observe: Observer | None) -> None:
+        """Write a finished child to the store (this process is its only writer) and tell the observer."""
+        crash_point("child_finish")
+        if result.status == "done":
+            self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
+                                    result.params, result.macs, result.seconds, result.device)
+        else:
+            self.store.fail_child(result.child_id, result.error, result.reward, result.seconds, result.device)
+        if observe:
+            observe(SearchEvent("child_finished", step, result=result, tokens=tokens))
+
     def _train_pending(self, step: int, observe: Observer | None) -> None:
         pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
         if not pending:
             return
-        jobs = [ChildJob(child_id=c.id, arch=architecture(self.compiled, *decode_tokens(self.compiled, c.tokens)),
-                         train=self.config.train, reward=self.config.reward, child=self.config.child) for c in pending]
         tokens = {c.id: c.tokens for c in pending}
         crash_point("child_start")
         self.store.mark_running([c.id for c in pending if c.status == "pending"])
-        for result in self.executor.map(jobs):
-            crash_point("child_finish")
-            if result.status == "done":
-                self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
-                                        result.params, result.macs, result.seconds)
-            else:
-                self.store.fail_child(result.child_id, result.error, result.reward, result.seconds)
-            if observe:
-                observe(SearchEvent("child_finished", step, result=result, tokens=tokens[result.child_id]))
+        for result in self.executor.map([self.job(c) for c in pending]):
+            self.record(result, step, tokens[result.child_id], observe)
 
     def _update(self, step: int) -> ReinforceStats | None:
         children = self.store.children(step=step)
@@ -180,6 +198,11 @@ class Search:
     def run(self, observe: Observer | None = None) -> None:
         """Search until `budget` children are trained; safe to stop and call again."""
         self.store.state = "running"
+        if self.config.async_k:
+            from .async_loop import run_async
+
+            run_async(self, observe)
+            return self.finish()
         last = self.store.last_step()
         # a step with children but no update was cut short: finish it first
         step = last if last is not None and last > self.updated_through else self.updated_through + 1
@@ -198,6 +221,9 @@ class Search:
             if observe:
                 observe(SearchEvent("step_finished", step, depth=depth, stats=stats))
             step += 1
+        self.finish()
+
+    def finish(self) -> None:
         crash_point("finish")
         self.store.state = "finished"
         self.store.set_meta("finished_at", time.time())
@@ -208,7 +234,8 @@ def initial_strategy(config: SearchConfig, compiled: CompiledSpace) -> Strategy:
     return make_strategy(config.strategy, compiled, config.seed, config.controller, config.reinforce)
 
 
-def checkpoint_state(strategy: Strategy, updated_through: int, proposed_through: int) -> dict:
-    """What a checkpoint holds: plain tensors, containers and numbers only (loaded with weights_only)."""
-    return {"format": CHECKPOINT_FORMAT, "strategy": strategy.state_dict(),
-            "updated_through": updated_through, "proposed_through": proposed_through}
+def checkpoint_state(strategy: Strategy, updated_through: int, proposed_through: int, consumed: int = 0) -> dict:
+    """What a checkpoint holds: plain tensors, containers and numbers only (loaded with weights_only).
+    `consumed`: with --async, how many finished children (in finish order) the updates have used."""
+    return {"format": CHECKPOINT_FORMAT, "strategy": strategy.state_dict(), "updated_through": updated_through,
+            "proposed_through": proposed_through, "consumed": consumed}

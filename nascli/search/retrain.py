@@ -30,12 +30,13 @@ class RetrainResult(BaseModel):
     macs: int
     epochs: int
     train_examples: int
+    device: str = "cpu"
     seconds: float
     out_dir: str
 
 
 def retrain(arch: Architecture, data: Data, dataset: str, train: TrainConfig,
-            child: ChildConfig, out_dir: str | Path) -> RetrainResult:
+            child: ChildConfig, out_dir: str | Path, device: str = "cpu") -> RetrainResult:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -45,16 +46,16 @@ def retrain(arch: Architecture, data: Data, dataset: str, train: TrainConfig,
     cfg = train.with_hyper(arch.hyper)
     if isinstance(data, LabelledSplits):  # images or table rows: classification
         x, y = torch.cat([data.train_x, data.valid_x]), torch.cat([data.train_y, data.valid_y])
-        fit_image(model, (x, y), None, cfg)
-        metric, name, n = accuracy(model, data.test_x, data.test_y), "test_accuracy", len(x)
+        fit_image(model, (x, y), None, cfg, device)
+        metric, name, n = accuracy(model, data.test_x, data.test_y, amp=cfg.amp), "test_accuracy", len(x)
     else:
         ids = torch.cat([data.train, data.valid])
-        fit_language(model, ids, None, cfg)
-        metric, name, n = perplexity(model, data.test, EVAL_BATCH, cfg.bptt), "test_perplexity", len(ids)
-    torch.save(model.state_dict(), out / "model.pt")
+        fit_language(model, ids, None, cfg, device)
+        metric, name, n = perplexity(model, data.test, EVAL_BATCH, cfg.bptt, cfg.amp), "test_perplexity", len(ids)
+    torch.save(model.cpu().state_dict(), out / "model.pt")
     save_architecture(arch, out / "arch.json")
     result = RetrainResult(tokens=arch.tokens, dataset=dataset, metric_name=name, metric=metric,
-                           params=profile.params, macs=profile.macs, epochs=cfg.epochs, train_examples=n,
+                           params=profile.params, macs=profile.macs, epochs=cfg.epochs, train_examples=n, device=device,
                            seconds=time.perf_counter() - start, out_dir=str(out))
     (out / "result.json").write_text(json.dumps(result.model_dump(), indent=2) + "\n")
     return result

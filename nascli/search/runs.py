@@ -8,26 +8,46 @@ from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
 from ..space import load_space, read_space_text
 from ..space.compiler import compile_space
 from ..train.checks import check_data
-from .executor import make_executor
+from ..train.device import resolve_device
+from .executor import Executor, make_executor
 from .loop import Search, SearchConfig, checkpoint_state, initial_strategy
+
+
+def _device(config: SearchConfig) -> str:
+    """The device children train on, checked here; a Ray cluster's GPUs need not be on this machine."""
+    if config.executor.backend == "ray" and config.executor.address and config.device != "auto":
+        return config.device
+    return resolve_device(config.device)
+
+
+def _executor(config: SearchConfig, data) -> Executor:
+    """The executor the config asks for, on its device (checked before anything starts)."""
+    return make_executor(config.data, data, config.executor, config.workers, _device(config))
 
 
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()`."""
     space = load_space(space_ref)
-    data = config.data.load()  # fail on a missing or too small dataset before the run folder exists
+    data = config.data.load()  # fail on a missing or too small dataset, or a missing device, before the run folder exists
     check_data(data, config.train)
+    config = config.model_copy(update={"device": _device(config)})  # the config records cpu/cuda
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
     text = read_space_text(space.source)
     compiled = compile_space(space)
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256, first)
-    return Search(config, compiled, store, make_executor(config.data, data, config.workers))
+    try:
+        return Search(config, compiled, store, _executor(config, data))
+    except BaseException:
+        store.close()
+        raise
 
 
 def resume_search(run_ref: str | Path, budget: int | None = None, workers: int | None = None,
+                  device: str | None = None, executor: dict | None = None,
                   reset_controller: bool = False) -> Search:
-    """The search of an existing run, to continue where it stopped; `budget` may extend it.
+    """The search of an existing run, to continue where it stopped; `budget` may extend it, and
+    `workers`, `device` and `executor` (ExecutorConfig fields) say where the rest trains.
 
     `reset_controller` goes on with a fresh controller (see `Search`), e.g. when checkpoints/ is lost."""
     store = RunStore.open(find_run(run_ref))
@@ -36,15 +56,16 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         # config.json keeps the options the run started with; what a resume changed lives in meta
         override = store.get_meta("config_override")
         config = SearchConfig.model_validate_json(override) if override else SearchConfig.model_validate(store.config)
-        update = {k: v for k, v in (("budget", budget), ("workers", workers)) if v is not None}
+        update = {k: v for k, v in (("budget", budget), ("workers", workers), ("device", device)) if v is not None}
+        if executor:
+            update["executor"] = config.executor.model_copy(update=executor)
         if update:
             config = config.model_copy(update=update)
             store.set_meta("config_override", config.model_dump_json())
         compiled = run_space(store)
         data = config.data.load()
         check_data(data, config.train)
-        return Search(config, compiled, store, make_executor(config.data, data, config.workers),
-                      reset_controller=reset_controller)
+        return Search(config, compiled, store, _executor(config, data), reset_controller=reset_controller)
     except BaseException:
         store.close()
         raise

@@ -32,6 +32,13 @@ class Strategy(Protocol):
 
     def update(self, assignments: list[Assignment], depth: int | None, rewards: list[float]) -> ReinforceStats | None: ...
 
+    def log_probs(self, assignments: list[Assignment], depth: int | None) -> list[float] | None:
+        """Each assignment's log-probability under the current policy (None: no policy)."""
+
+    def update_async(self, assignments: list[Assignment], depths: list[int | None], rewards: list[float],
+                     behaviour: list[float]) -> ReinforceStats | None:
+        """An update on children sampled by earlier policies, with log-probs `behaviour` (see reinforce.py)."""
+
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
@@ -48,6 +55,12 @@ class RandomStrategy:
         return [sample_assignment(self.compiled, self.rng, depth) for _ in range(m)]
 
     def update(self, assignments, depth, rewards) -> None:
+        return None
+
+    def log_probs(self, assignments, depth) -> None:
+        return None
+
+    def update_async(self, assignments, depths, rewards, behaviour) -> None:
         return None
 
     def state_dict(self) -> dict[str, Any]:
@@ -82,6 +95,23 @@ class ReinforceStrategy:
     def update(self, assignments, depth, rewards) -> ReinforceStats:
         log_prob, entropy = self.controller.score(assignments, depth)
         return self.reinforce.step(log_prob, entropy, torch.tensor(rewards, dtype=torch.float32))
+
+    @single_thread()
+    def log_probs(self, assignments, depth) -> list[float]:
+        with torch.no_grad():
+            return self.controller.score(assignments, depth)[0].tolist()
+
+    @single_thread()
+    def update_async(self, assignments, depths, rewards, behaviour) -> ReinforceStats:
+        # the controller scores one depth at a time; children of one async update may differ
+        log_prob, entropy = torch.zeros(len(assignments)), torch.zeros(len(assignments))
+        for depth in dict.fromkeys(depths):
+            rows = [i for i, d in enumerate(depths) if d == depth]
+            lp, ent = self.controller.score([assignments[i] for i in rows], depth)
+            index = torch.tensor(rows)
+            log_prob, entropy = log_prob.index_put((index,), lp), entropy.index_put((index,), ent)
+        return self.reinforce.step(log_prob, entropy, torch.tensor(rewards, dtype=torch.float32),
+                                   behaviour_log_prob=torch.tensor(behaviour, dtype=torch.float32))
 
     def state_dict(self) -> dict[str, Any]:
         return {"controller": self.controller.state_dict(), "reinforce": self.reinforce.state_dict(),

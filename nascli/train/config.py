@@ -28,6 +28,7 @@ class TrainConfig(BaseModel):
     bptt: int = Field(35, ge=2)  # truncated BPTT length (text)
     grad_clip: float | None = 5.0  # max gradient norm; keeps bad children from exploding
     seed: int = 0
+    amp: bool = False  # bf16/fp16 autocast (see train/device.py)
 
     def with_hyper(self, hyper: dict[str, Value]) -> "TrainConfig":
         """The config with the controller's predicted hyper-parameters applied.

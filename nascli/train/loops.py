@@ -16,6 +16,7 @@ from ..data import augment, batchify, bptt_batches
 from ..errors import ChildError
 from ..threads import single_thread
 from .config import TrainConfig
+from .device import autocast
 
 
 @dataclass
@@ -52,15 +53,17 @@ def _step(model: nn.Module, loss: Tensor, opt, sched, cfg: TrainConfig, where: s
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> float:
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500, amp: bool = False) -> float:
     """Top-1 accuracy; a model whose outputs are not finite has diverged (argmax of NaN is noise)."""
     model.eval()
     correct = 0
+    device = next(model.parameters()).device
     for i in range(0, len(x), batch_size):
-        logits = model(x[i:i + batch_size])
+        with autocast(str(device), amp):
+            logits = model(x[i:i + batch_size].to(device))
         if not torch.isfinite(logits).all():
             raise ChildError("diverged: the network's outputs are not finite")
-        correct += (logits.argmax(1) == y[i:i + batch_size]).sum().item()
+        correct += (logits.argmax(1).cpu() == y[i:i + batch_size].cpu()).sum().item()
     return correct / max(len(x), 1)
 
 
@@ -68,6 +71,7 @@ def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Te
               cfg: TrainConfig, device: torch.device | str = "cpu") -> History:
     """Train a classifier of images (or table rows: `cfg.augment` off) on `train`; after each epoch
     measure accuracy on `evaluate` (if given)."""
+    model.to(device)  # batches are copied to `device` one at a time
     gen = torch.Generator().manual_seed(cfg.seed)
     x_all, y_all = train
     n = min(len(x_all), cfg.train_subset or len(x_all))
@@ -82,11 +86,12 @@ def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Te
             idx = order[i:i + cfg.batch_size]
             x = augment(x_all[idx], gen) if cfg.augment else x_all[idx]
             x, y = x.to(device, non_blocking=True), y_all[idx].to(device, non_blocking=True)
-            loss = F.cross_entropy(model(x), y)
+            with autocast(str(device), cfg.amp):
+                loss = F.cross_entropy(model(x).float(), y)
             total += _step(model, loss, opt, sched, cfg, f"epoch {epoch + 1}") * len(idx)
         hist.train_loss.append(total / n)
         if evaluate is not None:
-            hist.metric.append(accuracy(model, evaluate[0].to(device), evaluate[1].to(device)))
+            hist.metric.append(accuracy(model, evaluate[0], evaluate[1], amp=cfg.amp))
     return hist
 
 
@@ -103,13 +108,16 @@ def _detach(state):
 
 @torch.no_grad()
 @single_thread()
-def perplexity(model: nn.Module, ids: Tensor, batch_size: int, bptt: int, device="cpu") -> float:
+def perplexity(model: nn.Module, ids: Tensor, batch_size: int, bptt: int, amp: bool = False) -> float:
     model.eval()
+    device = next(model.parameters()).device
     data = batchify(ids, batch_size).to(device)
     state = model.init_state(batch_size)
     nll, count = 0.0, 0
     for x, y in bptt_batches(data, bptt):
-        logits, state = model(x, state)
+        with autocast(str(device), amp):
+            logits, state = model(x, state)
+        logits = logits.float()
         nll += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
         count += y.numel()
     mean = nll / count
@@ -121,7 +129,8 @@ def perplexity(model: nn.Module, ids: Tensor, batch_size: int, bptt: int, device
 @single_thread()
 def fit_language(model: nn.Module, train: Tensor, evaluate: Tensor | None, cfg: TrainConfig,
                  device: torch.device | str = "cpu") -> History:
-    """Truncated-BPTT training on token ids; perplexity on `evaluate` after each epoch."""
+    """Truncated-BPTT training on token ids on `device`; perplexity on `evaluate` after each epoch."""
+    model.to(device)
     ids = train[: cfg.train_subset] if cfg.train_subset else train
     data = batchify(ids, cfg.batch_size).to(device)
     steps_per_epoch = math.ceil((len(data) - 1) / cfg.bptt)
@@ -133,11 +142,12 @@ def fit_language(model: nn.Module, train: Tensor, evaluate: Tensor | None, cfg: 
         total, count = 0.0, 0
         for x, y in bptt_batches(data, cfg.bptt):
             state = _detach(state)  # truncated BPTT: no gradient into the last segment
-            logits, state = model(x, state)
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+            with autocast(str(device), cfg.amp):
+                logits, state = model(x, state)
+            loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
             total += _step(model, loss, opt, sched, cfg, f"epoch {epoch + 1}") * y.numel()
             count += y.numel()
         hist.train_loss.append(total / count)
         if evaluate is not None:
-            hist.metric.append(perplexity(model, evaluate, EVAL_BATCH, cfg.bptt, device))
+            hist.metric.append(perplexity(model, evaluate, EVAL_BATCH, cfg.bptt, cfg.amp))
     return hist

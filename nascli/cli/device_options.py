@@ -1,0 +1,63 @@
+"""The device options shared by `search`, `check`, `eval` and `fidelity`, and the
+execution options of `search` (backend, workers, timeouts, Ray)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+DEVICE_PANEL, SCALE_PANEL = "Device", "Scale out"
+
+DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when torch sees a GPU), cpu, cuda or cuda:N.",
+                                        rich_help_panel=DEVICE_PANEL)]
+AmpOpt = Annotated[bool, typer.Option("--amp", help="Mixed precision: bf16 autocast (fp16 on GPUs without bf16); "
+                                                    "allowed on the CPU, where it is usually slower.",
+                                      rich_help_panel=DEVICE_PANEL)]
+BackendOpt = Annotated[Optional[str], typer.Option(
+    help="local (this process), process (--workers N processes here) or ray (Ray tasks; pip install 'nascli\\[ray]') "
+         "\\[default: process with --workers > 1, else local].", rich_help_panel=SCALE_PANEL)]
+WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="Children trained at once (worker processes, or Ray tasks in flight).",
+                                                   rich_help_panel=SCALE_PANEL)]
+AddressOpt = Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (e.g. ray://head:10001, auto); "
+                                                        "default: start a local Ray instance.", rich_help_panel=SCALE_PANEL)]
+ChildTimeoutOpt = Annotated[Optional[float], typer.Option(min=0.001, help="Seconds a child may train; one still running then is "
+                                                                          "stopped and recorded failed.", rich_help_panel=SCALE_PANEL)]
+ChildTriesOpt = Annotated[Optional[int], typer.Option(min=1, help="Runs of a child whose worker dies (killed, out of memory) "
+                                                                  "before it is recorded failed \\[default: 3].", rich_help_panel=SCALE_PANEL)]
+CpusPerChildOpt = Annotated[Optional[int], typer.Option(min=1, help="Torch threads of each child (ray: also the CPUs its "
+                                                                    "task declares) \\[default: process: the cores divided "
+                                                                    "among the workers; ray: 1].", rich_help_panel=SCALE_PANEL)]
+GpusPerChildOpt = Annotated[Optional[float], typer.Option(min=0, help="--backend ray: GPUs each child task declares (0.5: two "
+                                                                      "children share a GPU) \\[default: 1 on cuda, else 0].",
+                                                          rich_help_panel=SCALE_PANEL)]
+AsyncOpt = Annotated[Optional[int], typer.Option("--async", min=1, help="Asynchronous: keep every worker busy, update the "
+                                                                         "controller after every K finished children "
+                                                                         "\\[default: synchronous, one update per batch].",
+                                                 rich_help_panel=SCALE_PANEL)]
+
+
+def device_name(device: str) -> str:
+    """`device` checked and resolved (auto -> cpu or cuda); a DeviceError (exit 2) when not here."""
+    from ..train.device import resolve_device  # torch loads only for the commands that train
+
+    return resolve_device(device)
+
+
+def executor_options(backend: str | None, workers: int | None, address: str | None, child_timeout: float | None,
+                     child_tries: int | None, cpus_per_child: int | None, gpus_per_child: float | None,
+                     device: str | None) -> dict:
+    """The ExecutorConfig fields the command line sets (for a new run, or to change on resume)."""
+    from ..errors import RunError
+
+    if backend is not None and backend not in ("local", "process", "ray"):
+        raise RunError(f"unknown backend '{backend}'; expected local, process or ray")
+    if backend == "local" and (workers or 1) > 1:
+        raise RunError("--backend local trains one child at a time; use --backend process with --workers")
+    if (address is not None or gpus_per_child is not None) and backend != "ray":
+        raise RunError("--address and --gpus-per-child are for --backend ray")
+    if backend == "ray" and gpus_per_child is None and device is not None:
+        gpus_per_child = 1.0 if device.startswith("cuda") else 0.0
+    given = {"backend": backend, "address": address, "child_timeout": child_timeout, "max_tries": child_tries,
+             "cpus_per_child": cpus_per_child, "gpus_per_child": gpus_per_child}
+    return {k: v for k, v in given.items() if v is not None}

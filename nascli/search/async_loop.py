@@ -1,0 +1,92 @@
+"""The asynchronous search (`--async K`): the paper's parameter-server behaviour.
+
+Every worker stays busy: whenever one frees up, the controller samples one new
+child (recorded with the log-probability it was sampled with, and as `step` the
+number of controller updates made so far: the policy version that sampled it).
+After every K finished children, in the order they finished, the controller
+updates on those K with the clipped importance ratio of reinforce.py, which
+corrects for the policy having moved since they were sampled. The last update
+takes whatever is left (< K) once the budget is trained.
+
+Durable state and resume after `kill -9`: the checkpoint holds the strategy,
+`updated_through` (the last update's number) and `consumed` (how many finished
+children, in finish order (finished, id), the updates have learned from). A kill
+between an update's record and its checkpoint redoes that update; children left
+`pending` or `running` are trained again; finished ones are never touched.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..arch import decode_tokens
+from ..runs import ChildRecord
+from .loop import SearchEvent
+
+if TYPE_CHECKING:
+    from .loop import Observer, Search
+
+
+def _finished_in_order(search: Search) -> list[ChildRecord]:
+    closed = [c for c in search.store.children() if c.status in ("done", "failed")]
+    return sorted(closed, key=lambda c: (c.finished, c.id))
+
+
+def _log_prob_now(search: Search, assignment, depth: int | None) -> float:
+    """A child recorded without its sampling log-prob (a run from before they were kept, or a
+    strategy without a policy) counts as sampled by today's policy: ratio 1."""
+    now = search.strategy.log_probs([assignment], depth)
+    return now[0] if now else 0.0
+
+
+def _update(search: Search, consumed: int, take: int, observe: Observer | None) -> int:
+    """Learn from finished children [consumed, consumed + take); returns the new `consumed`."""
+    batch = _finished_in_order(search)[consumed:consumed + take]
+    decoded = [decode_tokens(search.compiled, c.tokens) for c in batch]
+    rewards = [c.reward for c in batch]
+    behaviour = [c.log_prob if c.log_prob is not None else _log_prob_now(search, a, d)
+                 for c, (a, d) in zip(batch, decoded)]
+    stats = search.strategy.update_async([a for a, _ in decoded], [d for _, d in decoded], rewards, behaviour)
+    step = search.updated_through + 1
+    search.store.record_step(step, stats.baseline if stats else None, sum(rewards) / len(rewards),
+                             stats.loss if stats else None, stats.entropy_mean if stats else None, decoded[-1][1])
+    search.updated_through, search.consumed = step, consumed + len(batch)
+    search._checkpoint()
+    if observe:
+        observe(SearchEvent("step_finished", step, depth=decoded[-1][1], stats=stats))
+    return search.consumed
+
+
+def _submit(search: Search, child: ChildRecord, running: dict[int, ChildRecord]) -> None:
+    if child.status == "pending":
+        search.store.mark_running([child.id])
+    running[child.id] = child
+    search.executor.submit(search.job(child))
+
+
+def run_async(search: Search, observe: Observer | None) -> None:
+    """Train until the budget is done, updating after every K finished children."""
+    k = search.config.async_k
+    consumed = search.consumed
+    running: dict[int, ChildRecord] = {}
+    for child in search.store.children():  # cut short last time: train again
+        if child.status in ("pending", "running"):
+            _submit(search, child, running)
+    while True:
+        while len(_finished_in_order(search)) - consumed >= k:
+            consumed = _update(search, consumed, k, observe)
+        while len(running) < search.executor.capacity and search.store.samples < search.config.budget:
+            version = search.updated_through + 1
+            search._propose(version, 1)
+            newest = search.store.children(step=version)[-1]
+            if observe:
+                observe(SearchEvent("step_started", version, depth=newest.depth))
+            _submit(search, newest, running)
+        if not running:
+            break
+        result = search.executor.next_result()
+        child = running.pop(result.child_id)
+        search.record(result, child.step, child.tokens, observe)
+    left = len(_finished_in_order(search)) - consumed
+    if left:
+        _update(search, consumed, left, observe)

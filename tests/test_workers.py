@@ -1,0 +1,149 @@
+"""Worker faults: a worker killed mid-search, a parent killed with its workers running,
+children that run past --child-timeout, on the local and process backends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nascli.cli import app
+from nascli.data.spec import DataSpec
+from nascli.runs import RunStore
+from nascli.search.executor import ExecutorConfig, death_reason
+from nascli.search.workers import ProcessExecutor
+from test_search import FAST, _job
+
+REPO = Path(__file__).parents[1]
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+
+
+def _children_of(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_for(predicate, seconds: float, proc: subprocess.Popen | None = None):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"search ended early: {proc.stderr.read().decode()}")
+        time.sleep(0.1)
+    pytest.fail("timed out waiting")
+
+
+def _search(run: Path, *args: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "nascli", "search", "conv", "--batch", "2", *FAST, "--run-dir", str(run), *args]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+
+
+def _running_child(run: Path) -> bool:
+    if not (run / "run.db").exists():
+        return False
+    try:
+        with RunStore.open_readonly(run) as store:
+            return bool(store.children(status="running"))
+    except Exception:  # noqa: BLE001 - the schema may not be written yet
+        return False
+
+
+def test_a_worker_killed_mid_search_is_replaced_and_its_child_trained_again(tmp_path):
+    run = tmp_path / "r"
+    proc = _search(run, "--budget", "4", "--workers", "2", "--seed", "1")
+    _wait_for(lambda: _running_child(run), 120, proc)
+    victim = _wait_for(lambda: _children_of(proc.pid)[:1], 60, proc)[0]
+    os.kill(victim, signal.SIGKILL)
+    assert proc.wait(timeout=240) == 0, proc.stderr.read().decode()
+    with RunStore.open_readonly(run) as store:
+        children = store.children()
+    assert [c.status for c in children] == ["done"] * 4  # the killed worker's child ran again
+
+
+def test_killing_the_search_leaves_no_orphan_workers(tmp_path):
+    run = tmp_path / "r"
+    proc = _search(run, "--budget", "4", "--workers", "2", "--epochs", "5", "--train-subset", "512")
+    _wait_for(lambda: _running_child(run), 120, proc)
+    workers = _children_of(proc.pid)
+    time.sleep(1.0)  # the workers are training now, not waiting on their pipes
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _wait_for(lambda: not any(_alive(w) for w in workers), 5)
+
+
+def test_ctrl_c_while_workers_start_prints_no_worker_tracebacks(tmp_path):
+    cmd = [sys.executable, "-m", "nascli", "search", "conv", "--budget", "4", "--workers", "2", *FAST,
+           "--run-dir", str(tmp_path / "r")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)
+    _wait_for(lambda: len(_children_of(proc.pid)) >= 2, 120, proc)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to every process of the group
+    assert proc.wait(timeout=60) == 130
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+
+
+def test_a_child_whose_worker_dies_every_time_is_recorded_failed_with_the_reason():
+    executor = ProcessExecutor(DataSpec(name="cifar10"), ExecutorConfig(max_tries=2), 1, "cpu")
+
+    def kill_the_worker():
+        executor._dispatch()  # the job goes down the worker's pipe
+        worker = executor.workers[0]
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.wait()
+        return worker
+
+    try:
+        executor.submit(_job("conv: 3 3 24 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0"))
+        first = kill_the_worker()
+        assert executor._collect(first, [first.process.stdout]) is None  # re-queued, a new worker started
+        assert executor.workers[0] is not first and executor.in_flight == 1
+        kill_the_worker()
+        result = executor.next_result()
+    finally:
+        executor.close()
+    assert result.status == "failed" and result.reward == -1.0
+    assert result.error == "worker killed by signal 9 (SIGKILL), possibly out of memory (in all 2 runs)"
+
+
+def test_death_reasons():
+    assert death_reason(-9) == "worker killed by signal 9 (SIGKILL), possibly out of memory"
+    assert death_reason(-15) == "worker killed by signal 15 (SIGTERM)"
+    assert death_reason(1) == "worker exited with code 1"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_child_past_the_timeout_is_stopped_and_recorded_failed(runner, tmp_path, workers):
+    args = ["search", "conv", "--budget", "2", "--batch", "2", "--epochs", "3", "--train-subset", "256",
+            "--child-timeout", "0.3", "--workers", workers, "--run-dir", str(tmp_path / "t")]
+    result = runner.invoke(app, args)
+    # every child timed out, so the search says so and exits 2 (nothing trained)
+    assert result.exit_code == 2 and "2 × timed out after 0.3 s" in result.output, result.output
+    with RunStore.open_readonly(tmp_path / "t") as store:
+        children = store.children()
+        assert store.config["executor"]["child_timeout"] == 0.3
+    assert [c.status for c in children] == ["failed", "failed"]
+    assert all(c.error == "timed out after 0.3 s" and c.reward == 0 for c in children)
