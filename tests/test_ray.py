@@ -58,8 +58,10 @@ def test_ray_search_survives_a_killed_worker(runner, tmp_path):
 
 
 def test_a_ray_child_past_the_timeout_is_cancelled_and_recorded_failed(runner, tmp_path):
-    search(runner, tmp_path, "conv", "--budget", "2", "--batch", "2", "--epochs", "3", "--train-subset", "256",
-           "--backend", "ray", "--workers", "2", "--child-timeout", "0.3", "--run-dir", str(tmp_path / "t"))
+    result = runner.invoke(app, ["search", "conv", "--budget", "2", "--batch", "2", "--epochs", "3", "--train-subset",
+                                 "256", "--backend", "ray", "--workers", "2", "--child-timeout", "0.3",
+                                 "--run-dir", str(tmp_path / "t")])
+    assert result.exit_code == 2 and "2 × timed out after 0.3 s" in result.output, result.output  # none trained
     with RunStore.open_readonly(tmp_path / "t") as store:
         children = store.children()
     assert [(c.status, c.error) for c in children] == [("failed", "timed out after 0.3 s")] * 2
