@@ -110,7 +110,7 @@ def _detach(state):
 @single_thread()
 def perplexity(model: nn.Module, ids: Tensor, batch_size: int, bptt: int, amp: bool = False) -> float:
     model.eval()
-    device = next(model.parameters()).device
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))  # where the model lives
     data = batchify(ids, batch_size).to(device)
     state = model.init_state(batch_size)
     nll, count = 0.0, 0
