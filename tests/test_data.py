@@ -26,6 +26,7 @@ from nascli.data import (
 )
 from nascli.data.ptb import EOS, UNK
 from nascli.errors import DataError
+from nascli.registry import RegistryError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EMBEDDED = Path(__file__).resolve().parents[1] / "nascli" / "data" / "embedded"
@@ -308,9 +309,9 @@ def _raises(dataset: str, folder: Path, match: str) -> DataError:
 
 
 def test_unknown_dataset() -> None:
-    with pytest.raises(DataError, match="cifar10, csv, images, ptb, text"):
+    with pytest.raises(RegistryError, match="known: cifar10, images, text, ptb, csv"):
         load_dataset("mnist")
-    assert known_datasets() == ("cifar10", "csv", "images", "ptb", "text")
+    assert known_datasets() == ("cifar10", "images", "text", "ptb", "csv")
 
 
 def test_cifar_missing_folder(tmp_path: Path) -> None:

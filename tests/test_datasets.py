@@ -11,11 +11,14 @@ import torch
 from PIL import Image
 
 from conftest import SHARED_DATA
-from nascli.data import ImageData, TabularData, TextData, dataset_kind, load_dataset, register_dataset
-from nascli.data import registry
+from nascli.data import (ImageData, TabularData, TextData, dataset_kind, known_datasets, load_dataset,
+                         register_dataset)
+from nascli.data.registry import DATASETS
 from nascli.data.cache import FileList, cached_pixels
 from nascli.data.text import EOS, UNK
 from nascli.errors import DataError
+from nascli.ops import OPS, register_op
+from nascli.registry import RegistryError
 
 
 @pytest.fixture(autouse=True)
@@ -210,9 +213,16 @@ def test_missing_target_column(tmp_path: Path) -> None:
 # --- registry --------------------------------------------------------------------
 
 
-def test_a_plugin_registers_a_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))  # the kind is gone after the test
+@pytest.fixture
+def forget_test_kinds():
+    """Registrations a test makes are gone after it."""
+    yield
+    for name in ("test-constant", "test-twice"):
+        DATASETS.remove(name)
+        OPS.remove(name)
 
+
+def test_a_plugin_registers_a_dataset(tmp_path: Path, forget_test_kinds) -> None:
     @register_dataset("test-constant", task="image", options=("image_size",), help="constant images")
     def load_constant(folder, spec):
         return load_dataset("images", folder, image_size=spec.image_size, seed=spec.seed)
@@ -220,8 +230,30 @@ def test_a_plugin_registers_a_dataset(tmp_path: Path, monkeypatch: pytest.Monkey
     write_images(tmp_path / "d", {"a": 5, "b": 5})
     data = load_dataset("test-constant", tmp_path / "d", image_size=4)
     assert dataset_kind("test-constant").task == "image" and data.task.height == 4
+    assert known_datasets()[-1] == "test-constant"  # listed in registration order, as ops are
     with pytest.raises(DataError, match="--target does not apply"):
         load_dataset("test-constant", tmp_path / "d", target="x")
+
+
+def test_datasets_and_ops_share_one_registry_mechanism(forget_test_kinds) -> None:
+    """An unknown name and a second registration fail the same way for a dataset as for an op."""
+    with pytest.raises(RegistryError, match=r"^unknown dataset 'mnist'; known: cifar10, ") as dataset_err:
+        load_dataset("mnist")
+    with pytest.raises(RegistryError, match=r"^unknown op 'mnist'; known: ") as op_err:
+        OPS.get("mnist")
+    assert type(dataset_err.value) is type(op_err.value)
+
+    def loader(folder, spec):
+        raise AssertionError("never loaded")
+
+    register_dataset("test-twice", task="image", help="registered twice")(loader)
+    register_op("test-twice")(lambda c_in, c_out, stride, params: None)
+    with pytest.raises(RegistryError, match="^dataset 'test-twice' is registered twice$"):
+        register_dataset("test-twice", task="image", help="again")(loader)
+    with pytest.raises(RegistryError, match="^op 'test-twice' is registered twice$"):
+        register_op("test-twice")(lambda c_in, c_out, stride, params: None)
+    with pytest.raises(RegistryError, match="unknown options"):
+        register_dataset("test-bad", task="image", options=("colour",), help="bad option")
 
 
 def test_options_that_do_not_apply_and_missing_dir() -> None:
