@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from nascli.data.base import ImageData, ImageTask
+from nascli.data.base import ImageData, ImageTask, NormalisedImages
 from nascli.errors import DataError
 
 
@@ -45,22 +45,18 @@ def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
 
 def normalised_images(train: Split, valid: Split, test: Split, classes: int, source: str,
                       class_names: tuple[str, ...] = (), splits_note: str = "", cache_file: str = "") -> ImageData:
-    """ImageData from uint8 splits: pixels scaled to [0, 1], then normalised per channel
-    with the training split's mean and std, so no statistic leaks from validation or test."""
+    """ImageData from uint8 splits, to be normalised per channel with the training split's
+    mean and std (so no statistic leaks from validation or test) as batches are taken."""
     mean, std = channel_stats(train[0])
     # (x / 255 - mean) / std, as one subtraction and one division of the raw pixel values
-    shift, scale = (255 * mean).view(1, -1, 1, 1), (255 * std).view(1, -1, 1, 1)
-
-    def normalise(images: Tensor) -> Tensor:
-        return images.float().sub_(shift).div_(scale)
-
+    shift, scale = (255 * mean).view(-1, 1, 1), (255 * std).view(-1, 1, 1)
     _, channels, height, width = train[0].shape
     return ImageData(
-        train_x=normalise(train[0]),
+        train_x=NormalisedImages(train[0], shift, scale),
         train_y=train[1],
-        valid_x=normalise(valid[0]),
+        valid_x=NormalisedImages(valid[0], shift, scale),
         valid_y=valid[1],
-        test_x=normalise(test[0]),
+        test_x=NormalisedImages(test[0], shift, scale),
         test_y=test[1],
         mean=tuple(mean.tolist()),
         std=tuple(std.tolist()),

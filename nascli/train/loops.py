@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data import augment, batchify, bptt_batches
+from ..data import NormalisedImages, augment, batchify, bptt_batches
 from ..errors import ChildError
 from ..threads import single_thread
 from .config import TrainConfig
@@ -51,23 +51,31 @@ def _step(model: nn.Module, loss: Tensor, opt, sched, cfg: TrainConfig, where: s
     return value
 
 
+Inputs = Tensor | NormalisedImages  # indexing either gives a batch of model inputs
+
+
 @torch.no_grad()
-def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> float:
-    """Top-1 accuracy; a model whose outputs are not finite has diverged (argmax of NaN is noise)."""
+def accuracy(model: nn.Module, x: Inputs, y: Tensor, batch_size: int = 500,
+             device: torch.device | str | None = None) -> float:
+    """Top-1 accuracy, batch by batch (moved to `device` if given); a model whose outputs are not
+    finite has diverged (argmax of NaN is noise)."""
     model.eval()
     correct = 0
     for i in range(0, len(x), batch_size):
-        logits = model(x[i:i + batch_size])
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        if device is not None:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        logits = model(xb)
         if not torch.isfinite(logits).all():
             raise ChildError("diverged: the network's outputs are not finite")
-        correct += (logits.argmax(1) == y[i:i + batch_size]).sum().item()
+        correct += (logits.argmax(1) == yb).sum().item()
     return correct / max(len(x), 1)
 
 
-def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Tensor, Tensor] | None,
+def fit_image(model: nn.Module, train: tuple[Inputs, Tensor], evaluate: tuple[Inputs, Tensor] | None,
               cfg: TrainConfig, device: torch.device | str = "cpu") -> History:
     """Train a classifier of images (or table rows: `cfg.augment` off) on `train`; after each epoch
-    measure accuracy on `evaluate` (if given)."""
+    measure accuracy on `evaluate` (if given). Images are normalised batch by batch, as they are taken."""
     gen = torch.Generator().manual_seed(cfg.seed)
     x_all, y_all = train
     n = min(len(x_all), cfg.train_subset or len(x_all))
@@ -86,7 +94,7 @@ def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Te
             total += _step(model, loss, opt, sched, cfg, f"epoch {epoch + 1}") * len(idx)
         hist.train_loss.append(total / n)
         if evaluate is not None:
-            hist.metric.append(accuracy(model, evaluate[0].to(device), evaluate[1].to(device)))
+            hist.metric.append(accuracy(model, evaluate[0], evaluate[1], device=device))
     return hist
 
 
