@@ -15,6 +15,7 @@ from nascli.data import (ImageData, TabularData, TextData, dataset_kind, known_d
                          register_dataset)
 from nascli.data.registry import DATASETS
 from nascli.data.cache import FileList, cached_pixels
+from nascli.data.splits import pixel_sums
 from nascli.data.text import EOS, UNK
 from nascli.errors import DataError
 from nascli.ops import OPS, register_op
@@ -56,13 +57,16 @@ def test_digits_folder_splits_and_shape() -> None:
     assert sum(sizes) == 1797 and sizes[2] == round(0.1 * 1797)
     assert data.class_names == tuple(str(d) for d in range(10))
     assert abs(data.train_x[:].mean().item()) < 1e-4 and abs(data.train_x[:].std().item() - 1) < 1e-2
+    train = data.train_x.pixels.double() / 255  # the cached sums give the training split's exact statistics
+    assert data.mean[0] == pytest.approx(train.mean().item(), abs=1e-6)
+    assert data.std[0] == pytest.approx(train.std(correction=0).item(), abs=1e-6)
     assert "seed 0" in data.splits_note
 
 
 def test_digits_cache_holds_the_png_pixels() -> None:
     folder = shared("digits-png")
     files = [str(p) for p in sorted(folder.rglob("*.png"))]
-    pixels = cached_pixels(FileList(folder, files), None)
+    pixels = cached_pixels(FileList(folder, files), None).pixels
     assert pixels.shape == (1797, 1, 8, 8)
     for i in (0, 1796):
         assert np.array_equal(pixels[i, 0], np.asarray(Image.open(files[i])))
@@ -106,15 +110,17 @@ def test_cache_is_reused_and_invalidated(tmp_path: Path, tmp_cache: Path) -> Non
     write_images(tmp_path / "d", {"a": 4, "b": 4})
     files = [str(p) for p in sorted((tmp_path / "d").rglob("*.png"))]
     first = cached_pixels(FileList(tmp_path / "d", files), None)
-    cached = list((tmp_cache / "images").glob("*.npy"))
-    assert len(cached) == 1 and isinstance(first, np.memmap)
-    assert np.array_equal(cached_pixels(FileList(tmp_path / "d", files), None), first)
-    assert list((tmp_cache / "images").glob("*.npy")) == cached  # nothing decoded again
+    cached = sorted((tmp_cache / "images").glob("*.npy"))
+    assert len(cached) == 2 and first.pixels.dtype == np.uint8 and first.pixels.shape == (8, 1, 6, 6)
+    assert np.array_equal(first.sums, pixel_sums(first.pixels))
+    again = cached_pixels(FileList(tmp_path / "d", files), None)
+    assert np.array_equal(again.pixels, first.pixels) and np.array_equal(again.sums, first.sums)
+    assert sorted((tmp_cache / "images").glob("*.npy")) == cached  # nothing decoded again
     stat = os.stat(files[0])
     os.utime(files[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a touched file decodes again
     cached_pixels(FileList(tmp_path / "d", files), None)
     cached_pixels(FileList(tmp_path / "d", files), 4)  # so does another size
-    assert len(list((tmp_cache / "images").glob("*.npy"))) == 3
+    assert len(list((tmp_cache / "images").glob("*.sums.npy"))) == 3
 
 
 @pytest.mark.parametrize("layout, match", [
