@@ -77,7 +77,7 @@ class NormalisedImages:
     def shape(self) -> torch.Size:
         return self.pixels.shape
 
-    def cat(self, other: "NormalisedImages") -> "NormalisedImages":
+    def cat(self, other: NormalisedImages) -> NormalisedImages:
         """These images followed by `other`'s (normalised the same way)."""
         return NormalisedImages(torch.cat([self.pixels, other.pixels]), self.shift, self.scale)
 
