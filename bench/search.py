@@ -121,7 +121,8 @@ def controller_share(cfg: BenchConfig, workdir: Path) -> list[list[str]]:
 
 def _proxy_data(cfg: BenchConfig) -> ImageData:
     data = DataSpec(name="cifar10", data_dir=str(cfg.data_dir)).load()
-    return dataclasses.replace(data, valid_x=data.valid_x[:cfg.valid_images], valid_y=data.valid_y[:cfg.valid_images])
+    valid_x = dataclasses.replace(data.valid_x, pixels=data.valid_x.pixels[:cfg.valid_images])
+    return dataclasses.replace(data, valid_x=valid_x, valid_y=data.valid_y[:cfg.valid_images])
 
 
 def _run_strategy(strategy: str, seed: int, cfg: BenchConfig, data: ImageData, space_text: str, workdir: Path) -> list[float]:

@@ -1,7 +1,8 @@
-"""Plugins: Python modules that register ops (and, later, datasets) when imported.
+"""Plugins: Python modules that register ops and datasets when imported.
 
 A plugin is any module that calls `nascli.ops.register_op` (or
-`declare_op`) at import time. nascli imports plugins from three places, in
+`declare_op`) or `nascli.data.register_dataset` at import time; both add
+to a `nascli.registry.Registry`. nascli imports plugins from three places, in
 this order, before any command runs:
 
 1. installed packages' entry points in the group `nascli.plugins`

@@ -1,6 +1,6 @@
 """Named registries of things the language and the CLI can refer to by name.
 
-One `Registry` per kind (ops today; datasets use the same mechanism later):
+One `Registry` per kind (`nascli.ops.OPS`, `nascli.data.registry.DATASETS`):
 built-ins register when their module is imported, plugins when they are
 loaded (`nascli.plugins`). Entries are plain declarations; nothing here
 imports torch.

@@ -26,6 +26,7 @@ from nascli.data import (
 )
 from nascli.data.ptb import EOS, UNK
 from nascli.errors import DataError
+from nascli.registry import RegistryError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EMBEDDED = Path(__file__).resolve().parents[1] / "nascli" / "data" / "embedded"
@@ -74,7 +75,8 @@ def test_real_cifar_split_sizes(real_cifar: ImageData) -> None:
     assert real_cifar.valid_x.shape == (508, 3, 32, 32)
     assert real_cifar.test_x.shape == (1017, 3, 32, 32)
     assert real_cifar.train_y.shape == (4577,) and real_cifar.valid_y.shape == (508,) and real_cifar.test_y.shape == (1017,)
-    assert real_cifar.train_x.dtype == torch.float32 and real_cifar.train_y.dtype == torch.int64
+    assert real_cifar.train_x.pixels.dtype == torch.uint8 and real_cifar.train_y.dtype == torch.int64
+    assert real_cifar.train_x[:2].dtype == torch.float32
     assert real_cifar.task == ImageTask(channels=3, height=32, width=32, classes=10)
     assert real_cifar.source == str(CIFAR_REAL / "cifar-10-batches-py") and not real_cifar.embedded
 
@@ -87,8 +89,8 @@ def test_real_cifar_holdout_loses_no_image(real_cifar: ImageData) -> None:
 
 
 def test_real_cifar_train_is_normalised(real_cifar: ImageData) -> None:
-    mean = real_cifar.train_x.mean(dim=(0, 2, 3))
-    std = real_cifar.train_x.std(dim=(0, 2, 3))
+    mean = real_cifar.train_x[:].mean(dim=(0, 2, 3))
+    std = real_cifar.train_x[:].std(dim=(0, 2, 3))
     assert torch.allclose(mean, torch.zeros(3), atol=1e-4)
     assert torch.allclose(std, torch.ones(3), atol=1e-3)
     assert all(0.3 < m < 0.6 for m in real_cifar.mean) and all(0.15 < s < 0.35 for s in real_cifar.std)
@@ -99,7 +101,7 @@ def test_real_cifar_pixels_match_raw_pickle(real_cifar: ImageData) -> None:
     test = _raw(CIFAR_REAL / "cifar-10-batches-py" / "test_batch")
     for c, y, x in [(0, 0, 0), (1, 5, 7), (2, 31, 30)]:
         value = test[b"data"][0, c * 1024 + y * 32 + x] / 255
-        assert real_cifar.test_x[0, c, y, x].item() == pytest.approx((value - mean[c].item()) / std[c].item(), abs=1e-5)
+        assert real_cifar.test_x[0][c, y, x].item() == pytest.approx((value - mean[c].item()) / std[c].item(), abs=1e-5)
     assert real_cifar.test_y[:5].tolist() == test[b"labels"][:5]
     # Both splits keep file order, so the first training image heads one of them.
     first = _raw(CIFAR_REAL / "cifar-10-batches-py" / "data_batch_1")
@@ -151,8 +153,24 @@ def test_holdout_is_seeded(embedded_cifar: ImageData) -> None:
     again = load_dataset("cifar10", seed=0)
     other = load_dataset("cifar10", seed=1)
     assert isinstance(again, ImageData) and isinstance(other, ImageData)
-    assert torch.equal(again.valid_x, embedded_cifar.valid_x)
+    assert torch.equal(again.valid_x.pixels, embedded_cifar.valid_x.pixels)
     assert not torch.equal(other.valid_y, embedded_cifar.valid_y)
+
+
+def test_images_stay_uint8_and_normalise_as_they_are_taken(embedded_cifar: ImageData) -> None:
+    """A split keeps its decoded pixels; any batch taken from it is (pixel / 255 - mean) / std."""
+    images = embedded_cifar.train_x
+    assert images.pixels.dtype == torch.uint8 and images.shape == (900, 3, 32, 32)
+    mean, std = torch.tensor(embedded_cifar.mean).view(3, 1, 1), torch.tensor(embedded_cifar.std).view(3, 1, 1)
+    idx = torch.tensor([5, 0, 899])
+    expected = (images.pixels[idx].float() / 255 - mean) / std
+    assert images[idx].dtype == torch.float32 and torch.allclose(images[idx], expected, atol=1e-5)
+    assert torch.allclose(images[7], (images.pixels[7].float() / 255 - mean) / std, atol=1e-5)  # one image: (C, H, W)
+    whole = images[:]
+    assert torch.allclose(whole.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(whole.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-3)
+    both = images.cat(embedded_cifar.valid_x)
+    assert len(both) == 1000 and torch.equal(both[900:], embedded_cifar.valid_x[:])
 
 
 def test_valid_fraction_sets_holdout_size() -> None:
@@ -308,9 +326,9 @@ def _raises(dataset: str, folder: Path, match: str) -> DataError:
 
 
 def test_unknown_dataset() -> None:
-    with pytest.raises(DataError, match="cifar10, csv, images, ptb, text"):
+    with pytest.raises(RegistryError, match="known: cifar10, images, text, ptb, csv"):
         load_dataset("mnist")
-    assert known_datasets() == ("cifar10", "csv", "images", "ptb", "text")
+    assert known_datasets() == ("cifar10", "images", "text", "ptb", "csv")
 
 
 def test_cifar_missing_folder(tmp_path: Path) -> None:

@@ -112,12 +112,12 @@ def test_search_eval_export_render_on_a_table(runner, tmp_path) -> None:
     assert "dense" in ok(runner, "render", "--best", "--run", str(run))
 
 
-def test_a_plugin_dataset_from_the_plugin_loader(runner, tmp_path, monkeypatch) -> None:
+def test_a_plugin_dataset_from_the_plugin_loader(runner, tmp_path, monkeypatch, request) -> None:
     import numpy as np
 
-    from nascli.data import registry
+    from nascli.data.registry import DATASETS
 
-    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))  # the plugin's kind is gone after the test
+    request.addfinalizer(lambda: DATASETS.remove("npz"))  # the plugin's kind is gone after the test
     monkeypatch.setattr("nascli.plugins._refs", [])  # so --plugin imports (and registers) it again
     monkeypatch.delitem(sys.modules, "npz_images", raising=False)
     rng = np.random.default_rng(0)

@@ -11,11 +11,15 @@ import torch
 from PIL import Image
 
 from conftest import SHARED_DATA
-from nascli.data import ImageData, TabularData, TextData, dataset_kind, load_dataset, register_dataset
-from nascli.data import registry
+from nascli.data import (ImageData, TabularData, TextData, dataset_kind, known_datasets, load_dataset,
+                         register_dataset)
+from nascli.data.registry import DATASETS
 from nascli.data.cache import FileList, cached_pixels
+from nascli.data.splits import pixel_sums
 from nascli.data.text import EOS, UNK
 from nascli.errors import DataError
+from nascli.ops import OPS, register_op
+from nascli.registry import RegistryError
 
 
 @pytest.fixture(autouse=True)
@@ -52,14 +56,17 @@ def test_digits_folder_splits_and_shape() -> None:
     sizes = len(data.train_y), len(data.valid_y), len(data.test_y)
     assert sum(sizes) == 1797 and sizes[2] == round(0.1 * 1797)
     assert data.class_names == tuple(str(d) for d in range(10))
-    assert abs(data.train_x.mean().item()) < 1e-4 and abs(data.train_x.std().item() - 1) < 1e-2
+    assert abs(data.train_x[:].mean().item()) < 1e-4 and abs(data.train_x[:].std().item() - 1) < 1e-2
+    train = data.train_x.pixels.double() / 255  # the cached sums give the training split's exact statistics
+    assert data.mean[0] == pytest.approx(train.mean().item(), abs=1e-6)
+    assert data.std[0] == pytest.approx(train.std(correction=0).item(), abs=1e-6)
     assert "seed 0" in data.splits_note
 
 
 def test_digits_cache_holds_the_png_pixels() -> None:
     folder = shared("digits-png")
     files = [str(p) for p in sorted(folder.rglob("*.png"))]
-    pixels = cached_pixels(FileList(folder, files), None)
+    pixels = cached_pixels(FileList(folder, files), None).pixels
     assert pixels.shape == (1797, 1, 8, 8)
     for i in (0, 1796):
         assert np.array_equal(pixels[i, 0], np.asarray(Image.open(files[i])))
@@ -76,8 +83,8 @@ def test_cifar_png_uses_its_train_and_test_folders() -> None:
 def test_holdout_is_seeded_and_recorded(tmp_path: Path) -> None:
     write_images(tmp_path / "d", {"a": 10, "b": 10})
     one, again, other = (load_dataset("images", tmp_path / "d", seed=s) for s in (0, 0, 1))
-    assert torch.equal(one.test_x, again.test_x) and torch.equal(one.valid_x, again.valid_x)
-    assert not torch.equal(one.test_x, other.test_x)
+    assert torch.equal(one.test_x.pixels, again.test_x.pixels) and torch.equal(one.valid_x.pixels, again.valid_x.pixels)
+    assert not torch.equal(one.test_x.pixels, other.test_x.pixels)
     assert (len(one.train_y), len(one.valid_y), len(one.test_y)) == (16, 2, 2)
 
 
@@ -103,15 +110,17 @@ def test_cache_is_reused_and_invalidated(tmp_path: Path, tmp_cache: Path) -> Non
     write_images(tmp_path / "d", {"a": 4, "b": 4})
     files = [str(p) for p in sorted((tmp_path / "d").rglob("*.png"))]
     first = cached_pixels(FileList(tmp_path / "d", files), None)
-    cached = list((tmp_cache / "images").glob("*.npy"))
-    assert len(cached) == 1 and isinstance(first, np.memmap)
-    assert np.array_equal(cached_pixels(FileList(tmp_path / "d", files), None), first)
-    assert list((tmp_cache / "images").glob("*.npy")) == cached  # nothing decoded again
+    cached = sorted((tmp_cache / "images").glob("*.npy"))
+    assert len(cached) == 2 and first.pixels.dtype == np.uint8 and first.pixels.shape == (8, 1, 6, 6)
+    assert np.array_equal(first.sums, pixel_sums(first.pixels))
+    again = cached_pixels(FileList(tmp_path / "d", files), None)
+    assert np.array_equal(again.pixels, first.pixels) and np.array_equal(again.sums, first.sums)
+    assert sorted((tmp_cache / "images").glob("*.npy")) == cached  # nothing decoded again
     stat = os.stat(files[0])
     os.utime(files[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a touched file decodes again
     cached_pixels(FileList(tmp_path / "d", files), None)
     cached_pixels(FileList(tmp_path / "d", files), 4)  # so does another size
-    assert len(list((tmp_cache / "images").glob("*.npy"))) == 3
+    assert len(list((tmp_cache / "images").glob("*.sums.npy"))) == 3
 
 
 @pytest.mark.parametrize("layout, match", [
@@ -210,9 +219,16 @@ def test_missing_target_column(tmp_path: Path) -> None:
 # --- registry --------------------------------------------------------------------
 
 
-def test_a_plugin_registers_a_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))  # the kind is gone after the test
+@pytest.fixture
+def forget_test_kinds():
+    """Registrations a test makes are gone after it."""
+    yield
+    for name in ("test-constant", "test-twice"):
+        DATASETS.remove(name)
+        OPS.remove(name)
 
+
+def test_a_plugin_registers_a_dataset(tmp_path: Path, forget_test_kinds) -> None:
     @register_dataset("test-constant", task="image", options=("image_size",), help="constant images")
     def load_constant(folder, spec):
         return load_dataset("images", folder, image_size=spec.image_size, seed=spec.seed)
@@ -220,8 +236,30 @@ def test_a_plugin_registers_a_dataset(tmp_path: Path, monkeypatch: pytest.Monkey
     write_images(tmp_path / "d", {"a": 5, "b": 5})
     data = load_dataset("test-constant", tmp_path / "d", image_size=4)
     assert dataset_kind("test-constant").task == "image" and data.task.height == 4
+    assert known_datasets()[-1] == "test-constant"  # listed in registration order, as ops are
     with pytest.raises(DataError, match="--target does not apply"):
         load_dataset("test-constant", tmp_path / "d", target="x")
+
+
+def test_datasets_and_ops_share_one_registry_mechanism(forget_test_kinds) -> None:
+    """An unknown name and a second registration fail the same way for a dataset as for an op."""
+    with pytest.raises(RegistryError, match=r"^unknown dataset 'mnist'; known: cifar10, ") as dataset_err:
+        load_dataset("mnist")
+    with pytest.raises(RegistryError, match=r"^unknown op 'mnist'; known: ") as op_err:
+        OPS.get("mnist")
+    assert type(dataset_err.value) is type(op_err.value)
+
+    def loader(folder, spec):
+        raise AssertionError("never loaded")
+
+    register_dataset("test-twice", task="image", help="registered twice")(loader)
+    register_op("test-twice")(lambda c_in, c_out, stride, params: None)
+    with pytest.raises(RegistryError, match="^dataset 'test-twice' is registered twice$"):
+        register_dataset("test-twice", task="image", help="again")(loader)
+    with pytest.raises(RegistryError, match="^op 'test-twice' is registered twice$"):
+        register_op("test-twice")(lambda c_in, c_out, stride, params: None)
+    with pytest.raises(RegistryError, match="unknown options"):
+        register_dataset("test-bad", task="image", options=("colour",), help="bad option")
 
 
 def test_options_that_do_not_apply_and_missing_dir() -> None:

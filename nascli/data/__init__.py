@@ -12,8 +12,8 @@ from pathlib import Path
 
 # Importing each loader module registers its kind.
 from nascli.data import cifar, images, ptb, tabular, text  # noqa: F401
-from nascli.data.base import (Data, ImageData, ImageTask, LabelledSplits, LanguageTask, TabularData, TabularTask,
-                              Task, TextData)
+from nascli.data.base import (Data, ImageData, ImageTask, LabelledSplits, LanguageTask, NormalisedImages, TabularData,
+                              TabularTask, Task, TextData)
 from nascli.data.cifar import augment
 from nascli.data.cifar import download as download_cifar10
 from nascli.data.ptb import batchify, bptt_batches
@@ -27,6 +27,7 @@ __all__ = [
     "ImageTask",
     "LabelledSplits",
     "LanguageTask",
+    "NormalisedImages",
     "TabularData",
     "TabularTask",
     "Task",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 
@@ -53,15 +54,48 @@ class LabelledSplits:
 
 
 @dataclass(frozen=True, eq=False)
-class ImageData(LabelledSplits):
-    """Normalised image splits.
+class NormalisedImages:
+    """One image split, kept as the uint8 (N, C, H, W) pixels it was decoded to; indexing it
+    (`images[idx]`, `images[a:b]`, `images[:]`) gives those images as float32, normalised per
+    channel: (pixel / 255 - mean) / std.
 
-    `*_x` are float32 (N, C, H, W), normalised per channel with `mean`/`std`
-    (computed on the training split after the validation holdout). `source`
+    Normalising where a batch is formed, not the whole split at load time, makes a cached
+    reload cost little more than reading the cache, and holds a quarter of the memory."""
+
+    pixels: Tensor  # uint8 (N, C, H, W)
+    shift: Tensor  # 255 * mean, float32 (C, 1, 1)
+    scale: Tensor  # 255 * std, float32 (C, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def __getitem__(self, index) -> Tensor:
+        """The selected images (index the first axis only: one image, a slice or indices), normalised."""
+        return self.pixels[index].float().sub_(self.shift).div_(self.scale)
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.pixels.shape
+
+    def cat(self, other: NormalisedImages) -> NormalisedImages:
+        """These images followed by `other`'s (normalised the same way)."""
+        return NormalisedImages(torch.cat([self.pixels, other.pixels]), self.shift, self.scale)
+
+
+@dataclass(frozen=True, eq=False)
+class ImageData(LabelledSplits):
+    """Image splits.
+
+    `*_x` are NormalisedImages: uint8 (N, C, H, W) pixels that index as float32
+    normalised per channel with `mean`/`std` (computed on the training split
+    after the validation holdout). `source`
     says where the data was read from and `embedded` is True for the sample
     shipped inside the package.
     """
 
+    train_x: NormalisedImages
+    valid_x: NormalisedImages
+    test_x: NormalisedImages
     mean: tuple[float, ...]
     std: tuple[float, ...]
     task: ImageTask

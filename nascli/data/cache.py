@@ -1,10 +1,12 @@
-"""The decoded-image cache: an image folder is decoded once into a uint8 .npy file.
+"""The decoded-image cache: an image folder is decoded once into two .npy files.
 
-The file lives in `$NASCLI_CACHE/images/` (default `~/.cache/nascli/images/`)
-and is named by a hash of every image's path, size and modification time and
-of the requested image size, so that changing, adding or removing a file, or
-asking for another size, decodes again. Later loads memory-map it: no image is
-opened, only the folder is listed.
+`KEY.npy` holds the uint8 (N, C, H, W) pixels and `KEY.sums.npy` each image's
+per-channel pixel sums (`splits.pixel_sums`), from which any split's
+normalisation statistics follow without touching a pixel. The file lives in `$NASCLI_CACHE/images/` (default
+`~/.cache/nascli/images/`) and is named by a hash of every image's path, size
+and modification time and of the requested image size, so that changing,
+adding or removing a file, or asking for another size, decodes again. Later
+loads read it back in one go: no image is opened, only the folder is listed.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from nascli.data.splits import pixel_sums
 from nascli.errors import DataError
 
-FORMAT = 1  # bump when the cached layout changes, so old files are not read
+FORMAT = 2  # bump when the cached layout changes, so old files are not read (2: adds the sums file)
 DEFAULT_SIZE = 32  # side images are resized to when their sizes differ and --image-size is not given
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
 
@@ -41,9 +45,10 @@ class FileList:
         """The cache file for these files' current stats at `image_size`."""
         digest = hashlib.sha256(f"format {FORMAT}; size {image_size}\n".encode())
         skip = len(str(self.root)) + 1  # hash paths relative to the root, so a moved folder stays cached
-        for path in self.files:
-            stat = os.stat(path)
-            digest.update(f"{path[skip:]}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update("\0".join([path[skip:] for path in self.files]).encode())
+        # One array of every (size, mtime) pair, hashed at once: per-file hashing would cost more than the stats.
+        stats = [(stat.st_size, stat.st_mtime_ns) for stat in map(os.stat, self.files)]
+        digest.update(np.array(stats, dtype=np.int64).tobytes())
         return cache_root() / "images" / f"{digest.hexdigest()[:32]}.npy"
 
 
@@ -87,25 +92,40 @@ def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray) -> N
         out[i] = pixels.reshape(height, width, channels).transpose(2, 0, 1)
 
 
-def cached_pixels(images: FileList, image_size: int | None, path: Path | None = None) -> np.ndarray:
-    """uint8 (N, C, H, W) pixels of `images`: memory-mapped from the cache file `path` (default:
-    `images.cache_file(image_size)`), decoded into it first if absent."""
-    path = path or images.cache_file(image_size)
-    if path.is_file():
-        return np.load(path, mmap_mode="r")
-    shape = _shape(images.files, image_size)
+class Decoded(NamedTuple):
+    """What the cache holds for a file list."""
+
+    pixels: np.ndarray  # uint8 (N, C, H, W)
+    sums: np.ndarray  # int64 (N, C, 2): splits.pixel_sums(pixels)
+
+
+def _sums_file(path: Path) -> Path:
+    return path.with_suffix(".sums.npy")
+
+
+def _save(array: np.ndarray, path: Path) -> None:
+    """Write `array` to `path` atomically: a reader never sees half a file."""
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
     try:
+        np.save(partial, array)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def cached_pixels(images: FileList, image_size: int | None, path: Path | None = None) -> Decoded:
+    """The decoded pixels of `images` and their sums: read from the cache file `path` (default:
+    `images.cache_file(image_size)`) and its sums file, decoded into them first if absent."""
+    path = path or images.cache_file(image_size)
+    if not (path.is_file() and _sums_file(path).is_file()):
+        shape = _shape(images.files, image_size)
+        pixels = np.empty((len(images.files), *shape), dtype=np.uint8)
+        _decode(images.files, shape, pixels)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(images.files), *shape))
+            _save(pixel_sums(pixels), _sums_file(path))  # first: the pixels file is what marks a complete entry
+            _save(pixels, path)
         except OSError as e:
             raise DataError(f"cannot write the image cache ({e.strerror}); set NASCLI_CACHE to a writable folder",
                             where=str(path.parent)) from e
-        _decode(images.files, shape, out)
-        out.flush()
-        del out
-        os.replace(partial, path)  # atomic: a reader never sees half a cache file
-    finally:
-        partial.unlink(missing_ok=True)
-    return np.load(path, mmap_mode="r")
+    return Decoded(np.load(path), np.load(_sums_file(path)))

@@ -82,7 +82,7 @@ def load_images(root: Path, spec) -> ImageData:
     files, labels, split_of, class_names = _labelled(splits)
     images = FileList(root, files)
     cache_file = images.cache_file(spec.image_size)
-    pixels = cached_pixels(images, spec.image_size, cache_file)
+    pixels, sums = cached_pixels(images, spec.image_size, cache_file)
     y = torch.tensor(labels, dtype=torch.int64)
     where = np.array(split_of)
     parts = {s: torch.from_numpy(np.flatnonzero(where == s)) for s in ("train", "valid", "test")}
@@ -94,11 +94,10 @@ def load_images(root: Path, spec) -> ImageData:
             notes.append(f"{split}: {len(held)} training images held out at random (seed {seed})")
 
     def split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = parts[name].numpy()
-        return torch.from_numpy(np.ascontiguousarray(pixels[idx])), y[parts[name]]
+        return torch.from_numpy(pixels[parts[name].numpy()]), y[parts[name]]
 
     return normalised_images(split("train"), split("valid"), split("test"), len(class_names), str(root),
-                             class_names, "; ".join(notes), str(cache_file))
+                             class_names, "; ".join(notes), str(cache_file), torch.from_numpy(sums)[parts["train"]])
 
 
 @register_dataset("images", task="image",

@@ -17,6 +17,10 @@ The loader gets the `--data-dir` path (None when the user gave none) and the
 run's `DataSpec`; it returns one of the records in `nascli.data.base` and raises
 `DataError` for bad input. Because workers reload data from the DataSpec, a
 loader must depend on nothing else.
+
+The kinds live in `DATASETS`, a `nascli.registry.Registry` like the ops'
+`OPS`: an unknown name, a name registered twice and the listing behave the
+same for both.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from nascli.errors import DataError
+from nascli.registry import Registry, RegistryError
 
 if TYPE_CHECKING:  # the spec imports this module, so only the type checker sees it here
     from nascli.data.spec import DataSpec
@@ -49,32 +53,28 @@ class DatasetKind:
     needs_dir: bool  # False when the kind ships an embedded sample used without --data-dir
 
 
-_KINDS: dict[str, DatasetKind] = {}
+DATASETS: Registry[DatasetKind] = Registry("dataset")
 
 
 def register_dataset(name: str, *, task: TaskKind, help: str, options: tuple[str, ...] = (),
                      needs_dir: bool = True) -> Callable[[Loader], Loader]:
-    """Register the decorated loader as dataset kind `name`; a second kind of the same name is an error."""
+    """Register the decorated loader as dataset kind `name`; a second kind of the same name is a RegistryError."""
     unknown = set(options) - set(OPTIONS)
     if unknown:
-        raise ValueError(f"dataset {name!r}: unknown options {sorted(unknown)}; known: {', '.join(OPTIONS)}")
+        raise RegistryError(f"dataset '{name}': unknown options {sorted(unknown)}; known: {', '.join(OPTIONS)}")
 
     def add(loader: Loader) -> Loader:
-        if name in _KINDS and _KINDS[name].load is not loader:
-            raise DataError(f"dataset kind {name!r} is registered twice")
-        _KINDS[name] = DatasetKind(name, task, loader, tuple(options), help, needs_dir)
+        DATASETS.add(name, DatasetKind(name, task, loader, tuple(options), help, needs_dir))
         return loader
 
     return add
 
 
 def dataset_kind(name: str) -> DatasetKind:
-    """The registered kind `name`, or a DataError listing the known ones."""
-    if name not in _KINDS:
-        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(known_datasets())}")
-    return _KINDS[name]
+    """The registered kind `name`, or a RegistryError listing the known ones."""
+    return DATASETS.get(name)
 
 
 def known_datasets() -> tuple[str, ...]:
-    """The registered kinds' names, sorted."""
-    return tuple(sorted(_KINDS))
+    """The registered kinds' names, in registration order (as the ops')."""
+    return tuple(DATASETS)

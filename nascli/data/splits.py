@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from nascli.data.base import ImageData, ImageTask
+from nascli.data.base import ImageData, ImageTask, NormalisedImages
 from nascli.errors import DataError
 
 
@@ -29,38 +30,42 @@ def holdout(n: int, fraction: float, seed: int, where: str) -> tuple[Tensor, Ten
 Split = tuple[Tensor, Tensor]  # (uint8 images (N, C, H, W), int64 labels (N,))
 
 
-def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-channel mean and std of uint8 (N, C, H, W) images scaled to [0, 1].
+def pixel_sums(pixels: np.ndarray) -> np.ndarray:
+    """int64 (N, C, 2): each uint8 (C, H, W) image's per-channel sum of pixel values and of their
+    squares. Summed over any split, they give its channel mean and std exactly (channel_stats),
+    so the image cache stores them and a reload never reads every pixel to normalise."""
+    flat = pixels.reshape(*pixels.shape[:2], -1)
+    squares = np.einsum("ncp,ncp->nc", flat, flat, dtype=np.int64)
+    return np.stack([flat.sum(-1, dtype=np.int64), squares], axis=-1)
 
-    Computed from a 256-bin histogram per channel: exact, and several times faster
-    than a float reduction over every pixel, which matters for a cached reload."""
-    levels = torch.arange(256, dtype=torch.float64) / 255
-    counts = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256)
-                          for c in range(images.shape[1])]).double()
-    n = counts.sum(1)
-    mean = (counts * levels).sum(1) / n
-    var = (counts * (levels - mean[:, None]) ** 2).sum(1) / n
+
+def channel_stats(sums: Tensor, pixels_per_image: int) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and std, on the [0, 1] scale, of the images whose `pixel_sums` are `sums`."""
+    totals = sums.sum(0).double()  # (C, 2), exact: int64 sums converted once
+    n = max(len(sums), 1) * pixels_per_image * 255.0
+    mean = totals[:, 0] / n
+    var = (totals[:, 1] / (n * 255.0) - mean**2).clamp_min(0)
     return mean.float(), var.sqrt().float().clamp_min(1e-8)  # clamp: a constant channel must not divide by 0
 
 
 def normalised_images(train: Split, valid: Split, test: Split, classes: int, source: str,
-                      class_names: tuple[str, ...] = (), splits_note: str = "", cache_file: str = "") -> ImageData:
-    """ImageData from uint8 splits: pixels scaled to [0, 1], then normalised per channel
-    with the training split's mean and std, so no statistic leaks from validation or test."""
-    mean, std = channel_stats(train[0])
+                      class_names: tuple[str, ...] = (), splits_note: str = "", cache_file: str = "",
+                      train_sums: Tensor | None = None) -> ImageData:
+    """ImageData from uint8 splits, to be normalised per channel with the training split's
+    mean and std (so no statistic leaks from validation or test) as batches are taken.
+    `train_sums`: the training images' `pixel_sums` where a cache holds them."""
+    if train_sums is None:
+        train_sums = torch.from_numpy(pixel_sums(train[0].numpy()))
+    mean, std = channel_stats(train_sums, train[0].shape[2] * train[0].shape[3])
     # (x / 255 - mean) / std, as one subtraction and one division of the raw pixel values
-    shift, scale = (255 * mean).view(1, -1, 1, 1), (255 * std).view(1, -1, 1, 1)
-
-    def normalise(images: Tensor) -> Tensor:
-        return images.float().sub_(shift).div_(scale)
-
+    shift, scale = (255 * mean).view(-1, 1, 1), (255 * std).view(-1, 1, 1)
     _, channels, height, width = train[0].shape
     return ImageData(
-        train_x=normalise(train[0]),
+        train_x=NormalisedImages(train[0], shift, scale),
         train_y=train[1],
-        valid_x=normalise(valid[0]),
+        valid_x=NormalisedImages(valid[0], shift, scale),
         valid_y=valid[1],
-        test_x=normalise(test[0]),
+        test_x=NormalisedImages(test[0], shift, scale),
         test_y=test[1],
         mean=tuple(mean.tolist()),
         std=tuple(std.tolist()),

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ..arch import Architecture, save_architecture
 from ..children import ChildConfig, build_child, profile_child
-from ..data import Data, LabelledSplits
+from ..data import Data, LabelledSplits, NormalisedImages
 from ..train import TrainConfig, accuracy, fit_image, fit_language, perplexity
 from ..train.loops import EVAL_BATCH
 
@@ -45,7 +45,9 @@ def retrain(arch: Architecture, data: Data, dataset: str, train: TrainConfig,
     profile = profile_child(model, data.task)
     cfg = train.with_hyper(arch.hyper)
     if isinstance(data, LabelledSplits):  # images or table rows: classification
-        x, y = torch.cat([data.train_x, data.valid_x]), torch.cat([data.train_y, data.valid_y])
+        inputs = (data.train_x, data.valid_x)  # uint8 images normalised per batch, or float tensors
+        x = inputs[0].cat(inputs[1]) if isinstance(inputs[0], NormalisedImages) else torch.cat(inputs)
+        y = torch.cat([data.train_y, data.valid_y])
         fit_image(model, (x, y), None, cfg, device)
         metric, name, n = accuracy(model, data.test_x, data.test_y, amp=cfg.amp), "test_accuracy", len(x)
     else:

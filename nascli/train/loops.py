@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data import augment, batchify, bptt_batches
+from ..data import NormalisedImages, augment, batchify, bptt_batches
 from ..errors import ChildError
 from ..threads import single_thread
 from .config import TrainConfig
@@ -52,25 +52,30 @@ def _step(model: nn.Module, loss: Tensor, opt, sched, cfg: TrainConfig, where: s
     return value
 
 
+Inputs = Tensor | NormalisedImages  # indexing either gives a batch of model inputs
+
+
 @torch.no_grad()
-def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500, amp: bool = False) -> float:
-    """Top-1 accuracy; a model whose outputs are not finite has diverged (argmax of NaN is noise)."""
+def accuracy(model: nn.Module, x: Inputs, y: Tensor, batch_size: int = 500, amp: bool = False) -> float:
+    """Top-1 accuracy, batch by batch on the model's device; a model whose outputs are not finite has
+    diverged (argmax of NaN is noise)."""
     model.eval()
     correct = 0
-    device = next(model.parameters()).device
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size].to(device, non_blocking=True), y[i:i + batch_size].to(device, non_blocking=True)
         with autocast(str(device), amp):
-            logits = model(x[i:i + batch_size].to(device))
+            logits = model(xb)
         if not torch.isfinite(logits).all():
             raise ChildError("diverged: the network's outputs are not finite")
-        correct += (logits.argmax(1).cpu() == y[i:i + batch_size].cpu()).sum().item()
+        correct += (logits.argmax(1) == yb).sum().item()
     return correct / max(len(x), 1)
 
 
-def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Tensor, Tensor] | None,
+def fit_image(model: nn.Module, train: tuple[Inputs, Tensor], evaluate: tuple[Inputs, Tensor] | None,
               cfg: TrainConfig, device: torch.device | str = "cpu") -> History:
     """Train a classifier of images (or table rows: `cfg.augment` off) on `train`; after each epoch
-    measure accuracy on `evaluate` (if given)."""
+    measure accuracy on `evaluate` (if given). Images are normalised batch by batch, as they are taken."""
     model.to(device)  # batches are copied to `device` one at a time
     gen = torch.Generator().manual_seed(cfg.seed)
     x_all, y_all = train
