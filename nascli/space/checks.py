@@ -16,7 +16,7 @@ from typing import Callable
 from ..ops import OPS, ops_for
 from ..plugins import loaded_plugins
 from . import vocab
-from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, Value
+from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, SkipOffsets, Value
 
 Fail = Callable[[str, Pos], None]
 
@@ -47,7 +47,8 @@ def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail
         if slot is None:
             fail(f"unknown decision '{decl.name}' in {where}; expected one of: {', '.join(slots)}", decl.pos)
         kind = "choice" if decl.kind == "fixed" else decl.kind
-        if isinstance(decl, FixedDecl) and slot.kind == "anchor" and decl.value in vocab.FIXED_SKIPS:
+        if isinstance(decl, FixedDecl) and (slot.kind == "anchor" or isinstance(decl.value, SkipOffsets)):
+            _check_fixed_skip(decl, slot, where, fail)
             continue
         if kind != slot.kind:
             shape = {"choice": "a choice list or value", "anchor": "'anchor'", "index": "'index'"}[slot.kind]
@@ -63,6 +64,16 @@ def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail
                 fail(f"'{decl.name}' in {where} cannot have branches; only a layer's 'op' can", decl.pos)
             for branch in decl.branches.values():
                 _check_decisions(branch, slots, where, fail)
+
+
+def _check_fixed_skip(decl: FixedDecl, slot: vocab.Slot, where: str, fail: Fail) -> None:
+    """`skip = previous | none | all | {offsets}`; a fixed set is a skip's alone (`name: {...}` is a choice)."""
+    if slot.kind != "anchor":
+        fail(f"'{decl.name} = {{...}}' is a fixed skip set, which only 'skip' takes; "
+             f"a choice list is written '{decl.name}: {{...}}'", decl.pos)
+    if not isinstance(decl.value, SkipOffsets) and decl.value not in vocab.FIXED_SKIPS:
+        fail(f"'{decl.name}' in {where} must be 'anchor' or fixed: {', '.join(vocab.FIXED_SKIPS)}, "
+             f"or a set of offsets back like {{1, 3}}; got '{decl.value}'", decl.pos)
 
 
 def _check_tie(decl: FixedDecl, slots: dict[str, vocab.Slot], decls: list, where: str, fail: Fail) -> None:
