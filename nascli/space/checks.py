@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..ops import OPS, ops_for
-from ..plugins import loaded_plugins
+from ..plugins import loaded_plugins, plugin_names
 from . import vocab
 from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, SkipOffsets, Value
 
@@ -208,6 +208,30 @@ def _check_requires(space: SearchSpace, fail: Fail) -> None:
                  plugin.pos)
 
 
+# Decisions whose values are ops, in any block
+_OP_DECISIONS = {n for slots in (vocab.LAYER_SLOTS, vocab.CELL_SLOTS, vocab.DENSE_SLOTS)
+                 for n, slot in slots.items() if slot.domain == "op"}
+
+
+def _check_plugin_ops_required(space: SearchSpace, fail: Fail) -> None:
+    """A plugin's op is usable only in a space that `requires` the plugin: the file then says what it needs."""
+    required = {str(r.value) for r in space.requires}
+
+    def visit(decls: list) -> None:
+        for decl in decls:
+            for value, pos in _values(decl) if decl.name in _OP_DECISIONS else []:
+                plugin = OPS.get(str(value)).plugin if str(value) in OPS else None
+                if plugin is not None and not required & plugin_names(plugin):
+                    fail(f"op '{value}' comes from the plugin '{plugin}'; say 'requires "
+                         f"{plugin.rpartition('.')[2]}' in the space so that it is loaded wherever the space is used",
+                         pos)
+            for branch in getattr(decl, "branches", {}).values():
+                visit(branch)
+
+    for block in space.blocks:
+        visit(block.decisions)
+
+
 def space_task(space: SearchSpace) -> str | None:
     """`image` or `language`: what a checked space's children read (None for a space of hyper only)."""
     blocks = (_BLOCK_TASK[b.kind] for b in space.blocks if b.kind in _BLOCK_TASK)
@@ -216,6 +240,7 @@ def space_task(space: SearchSpace) -> str | None:
 
 def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> None:
     _check_requires(space, fail)
+    _check_plugin_ops_required(space, fail)
     for key, value in space.settings.items():
         pos = setting_pos[key]
         if key == "task" and value not in vocab.TASKS:
