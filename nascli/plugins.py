@@ -110,9 +110,11 @@ def loaded_plugins() -> list[str]:
 def plugin_names(module: str) -> set[str]:
     """The names a space's `requires` may give the plugin that registered ops from `module`:
     the module's name and last dotted part, and those of a loaded plugin package holding it."""
-    owners = [(name, m.__name__) for name, m in _loaded.items() if module == m.__name__ or
-              module.startswith(m.__name__ + ".")]
-    return {module, module.rpartition(".")[2]} | {n for owner in owners for n in (owner[0], owner[1].rpartition(".")[2])}
+    names = {module, module.rpartition(".")[2]}
+    for name, loaded in _loaded.items():
+        if module == loaded.__name__ or module.startswith(loaded.__name__ + "."):
+            names |= {name, loaded.__name__.rpartition(".")[2]}
+    return names
 
 
 def loaded_refs() -> tuple[str, ...]:
