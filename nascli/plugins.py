@@ -12,7 +12,8 @@ this order, before any command runs:
 3. `nascli --plugin PATH_OR_MODULE` (repeatable).
 
 A space file names the plugins it needs with `requires NAME`, and is refused
-with a message naming the plugin when it is not loaded. A space file never
+with a message naming the plugin when it is not loaded, or when it uses a
+plugin's op without naming the plugin. A space file never
 imports code itself: inspecting someone else's space runs none of theirs.
 A plugin's name is its module name (a .py file's stem), or its entry point's name.
 """
@@ -105,6 +106,16 @@ def loaded_plugins() -> list[str]:
     names = set(_loaded)
     names |= {module.__name__.rpartition(".")[2] for module in _loaded.values()}
     return sorted(names)
+
+
+def plugin_names(module: str) -> set[str]:
+    """The names a space's `requires` may give the plugin that registered ops from `module`:
+    the module's name and last dotted part, and those of a loaded plugin package holding it."""
+    names = {module, module.rpartition(".")[2]}
+    for name, loaded in _loaded.items():
+        if module == loaded.__name__ or module.startswith(loaded.__name__ + "."):
+            names |= {name, loaded.__name__.rpartition(".")[2]}
+    return names
 
 
 def loaded_refs() -> tuple[str, ...]:

@@ -30,6 +30,14 @@ def test_a_space_names_the_plugin_it_requires(runner, monkeypatch):
     assert "requires the plugin 'asym_conv', which is not loaded" in result.output and f"{SPACE}:4:14" in result.output
 
 
+def test_a_space_that_uses_a_plugin_op_must_require_the_plugin(runner, tmp_path):
+    unnamed = tmp_path / "unnamed.space"
+    unnamed.write_text(SPACE.read_text().replace("    requires asym_conv\n", ""))
+    result = runner.invoke(app, ["--plugin", str(PLUGIN), "inspect", str(unnamed)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{unnamed}:9:13" in result.output and "op 'asym_conv' comes from the plugin 'asym_conv'" in result.output
+
+
 def test_search_render_and_export_a_plugin_op(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     plugin = ["--plugin", str(PLUGIN)]

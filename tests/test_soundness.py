@@ -2,9 +2,10 @@
 
 Spaces are generated from the language's constructs: layer ops (NAS, ENAS,
 DARTS, none/identity, mbconv) flat or under branches, their parameters as
-choices, fixed values, defaults or ties, skip kinds, stages, cells (after a layer stem too), trees,
-dense cells, DAGs and hyper blocks, sometimes with a mistake (a decision no op reads, one
-cell only, a value an op does not allow). A space the compiler refuses must
+choices, fixed values, defaults or ties, skip kinds (anchors, fixed chains and skip sets), stages,
+cells (after a layer stem too), trees, dense cells, DAGs and hyper blocks, and a plugin's op
+(examples/plugins/asym_conv.py), sometimes with a mistake (a decision no op reads, one cell only, a
+value an op does not allow, a skip offset that is not positive, a plugin op without `requires`). A space the compiler refuses must
 say where (file:line:col); a space it accepts must give children that work.
 """
 
@@ -14,6 +15,7 @@ import random
 import re
 from pathlib import Path
 
+import pytest
 import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -24,6 +26,7 @@ from nascli.data.base import ImageTask, LanguageTask
 from nascli.errors import SpaceSemanticError
 from nascli.export import WeightsNote, module_source
 from nascli.ops import OPS, ops_for
+from nascli.plugins import load_plugin
 from nascli.render import architecture_tree, to_dot
 from nascli.space import parse_space
 from nascli.space.compiler import compile_space
@@ -36,6 +39,16 @@ SMALL_VALUES = {"filters": [2, 4, 6], "filter_height": [1, 3], "filter_width": [
                 "pool_size": [2, 3], "kernel": [3, 5, 4], "expansion": [1, 2], "se": [0, 1]}
 BUILTIN_LAYER_OPS = [n for n in ops_for("layer") if OPS.get(n).plugin is None and "image" in OPS.get(n).tasks]
 BUILTIN_CELL_OPS = [n for n in ops_for("cell") if OPS.get(n).plugin is None and "image" in OPS.get(n).tasks]
+PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugins" / "asym_conv.py"
+PLUGIN_OP = "asym_conv"  # what PLUGIN registers
+SKIPS = ["skip: anchor", "skip = previous", "skip = none", "skip = all", "skip = {1, 3}", "skip = {2}", "skip = {0, 1}",
+         ""]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def plugin_loaded():
+    """The plugin op is drawn like a built-in one; loaded as `--plugin` would (test_plugins.py loads it too)."""
+    load_plugin(str(PLUGIN))
 
 
 @st.composite
@@ -64,7 +77,7 @@ def params_of(draw, ops: list[str], outer: bool = True) -> list[str]:
 
 @st.composite
 def layers_block(draw) -> str:
-    ops = draw(st.lists(st.sampled_from(BUILTIN_LAYER_OPS), min_size=1, max_size=3, unique=True))
+    ops = draw(st.lists(st.sampled_from(BUILTIN_LAYER_OPS + [PLUGIN_OP]), min_size=1, max_size=3, unique=True))
     form = draw(st.sampled_from(["none", "fixed", "flat", "branches"]))
     if form == "none":
         ops = ["conv"]
@@ -76,8 +89,8 @@ def layers_block(draw) -> str:
     else:
         branches = " ".join(f"{op} {{ {' '.join(draw(params_of([op], outer=False)))} }}" for op in ops)
         lines = [f"op: {{ {branches} }}"]
-    lines.append(draw(st.sampled_from(["skip: anchor", "skip = previous", "skip = none", ""])))
-    return f"layers {draw(st.integers(1, 3))} {{\n    " + "\n    ".join(lines) + "\n}"
+    lines.append(draw(st.sampled_from(SKIPS)))
+    return f"layers {draw(st.integers(1, 4))} {{\n    " + "\n    ".join(lines) + "\n}"
 
 
 @st.composite
@@ -111,6 +124,8 @@ def space_text(draw) -> str:
         blocks = [f"dag nodes {draw(st.integers(1, 4))} {{ prev: index activation: {{tanh, sigmoid}} }}"]
     if draw(st.booleans()):
         blocks.insert(0, "hyper { lr: {0.1, 0.01} dropout: {0.0, 0.1} }")
+    if PLUGIN_OP in "".join(blocks) and draw(st.integers(0, 2)) > 0:  # now and then forgotten: refused
+        blocks.insert(0, f"requires {PLUGIN_OP}")
     return "space gen {\n" + "\n".join(blocks) + "\n}\n"
 
 
@@ -130,6 +145,17 @@ def _check_child(arch) -> None:
     namespace["Child"]().load_state_dict(model.state_dict(), strict=True)
 
 
+def _lacks_only_requires(text: str) -> bool:
+    """A space using the plugin op without `requires`, which would be accepted with it."""
+    if PLUGIN_OP not in text or "requires" in text:
+        return False
+    try:
+        compile_space(parse_space(text.replace("{\n", f"{{\nrequires {PLUGIN_OP}\n", 1), "gen.space"))
+    except SpaceSemanticError:
+        return False
+    return True
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=space_text(), seed=st.integers(0, 2**16))
 def test_whatever_inspect_accepts_builds_trains_renders_and_exports(text, seed):
@@ -137,8 +163,11 @@ def test_whatever_inspect_accepts_builds_trains_renders_and_exports(text, seed):
         compiled = compile_space(parse_space(text, "gen.space"))
     except SpaceSemanticError as err:
         assert re.fullmatch(r"gen\.space:\d+:\d+", err.where or ""), (err, text)
+        if _lacks_only_requires(text):
+            assert f"comes from the plugin '{PLUGIN_OP}'" in err.message, (err, text)
         event("refused")
         return
+    assert not (PLUGIN_OP in text and "requires" not in text), text  # a plugin op needs its `requires`
     event("accepted")
     arch = sample_architecture(compiled, random.Random(seed))
     _check_child(arch)

@@ -1,4 +1,5 @@
-"""Network shapes in the language: tied decisions, plain chains (`skip = previous`), and stages
+"""Network shapes in the language: tied decisions, plain chains (`skip = previous`), fixed skip sets
+(`skip = all`, `skip = {1, 3}`), and stages
 (several layers blocks, one after another, each with its own width, stride and choices)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from nascli.arch import decode
 from nascli.children import build_child
 from nascli.data.base import ImageTask
 from nascli.errors import SpaceSemanticError
-from nascli.render import architecture_tree
+from nascli.render import architecture_tree, to_dot
 from nascli.space import parse_space
 from nascli.space.compiler import compile_space
 
@@ -43,6 +44,32 @@ def test_skip_previous_is_a_plain_chain_and_skip_none_reads_the_image():
     assert [l.inputs for l in decode("s:  / ", apart).layers] == [[], []]
 
 
+def test_fixed_skip_sets_read_every_earlier_layer_or_offsets_back_within_the_stage(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_ops import assert_exports_match
+
+    nas = "filter_height: {1, 3} filter_width = filter_height filters: {4, 6}"
+    dense = _compiled(f"layers 4 {{ {nas} skip = all }}\nlayers 2 {{ {nas} stride = 2 skip = all }}")
+    offsets = _compiled(f"layers 5 {{ {nas} skip = {{3, 1}} }}\nlayers 3 {{ {nas} skip = {{1, 3}} }}")
+    assert dense.cardinality() == _compiled(f"layers 4 {{ {nas} }}\nlayers 2 {{ {nas} stride = 2 }}").cardinality()
+    assert offsets.cardinality() == _compiled(f"layers 5 {{ {nas} }}\nlayers 3 {{ {nas} }}").cardinality()
+    arch = decode("s: 3 4 / 1 6 / 3 4 / 1 4 ; 3 6 / 1 4", dense)  # fixed skips write no token
+    assert [l.inputs for l in arch.layers] == [[], [0], [0, 1], [0, 1, 2], [3], [4]]
+    arch = decode("s: 3 4 / 1 6 / 3 4 / 1 4 / 3 6 ; 1 4 / 3 4 / 1 6", offsets)
+    assert [l.inputs for l in arch.layers] == [[], [0], [1], [0, 2], [1, 3], [4], [5], [6]]  # 7 - 3 = 4: before the stage
+    for name, compiled, tokens in [("dense", dense, "s: 3 4 / 1 6 / 3 4 / 1 4 ; 3 6 / 1 4"),
+                                   ("nas", offsets, arch.tokens), ("macro", _compiled(
+            "layers 4 { op: {conv_3x3, max_pool_3x3} filters = 4 skip = {1, 3} }"), "s: conv_3x3 / max_pool_3x3 / "
+            "conv_3x3 / conv_3x3")]:
+        built = decode(tokens, compiled)
+        torch.manual_seed(0)
+        model = build_child(built, TINY)
+        assert_exports_match(built, model, TINY, tmp_path, f"fixed_{name}")
+    assert [l.inputs for l in built.layers] == [[], [0], [1], [0, 2]]  # ENAS macro: summed skips
+    assert "skips from 0, 2, summed" in str(architecture_tree(built).children[4].label)
+    assert '"layer0" -> "sum3"' in to_dot(built)
+
+
 def test_stages_number_their_anchors_within_the_stage_and_read_the_stage_before():
     compiled = _compiled("""
         layers 2 { filter_height = 3 filter_width = 3 filters = 8 skip = previous }
@@ -61,6 +88,10 @@ def test_stages_number_their_anchors_within_the_stage_and_read_the_stage_before(
     ("layers 2 { op: {conv} filter_height: {3} filter_width = filter_height filters = 4 stride = op }", "2:92",
      "'stride' in layers cannot take the value of 'op'"),
     ("layers 2 { filter_height = 1 filter_width = 1 filters = 4 skip = everything }", "2:66", "must be 'anchor'"),
+    ("layers 2 { filter_height = 1 filter_width = 1 filters = 4 skip = {1, 0} }", "2:70", "positive integers, got '0'"),
+    ("layers 2 { filter_height = 1 filter_width = 1 filters = 4 skip = {1.5} }", "2:67", "got '1.5'"),
+    ("layers 2 { filter_height = 1 filter_width = 1 filters = 4 skip = {-2} }", "2:67", "got '-2'"),
+    ("layers 2 { filter_height = 1 filter_width = 1 filters = {4, 8} }", "2:47", "only 'skip' takes"),
     ("layers 4 from 2 grow 1 every 5 { filters = 4 filter_height = 1 filter_width = 1 }\n"
      "layers 2 { filters = 4 filter_height = 1 filter_width = 1 }", "3:1", "needs a space with one layers block"),
 ])

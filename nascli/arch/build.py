@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ..errors import ArchitectureError, NasError
 from ..space import load_space
 from ..space.compiler import CompiledSpace, compile_space
-from ..space.ir import FixedDecl, Value
+from ..space.ir import FixedDecl, SkipOffsets, Value
 from ..ops import OPS
 from .records import (Architecture, Cell, CellIndex, CellStack, CellNode, DagNode, DenseCell, DenseEdge, Inject, Layer,
                       TreeCell, TreeNode)
@@ -35,15 +35,22 @@ def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assign
     return values
 
 
+def _skip_inputs(skip, index: int, start: int) -> list[int]:
+    """The layers a layer reads, by its `skip`: an anchor's picks (stage-local) or one of the fixed forms."""
+    if skip == "previous":  # a plain chain: layer i reads layer i - 1 (layer 0 the image)
+        return [index - 1] if index else []
+    if skip == "all":  # every earlier layer of the stage
+        return list(range(start, index))
+    if isinstance(skip, SkipOffsets):  # offsets reaching before the stage's first layer are dropped
+        return sorted(index - k for k in skip.offsets if index - k >= start)
+    return [start + j for j in (() if skip == "none" else skip)]
+
+
 def _layer(index: int, v: dict, start: int) -> Layer:
     """Layer `index` of a stage whose first layer is `start`; its anchors number the stage's layers from 0."""
     op = str(v.get("op", "conv"))
     params = OPS.get(op).fill(v)
-    skip = v.get("skip", ())
-    if skip == "previous":  # a plain chain: layer i reads layer i - 1 (layer 0 the image)
-        inputs = [index - 1] if index else []
-    else:
-        inputs = [start + j for j in (() if skip == "none" else skip)]
+    inputs = _skip_inputs(v.get("skip", ()), index, start)
     if not inputs and start:  # in a later stage, reading nothing of the stage reads the stage before's last layer
         inputs = [start - 1]
     return Layer(index=index, op=op, params=params, inputs=inputs)

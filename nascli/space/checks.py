@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Callable
 
 from ..ops import OPS, ops_for
-from ..plugins import loaded_plugins
+from ..plugins import loaded_plugins, plugin_names
 from . import vocab
-from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, Value
+from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, SkipOffsets, Value
 
 Fail = Callable[[str, Pos], None]
 
@@ -47,7 +47,8 @@ def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail
         if slot is None:
             fail(f"unknown decision '{decl.name}' in {where}; expected one of: {', '.join(slots)}", decl.pos)
         kind = "choice" if decl.kind == "fixed" else decl.kind
-        if isinstance(decl, FixedDecl) and slot.kind == "anchor" and decl.value in vocab.FIXED_SKIPS:
+        if isinstance(decl, FixedDecl) and (slot.kind == "anchor" or isinstance(decl.value, SkipOffsets)):
+            _check_fixed_skip(decl, slot, where, fail)
             continue
         if kind != slot.kind:
             shape = {"choice": "a choice list or value", "anchor": "'anchor'", "index": "'index'"}[slot.kind]
@@ -63,6 +64,16 @@ def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail
                 fail(f"'{decl.name}' in {where} cannot have branches; only a layer's 'op' can", decl.pos)
             for branch in decl.branches.values():
                 _check_decisions(branch, slots, where, fail)
+
+
+def _check_fixed_skip(decl: FixedDecl, slot: vocab.Slot, where: str, fail: Fail) -> None:
+    """`skip = previous | none | all | {offsets}`; a fixed set is a skip's alone (`name: {...}` is a choice)."""
+    if slot.kind != "anchor":
+        fail(f"'{decl.name} = {{...}}' is a fixed skip set, which only 'skip' takes; "
+             f"a choice list is written '{decl.name}: {{...}}'", decl.pos)
+    if not isinstance(decl.value, SkipOffsets) and decl.value not in vocab.FIXED_SKIPS:
+        fail(f"'{decl.name}' in {where} must be 'anchor' or fixed: {', '.join(vocab.FIXED_SKIPS)}, "
+             f"or a set of offsets back like {{1, 3}}; got '{decl.value}'", decl.pos)
 
 
 def _check_tie(decl: FixedDecl, slots: dict[str, vocab.Slot], decls: list, where: str, fail: Fail) -> None:
@@ -197,6 +208,30 @@ def _check_requires(space: SearchSpace, fail: Fail) -> None:
                  plugin.pos)
 
 
+# Decisions whose values are ops, in any block
+_OP_DECISIONS = {n for slots in (vocab.LAYER_SLOTS, vocab.CELL_SLOTS, vocab.DENSE_SLOTS)
+                 for n, slot in slots.items() if slot.domain == "op"}
+
+
+def _check_plugin_ops_required(space: SearchSpace, fail: Fail) -> None:
+    """A plugin's op is usable only in a space that `requires` the plugin: the file then says what it needs."""
+    required = {str(r.value) for r in space.requires}
+
+    def visit(decls: list) -> None:
+        for decl in decls:
+            for value, pos in _values(decl) if decl.name in _OP_DECISIONS else []:
+                plugin = OPS.get(str(value)).plugin if str(value) in OPS else None
+                if plugin is not None and not required & plugin_names(plugin):
+                    fail(f"op '{value}' comes from the plugin '{plugin}'; say 'requires "
+                         f"{plugin.rpartition('.')[2]}' in the space so that it is loaded wherever the space is used",
+                         pos)
+            for branch in getattr(decl, "branches", {}).values():
+                visit(branch)
+
+    for block in space.blocks:
+        visit(block.decisions)
+
+
 def space_task(space: SearchSpace) -> str | None:
     """`image` or `language`: what a checked space's children read (None for a space of hyper only)."""
     blocks = (_BLOCK_TASK[b.kind] for b in space.blocks if b.kind in _BLOCK_TASK)
@@ -205,6 +240,7 @@ def space_task(space: SearchSpace) -> str | None:
 
 def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> None:
     _check_requires(space, fail)
+    _check_plugin_ops_required(space, fail)
     for key, value in space.settings.items():
         pos = setting_pos[key]
         if key == "task" and value not in vocab.TASKS:

@@ -55,6 +55,16 @@ class IndexDecl(BaseModel):
     pos: Pos
 
 
+class SkipOffsets(BaseModel):
+    """`skip = {1, 3}`: a fixed set of layers to read, counted back from the layer (1 = the layer before).
+
+    Relative, not absolute, because a `layers` block makes the same decisions for every layer.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    offsets: tuple[int, ...]
+
+
 class FixedDecl(BaseModel):
     """A value that is set, not searched: no controller step, no token.
 
@@ -64,7 +74,7 @@ class FixedDecl(BaseModel):
 
     kind: Literal["fixed"] = "fixed"
     name: str
-    value: Value
+    value: Union[SkipOffsets, Value]
     pos: Pos
     tied: bool = False
 

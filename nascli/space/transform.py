@@ -30,6 +30,7 @@ from .ir import (
     Schedule,
     SearchSpace,
     Section,
+    SkipOffsets,
     TreeBlock,
 )
 
@@ -85,6 +86,15 @@ class _Builder:
             seen.add(opt.value)
         return opts
 
+    def skip_offsets(self, tree: Tree) -> SkipOffsets:
+        """`{1, 3}` after `=`: how far back each read layer is, so positive integers."""
+        opts = self.options(tree)
+        for opt in opts:
+            if not isinstance(opt.value, int) or opt.value <= 0:
+                self.fail(f"a fixed skip set counts layers back (1 = the layer before): positive integers, "
+                          f"got '{opt.text}'", opt.pos)
+        return SkipOffsets(offsets=tuple(sorted(opt.value for opt in opts)))
+
     # -- decisions ----------------------------------------------------------
     def decision(self, tree: Tree):
         name_tok: Token = tree.children[0]
@@ -92,6 +102,8 @@ class _Builder:
         if tree.data == "fixed":
             value = self.option(tree.children[1])
             return FixedDecl(name=name, value=value.value, pos=value.pos)
+        if tree.data == "fixed_set":
+            return FixedDecl(name=name, value=self.skip_offsets(tree.children[1]), pos=pos)
         domain = tree.children[1]
         if isinstance(domain, Token):  # a bare NAME domain is a reference to a `let`
             domain = Tree("ref", [domain])

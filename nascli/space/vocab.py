@@ -34,8 +34,9 @@ HYPER_SLOTS = {
 }
 # A layer's own decisions; the parameters its ops read come from the op registry.
 LAYER_SLOTS = {"op": Slot("choice", "op"), "skip": Slot("anchor")}
-# Fixed values of a layer's `skip`: read the layer before (a plain chain), or nothing (NAS rule 1: the image).
-FIXED_SKIPS = ("previous", "none")
+# Fixed values of a layer's `skip`: read the layer before (a plain chain), nothing (NAS rule 1: the image),
+# or every earlier layer of the stage (the paper's densely connected control); `skip = {1, 3}` is a set of offsets.
+FIXED_SKIPS = ("previous", "none", "all")
 NODE_SLOTS = {"combine": Slot("choice", "combine"), "activation": Slot("choice", "activation")}
 TREE_SECTIONS = {
     "inject": NODE_SLOTS,
