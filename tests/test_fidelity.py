@@ -89,9 +89,11 @@ def tiny_run(tmp_path_factory) -> Path:
 
 
 def test_fidelity_on_a_tiny_run_saves_resumes_and_is_reported(runner, tiny_run: Path):
-    args = ["fidelity", str(tiny_run), "-n", "3", "--epochs", "2", "--train-subset", "256", "--seed", "5"]
+    args = ["fidelity", str(tiny_run), "-n", "3", "--epochs", "2", "--train-subset", "256", "--seed", "5",
+            "--device", "cpu"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
+    assert "on cpu" in first.output
     assert "3 finished children across the reward ranking" in first.output and "seed 5" in first.output
     assert "Kendall τ-b" in first.output and "Spearman ρ" in first.output
     study = load_fidelity(tiny_run)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..runs import find_run
 from .app import command, err, out
+from .device_options import AmpOpt, DeviceOpt, device_name
 
 
 def _interval(c) -> str:
@@ -34,6 +35,8 @@ def fidelity(
     seed: Annotated[int, typer.Option(help="Seed of the children's weights and data order, and of the bootstrap.")] = 0,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the intervals.")] = 2000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved result (RUN/fidelity/fidelity.json).")] = False,
+    device: DeviceOpt = "auto",
+    amp: AmpOpt = False,
 ) -> None:
     """Is the search's ranking worth anything? Retrain K of a run's finished children from scratch
     (the run's data, child sizes and trainer; training split only) and score them on the validation
@@ -45,6 +48,7 @@ def fidelity(
     from ..fidelity.study import interval_method
     from ..runs.fidelity import FidelitySettings
 
+    device = device_name(device)  # checked before anything trains
     folder = find_run(run)
     settings = FidelitySettings(children=n, epochs=epochs, train_subset=train_subset, seed=seed, resamples=resamples)
     if not as_json:
@@ -52,7 +56,7 @@ def fidelity(
         out.print(f"fidelity of [bold]{folder}[/]: {n} finished children across the reward ranking, each retrained "
                   f"from scratch for {epochs} epoch{'s' if epochs > 1 else ''} on {subset} per epoch (seed {seed} + child id), "
                   f"scored on the validation "
-                  f"split; intervals: {interval_method(settings)}", soft_wrap=True)
+                  f"split, on {device}; intervals: {interval_method(settings)}", soft_wrap=True)
 
     def progress(child, record, reused: bool) -> None:
         if not as_json:
@@ -62,7 +66,7 @@ def fidelity(
                       soft_wrap=True)
 
     try:
-        result = run_study(folder, settings, progress)
+        result = run_study(folder, settings, progress, device, amp)
     except KeyboardInterrupt:
         err.print("stopped; the children retrained so far are kept, and the same command resumes the study")
         raise typer.Exit(130) from None

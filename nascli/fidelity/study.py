@@ -68,8 +68,10 @@ def _summarize(run: Path, store_facts: dict, settings: FidelitySettings, pairs: 
                           **store_facts, **stats)
 
 
-def run_study(run_ref: str | Path | None, settings: FidelitySettings, progress: Progress | None = None) -> FidelityResult:
-    """Retrain the chosen children (reusing finished retrains), correlate, and save RUN/fidelity/fidelity.json."""
+def run_study(run_ref: str | Path | None, settings: FidelitySettings, progress: Progress | None = None,
+              device: str = "cpu", amp: bool = False) -> FidelityResult:
+    """Retrain the chosen children on `device` (reusing finished retrains), correlate, and save
+    RUN/fidelity/fidelity.json."""
     path = find_run(run_ref)
     with RunStore.open_readonly(path) as store:
         compiled, trained = run_space(store), run_settings(store)
@@ -81,14 +83,14 @@ def run_study(run_ref: str | Path | None, settings: FidelitySettings, progress: 
                        f"the run has {len(chosen)}", where=str(path))
     data = trained.data.load()
     train = trained.train.model_copy(update={"epochs": settings.epochs, "seed": settings.seed,
-                                             "train_subset": settings.train_subset})
+                                             "train_subset": settings.train_subset, "amp": amp})
     pairs = []
     for child in chosen:
         record = load_retrained(path, settings, child.id)
         reused = record is not None
         if record is None:
             job = ChildJob(child_id=child.id, arch=decode(child.tokens, compiled), train=train,
-                           reward=trained.reward, child=trained.child)
+                           reward=trained.reward, child=trained.child, device=device)
             result = run_child(job, data)
             record = Retrained(tokens=child.tokens, metric_name=result.metric_name or child.metric_name,
                                **result.model_dump(exclude={"reward", "metric_name"}))
