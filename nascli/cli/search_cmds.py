@@ -32,22 +32,27 @@ def _train_config(dataset: str, epochs: int | None, subset: int | None, seed: in
 @command("search")
 def search(
     space: Annotated[Optional[str], typer.Argument(help="A .space file or bundled space name (not needed with --resume).")] = None,
-    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller) or random (its control experiment).")] = "reinforce",
+    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller), random (its control experiment) or enas (shared weights; ENAS spaces).")] = "reinforce",
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
-    budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all (with --resume: the new total).")] = None,
+    budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all; enas: children derived from the trained policy (with --resume: the new total).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child.")] = None,
-    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child [default: 400 images, 20,000 tokens: a CPU proxy].")] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child; enas: epochs of the two phases.")] = None,
+    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child [default: 400 images, 20,000 tokens: a CPU proxy]; enas: per epoch of the shared weights.")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Children trained at once, in worker processes.")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue this run (a folder, or a name under runs/).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same machine: the same sampled architectures.")] = 0,
-    controller_lr: Annotated[float, typer.Option(min=1e-12, help="Controller Adam learning rate (the paper: 6e-4).", rich_help_panel="Controller")] = 6e-4,
+    controller_hidden: Annotated[Optional[int], typer.Option(min=1, help="LSTM units per controller layer [default: 35 (NAS); enas: 100].", rich_help_panel="Controller")] = None,
+    controller_layers: Annotated[Optional[int], typer.Option(min=1, help="Controller LSTM layers [default: 2 (NAS); enas: 1].", rich_help_panel="Controller")] = None,
+    controller_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="Controller Adam learning rate [default: 6e-4 (NAS); enas: the reference's per space].", rich_help_panel="Controller")] = None,
     temperature: Annotated[Optional[float], typer.Option(min=1e-12, help="Divide the controller's logits by this.", rich_help_panel="Controller")] = None,
     tanh_constant: Annotated[Optional[float], typer.Option(min=1e-12, help="Squash logits to c·tanh(logits) (ENAS: 2.5).", rich_help_panel="Controller")] = None,
-    entropy_weight: Annotated[float, typer.Option(min=0, help="Entropy bonus in the REINFORCE loss (ENAS: 1e-4).", rich_help_panel="Controller")] = 0.0,
+    entropy_weight: Annotated[Optional[float], typer.Option(min=0, help="Entropy bonus in the REINFORCE loss [default: 0; enas: added to the reward, 1e-4 (images) or 1e-3 (text)].", rich_help_panel="Controller")] = None,
+    controller_steps: Annotated[Optional[int], typer.Option(min=1, help="enas: controller steps per epoch [default: 5; the reference: 50, 30, 100].", rich_help_panel="ENAS")] = None,
+    shared_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="enas: the shared weights' SGD learning rate [default: 0.05 (images, cosine to 5e-4 with restarts), 20 (text)].", rich_help_panel="ENAS")] = None,
+    shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch [default: 64; text 20].", rich_help_panel="ENAS")] = None,
     reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
     reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
@@ -71,11 +76,13 @@ def search(
     else:
         if space is None:
             raise RunError("give a space to search (e.g. spaces/conv.space), or --resume RUN")
-        if strategy not in ("reinforce", "random"):
-            raise RunError(f"unknown strategy '{strategy}'; expected reinforce or random")
+        if strategy not in ("reinforce", "random", "enas"):
+            raise RunError(f"unknown strategy '{strategy}'; expected reinforce, random or enas")
         compiled_settings = load_space(space).settings
         spec = data_spec(dataset, data_dir, download, compiled_settings, seed)
         name = spec.name
+        shaping = dict(hidden=controller_hidden, layers=controller_layers, temperature=temperature,
+                       tanh_constant=tanh_constant)
         config = SearchConfig(
             strategy=strategy,
             data=spec,
@@ -84,10 +91,17 @@ def search(
             seed=seed,
             workers=workers or 1,
             train=_train_config(name, epochs or compiled_settings.get("epochs"), train_subset, seed),
-            controller=ControllerConfig(temperature=temperature, tanh_constant=tanh_constant),
-            reinforce=ReinforceConfig(lr=controller_lr, entropy_weight=entropy_weight),
+            controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
+            reinforce=ReinforceConfig(lr=controller_lr or 6e-4, entropy_weight=entropy_weight or 0.0),
             reward=RewardConfig(power=reward_power, c=reward_c, failed=failed_reward),
         )
+        if strategy == "enas":
+            from .enas_cmd import enas_config
+
+            config = enas_config(config, load_space(space), shaping, dict(
+                epochs=epochs, train_subset=train_subset, controller_aggregate=batch, controller_lr=controller_lr,
+                entropy_weight=entropy_weight, controller_steps=controller_steps, lr=shared_lr,
+                batch_size=shared_batch_size, reward_c=reward_c))
         job = create_search(space, config, run_dir)
     store = job.store
     data = job.config.data
@@ -95,10 +109,17 @@ def search(
     cfg = job.config
     unit = "tokens" if data.name == "ptb" else "images"
     out.print(f"run [bold]{store.path}[/]: {cfg.strategy} search of {job.compiled.name} on {data.name} from {where}")
-    out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
-              f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
+    if cfg.strategy == "enas":
+        from .enas_cmd import EnasView, print_settings
+
+        print_settings(cfg, job.shared.family, out)
+        view = EnasView(store, cfg, out)
+    else:
+        out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
+                  f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
+        view = SearchView(store, job.config.budget, out)
     try:
-        with SearchView(store, job.config.budget, out) as view:
+        with view:
             job.run(view)
     except KeyboardInterrupt:
         store.state = "stopped"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arch.records import Architecture
-from ..runs import ChildRecord, RunStore, StepRecord
+from ..runs import ChildRecord, EpochRecord, RunStore, StepRecord
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class RunHistory:
     children: list[ChildRecord]  # every sampled child, in sampling (id) order
     steps: list[StepRecord]  # controller steps: baseline and the batch's mean reward
     top: list[ChildRecord]  # the best finished children, best first
+    epochs: list[EpochRecord] = ()  # ENAS: shared-weights loss, validation reward and entropy per epoch
 
     @property
     def label(self) -> str:
@@ -55,4 +56,4 @@ def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
         summary = store.summary()
         return RunHistory(name=summary.name, path=Path(run_dir), strategy=summary.strategy or "?",
                           space=summary.space or "?", state=summary.state, children=store.children(),
-                          steps=store.steps(), top=store.best(top))
+                          steps=store.steps(), top=store.best(top), epochs=store.epochs())

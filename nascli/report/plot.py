@@ -5,7 +5,9 @@ as red crosses at the reward they were given), the best reward so far (solid
 step line) and, per controller step, the moving-average baseline (dashed) and
 the batch's mean reward (dotted), drawn at the step's last child. Bottom
 panel: each child's depth, so the depth schedule's steps line up with the
-rewards above them. One colour per run.
+rewards above them. ENAS runs add a panel per epoch: the shared weights'
+training loss (solid), the controller's mean validation reward (dashed) and,
+on the right axis, its samples' entropy (dotted). One colour per run.
 """
 
 from __future__ import annotations
@@ -70,11 +72,33 @@ def _legends(fig: Figure, runs: list[RunHistory], colours: list[str]) -> None:
     fig.legend(handles=styles, loc="outside right lower", fontsize=10, frameon=False)
 
 
+def _plot_epochs(ax, runs: list[RunHistory], colours: list[str]) -> None:
+    """ENAS: per epoch, shared-weights loss and validation reward (left axis), entropy (right axis)."""
+    entropy_ax = ax.twinx()
+    for run, colour in zip(runs, colours):
+        epochs = [r.epoch + 1 for r in run.epochs]
+        if epochs:
+            ax.plot(epochs, [r.shared_loss for r in run.epochs], color=colour, marker=".", label="shared loss")
+            ax.plot(epochs, [r.valid_reward for r in run.epochs], color=colour, linestyle="--", marker=".")
+            entropy_ax.plot(epochs, [r.entropy for r in run.epochs], color=colour, linestyle=":", marker=".")
+    ax.set_title("ENAS per epoch: shared-weights loss (solid), validation reward (dashed), entropy (dotted, right)",
+                 fontsize=11)
+    ax.set_xlabel("epoch", fontsize=12)
+    entropy_ax.set_ylabel("entropy", fontsize=11)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
 def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> bytes:
     """The chart as PNG bytes, `config.pixels` in size."""
     fig = Figure(figsize=(config.width_in, config.height_in), dpi=config.dpi, layout="constrained")
-    reward_ax, depth_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     colours = [c for _, c in zip(runs, itertools.cycle(RUN_COLOURS))]
+    if any(run.epochs for run in runs):
+        top, epoch_ax = fig.subfigures(2, 1, height_ratios=[2, 1])
+        _plot_epochs(epoch_ax.subplots(), runs, colours)
+    else:
+        top = fig
+    reward_ax, depth_ax = top.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     for k, (run, colour) in enumerate(zip(runs, colours)):
         _plot_rewards(reward_ax, run, colour)
         if run.children:  # later runs thinner, so that runs with the same schedule all stay visible

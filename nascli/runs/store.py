@@ -57,6 +57,13 @@ CREATE TABLE controller_steps (
     entropy REAL, depth INTEGER, time REAL NOT NULL);
 """
 
+# Added after schema 1 (ENAS runs); created on open for writing, so older runs gain it when resumed.
+_EPOCHS_TABLE = """
+CREATE TABLE IF NOT EXISTS enas_epochs (
+    epoch INTEGER PRIMARY KEY, shared_loss REAL, valid_reward REAL, entropy REAL, baseline REAL,
+    lr REAL, seconds REAL, controller_seconds REAL, time REAL NOT NULL)
+"""
+
 
 class ChildRecord(BaseModel):
     """One row of `children`: a sampled architecture and, once trained, its result."""
@@ -89,6 +96,21 @@ class StepRecord(BaseModel):
     loss: float | None
     entropy: float | None
     depth: int | None
+    time: float
+
+
+class EpochRecord(BaseModel):
+    """One ENAS epoch: the shared weights' training loss, the controller's rewards and entropy."""
+
+    model_config = ConfigDict(frozen=True)
+    epoch: int
+    shared_loss: float | None
+    valid_reward: float | None  # mean validation-minibatch reward of the epoch's controller steps
+    entropy: float | None  # mean entropy of the controller's samples (summed over decisions)
+    baseline: float | None
+    lr: float | None
+    seconds: float | None  # the epoch's wall time
+    controller_seconds: float | None  # of which the controller's sampling and updates
     time: float
 
 
@@ -191,6 +213,7 @@ class RunStore:
         with store._write() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
+            db.execute(_EPOCHS_TABLE)
             db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("schema_version", SCHEMA_VERSION), ("state", "running"), ("samples", "0"),
                 ("created", now), ("pid", str(os.getpid())), ("host", socket.gethostname())])
@@ -224,6 +247,8 @@ class RunStore:
             if store.get_meta("schema_version") != SCHEMA_VERSION:
                 raise RunError("not a nascli run database (schema version)", where=str(store._db))
             if not readonly:
+                with store._write() as db:
+                    db.execute(_EPOCHS_TABLE)
                 store.set_meta("pid", os.getpid())
                 store.set_meta("host", socket.gethostname())
         except RunError:
@@ -375,6 +400,17 @@ class RunStore:
 
     def steps(self) -> list[StepRecord]:
         return [StepRecord(**dict(r)) for r in self._rows("SELECT * FROM controller_steps ORDER BY step")]
+
+    def record_epoch(self, epoch: EpochRecord) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO enas_epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       tuple(epoch.model_dump().values()))
+
+    def epochs(self) -> list[EpochRecord]:
+        """ENAS's per-epoch rows; none for other strategies (or runs older than the table)."""
+        if not self._rows("SELECT name FROM sqlite_master WHERE name = 'enas_epochs'"):
+            return []
+        return [EpochRecord(**dict(r)) for r in self._rows("SELECT * FROM enas_epochs ORDER BY epoch")]
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         if self._lock_fd is None:

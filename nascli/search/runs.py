@@ -9,6 +9,16 @@ from ..space.compiler import compile_space
 from .executor import make_executor
 from .loop import Search, SearchConfig
 
+
+def _search(config: SearchConfig, compiled, store: RunStore, data):
+    """The loop that runs `config.strategy`: ENAS's phases, or the loop of trained children."""
+    if config.strategy == "enas":
+        from .enas.search import EnasSearch
+
+        return EnasSearch(config, compiled, store, data)
+    return Search(config, compiled, store, make_executor(config.data, data, config.workers))
+
+
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()`."""
     space = load_space(space_ref)
@@ -16,7 +26,7 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
     text = Path(space.source).read_text(encoding="utf-8")
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
-    return Search(config, compile_space(space), store, make_executor(config.data, data, config.workers))
+    return _search(config, compile_space(space), store, data)
 
 
 def resume_search(run_ref: str | Path, budget: int | None = None, workers: int | None = None) -> Search:
@@ -31,7 +41,7 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
             config = config.model_copy(update=update)
             store.set_meta("config_override", config.model_dump_json())
         compiled = run_space(store)
-        return Search(config, compiled, store, make_executor(config.data, config.data.load(), config.workers))
+        return _search(config, compiled, store, config.data.load())
     except BaseException:
         store.close()
         raise
