@@ -52,6 +52,7 @@ def search(
     entropy_weight: Annotated[Optional[float], typer.Option(min=0, help="Entropy bonus in the REINFORCE loss [default: 0; enas: added to the reward, 1e-4 (images) or 1e-3 (text)].", rich_help_panel="Controller")] = None,
     controller_steps: Annotated[Optional[int], typer.Option(min=1, help="enas: controller steps per epoch [default: 5; the reference: 50, 30, 100].", rich_help_panel="ENAS")] = None,
     shared_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="enas: the shared weights' SGD learning rate [default: 0.05 (images, cosine to 5e-4 with restarts), 20 (text)].", rich_help_panel="ENAS")] = None,
+    derive_subset: Annotated[Optional[int], typer.Option(min=1, help="enas: validation images (or tokens) each derived child is scored on [default: 1,000 images, 5,000 tokens].", rich_help_panel="ENAS")] = None,
     shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch [default: 64; text 20].", rich_help_panel="ENAS")] = None,
     reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
     reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
@@ -101,7 +102,7 @@ def search(
             config = enas_config(config, load_space(space), shaping, dict(
                 epochs=epochs, train_subset=train_subset, controller_aggregate=batch, controller_lr=controller_lr,
                 entropy_weight=entropy_weight, controller_steps=controller_steps, lr=shared_lr,
-                batch_size=shared_batch_size, reward_c=reward_c))
+                batch_size=shared_batch_size, reward_c=reward_c, derive_subset=derive_subset))
         job = create_search(space, config, run_dir)
     store = job.store
     data = job.config.data

@@ -1,0 +1,162 @@
+"""ENAS: shared weights (sharing, extraction = build_child), and real searches through the CLI,
+resumed after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nascli.arch import architecture
+from nascli.children import ChildConfig, LanguageModelConfig, MicroConfig, build_child
+from nascli.cli import app
+from nascli.data import load_dataset
+from nascli.runs import RunStore
+from nascli.search.enas.supernet import SharedWeights, _covering
+from nascli.space import load_space
+from nascli.space.compiler import compile_space
+
+SMALL = ChildConfig(micro=MicroConfig(filters=4, cells_per_stage=1),
+                    language=LanguageModelConfig(embed_size=16, hidden_size=16))
+ENAS_SPACES = [("enas_macro", "cifar10"), ("enas_micro", "cifar10"), ("enas_rnn", "ptb")]
+
+
+def _shared(space: str, dataset: str):
+    compiled = compile_space(load_space(space))
+    data = load_dataset(dataset, None)
+    torch.manual_seed(0)
+    return compiled, data, SharedWeights(compiled, data.task, SMALL)
+
+
+def _two_archs(compiled):
+    """Two covering children: every op differs between them, the inputs are the same."""
+    first, second = list(_covering(compiled))[:2]
+    return architecture(compiled, first), architecture(compiled, second)
+
+
+def _inputs(data):
+    if hasattr(data, "valid_x"):
+        return (data.valid_x[:3],)
+    return (data.valid[:24].view(8, 3),)
+
+
+@pytest.mark.parametrize("space,dataset", ENAS_SPACES)
+def test_same_op_same_place_same_parameters(space, dataset, one_thread):
+    compiled, _, shared = _shared(space, dataset)
+    a, b = _two_archs(compiled)
+    tensors_a = shared.child_tensors(a, shared.skeleton(a))
+    tensors_b = shared.child_tensors(b, shared.skeleton(b))
+    same = [n for n in tensors_a if n in tensors_b and tensors_a[n] is tensors_b[n]]
+    different = [n for n in tensors_a if n in tensors_b and tensors_a[n] is not tensors_b[n]]
+    assert same and different  # stem/embedding shared, each op's weights its own
+    assert all(not any(op in n for op in ("op.", "nodes.", "node_proj.")) for n in same if "op" in n.split("."))
+    again = shared.child_tensors(a, shared.skeleton(a))  # the same child twice: the very same tensors
+    assert all(again[n] is tensors_a[n] or not again[n]._is_view() and torch.equal(again[n], tensors_a[n])
+               for n in again)
+
+
+@pytest.mark.parametrize("space,dataset", ENAS_SPACES)
+def test_a_shared_child_computes_what_build_child_computes(space, dataset, one_thread):
+    compiled, data, shared = _shared(space, dataset)
+    with torch.no_grad():  # make every shared tensor distinctive, BN statistics included
+        for t in list(shared.parameters()) + [b for b in shared.stats.buffers() if b.is_floating_point()]:
+            t.uniform_(0.5, 1.0)
+    for arch in _two_archs(compiled):
+        rebuilt = build_child(arch, data.task, SMALL)
+        rebuilt.load_state_dict({**rebuilt.state_dict(), **shared.child_tensors(arch, rebuilt)})
+        rebuilt.eval()
+        inputs = _inputs(data)
+        expect = rebuilt(*inputs)
+        got = shared.run(arch, *inputs, train=False)
+        expect, got = (expect[0], got[0]) if isinstance(expect, tuple) else (expect, got)
+        torch.testing.assert_close(got, expect, rtol=0, atol=1e-6)
+        torch.testing.assert_close(shared.extract(arch).eval()(*inputs)[0] if isinstance(got, torch.Tensor) and
+                                   got.dim() == 3 else shared.extract(arch).eval()(*inputs), expect, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("space,dataset", ENAS_SPACES)
+def test_a_child_trains_only_the_weights_it_picked(space, dataset, one_thread):
+    compiled, data, shared = _shared(space, dataset)
+    a, b = _two_archs(compiled)
+    output = shared.run(a, *_inputs(data), train=True)
+    (output[0] if isinstance(output, tuple) else output).sum().backward()
+    used = {id(t) for t in shared.child_tensors(a, shared.skeleton(a)).values()}
+    only_b = [t for n, t in shared.child_tensors(b, shared.skeleton(b)).items()
+              if id(t) not in used and isinstance(t, torch.nn.Parameter)]
+    assert only_b and all(t.grad is None for t in only_b)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared.weights.values())
+
+
+def test_nas_spaces_are_refused_with_the_reason(runner, tmp_path):
+    result = runner.invoke(app, ["search", "conv", "--strategy", "enas", "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "shares weights only in ENAS spaces" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
+TINY = ["--strategy", "enas", "--epochs", "1", "--controller-steps", "1", "--batch", "2", "--budget", "2"]
+TINY_DATA = {"cifar10": ["--train-subset", "16", "--shared-batch-size", "8", "--derive-subset", "40"],
+             "ptb": ["--train-subset", "1200", "--shared-batch-size", "4", "--derive-subset", "400"]}
+
+
+@pytest.mark.parametrize("space,dataset", ENAS_SPACES)
+def test_enas_search_through_the_cli(space, dataset, runner, tmp_path):
+    run = tmp_path / space
+    result = runner.invoke(app, ["search", space, *TINY, *TINY_DATA[dataset], "--controller-hidden", "16",
+                                 "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "reference code uses" in result.output
+    with RunStore.open_readonly(run) as store:
+        children, epochs, config = store.children(), store.epochs(), store.config
+        assert store.state == "finished"
+    assert config["controller"]["hidden"] == 16 and config["controller"]["layers"] == 1  # ENAS: one layer
+    assert len(children) == 2 and all(c.status == "done" and c.params > 0 for c in children)
+    assert len(epochs) == 1 and epochs[0].shared_loss > 0 and epochs[0].entropy > 0
+    shown = runner.invoke(app, ["show", str(run)])
+    assert shown.exit_code == 0 and children[0].tokens[:20] in shown.output
+
+
+def _epochs_done(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT COUNT(*) FROM enas_epochs").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_enas_resume_after_sigkill(runner, tmp_path):
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "nascli", "search", "enas_rnn", *TINY, *TINY_DATA["ptb"], "--epochs", "30",
+           "--run-dir", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).parents[1],
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    deadline = time.time() + 240
+    while time.time() < deadline and _epochs_done(run / "run.db") < 2:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with RunStore.open_readonly(run) as store:
+        kept = {r.epoch: r for r in store.epochs()}
+        state = store.load_checkpoint()
+    # tensors and plain containers only: the safe loader reads it
+    safe = torch.load(run / "checkpoints" / "controller.pt", weights_only=True)
+    assert safe["enas"]["epoch"] == state["enas"]["epoch"]
+    assert len(kept) - 1 <= safe["enas"]["epoch"] <= len(kept)  # the row is written just before the checkpoint
+    result = runner.invoke(app, ["search", "--resume", str(run)])
+    assert result.exit_code == 0, result.output
+    with RunStore.open_readonly(run) as store:
+        epochs = {r.epoch: r for r in store.epochs()}
+        assert store.state == "finished" and len(store.children(status="done")) == 2
+    assert sorted(epochs) == list(range(30))
+    for e in range(safe["enas"]["epoch"]):  # epochs checkpointed before the kill are not trained again
+        assert epochs[e] == kept[e]
