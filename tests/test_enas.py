@@ -4,6 +4,7 @@ resumed after SIGKILL."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -47,19 +48,34 @@ def _inputs(data):
     return (data.valid[:24].view(8, 3),)
 
 
+# What changes when the first op and the first input pick another value: these tensors, and only these.
+CHANGED = {"enas_macro": r"layers\.0\.op\.", "enas_micro": r"cells\.[024]\.nodes\.0\.0\.",  # normal cells
+           "enas_rnn": r"cell\.node_proj\.1\."}  # node 2: node 1 has one candidate
+
+
+def _logits(output) -> torch.Tensor:
+    """An image child's logits, or a language model's (it also returns its state)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
 @pytest.mark.parametrize("space,dataset", ENAS_SPACES)
 def test_same_op_same_place_same_parameters(space, dataset, one_thread):
     compiled, _, shared = _shared(space, dataset)
-    a, b = _two_archs(compiled)
+    first = next(_covering(compiled))
+    second = dict(first)
+    for kind in ("choice", "index"):  # another op for the first choice, another input for the first index
+        d = next((d for d in compiled.decisions() if d.kind == kind and d.size > 1), None)
+        if d is not None:
+            values = [o.value for o in d.options] if kind == "choice" else list(d.candidates)
+            second[d.path] = next(v for v in values if v != first[d.path])
+    a, b = architecture(compiled, first), architecture(compiled, second)
     tensors_a = shared.child_tensors(a, shared.skeleton(a))
     tensors_b = shared.child_tensors(b, shared.skeleton(b))
-    same = [n for n in tensors_a if n in tensors_b and tensors_a[n] is tensors_b[n]]
-    different = [n for n in tensors_a if n in tensors_b and tensors_a[n] is not tensors_b[n]]
-    assert same and different  # stem/embedding shared, each op's weights its own
-    assert all(not any(op in n for op in ("op.", "nodes.", "node_proj.")) for n in same if "op" in n.split("."))
-    again = shared.child_tensors(a, shared.skeleton(a))  # the same child twice: the very same tensors
-    assert all(again[n] is tensors_a[n] or not again[n]._is_view() and torch.equal(again[n], tensors_a[n])
-               for n in again)
+    changed = [n for n in {**tensors_a, **tensors_b} if re.match(CHANGED[space], n)]
+    both = [n for n in tensors_a if n in tensors_b and not n.endswith("combine.1.weight")]  # (sliced: new each call)
+    assert changed and any(n not in changed for n in both)
+    for n in both:
+        assert (tensors_a[n] is tensors_b[n]) == (n not in changed), n
 
 
 @pytest.mark.parametrize("space,dataset", ENAS_SPACES)
@@ -73,20 +89,16 @@ def test_a_shared_child_computes_what_build_child_computes(space, dataset, one_t
         rebuilt.load_state_dict({**rebuilt.state_dict(), **shared.child_tensors(arch, rebuilt)})
         rebuilt.eval()
         inputs = _inputs(data)
-        expect = rebuilt(*inputs)
-        got = shared.run(arch, *inputs, train=False)
-        expect, got = (expect[0], got[0]) if isinstance(expect, tuple) else (expect, got)
-        torch.testing.assert_close(got, expect, rtol=0, atol=1e-6)
-        torch.testing.assert_close(shared.extract(arch).eval()(*inputs)[0] if isinstance(got, torch.Tensor) and
-                                   got.dim() == 3 else shared.extract(arch).eval()(*inputs), expect, rtol=0, atol=1e-6)
+        expect = _logits(rebuilt(*inputs))
+        torch.testing.assert_close(_logits(shared.run(arch, *inputs, train=False)), expect, rtol=0, atol=1e-6)
+        torch.testing.assert_close(_logits(shared.extract(arch).eval()(*inputs)), expect, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("space,dataset", ENAS_SPACES)
 def test_a_child_trains_only_the_weights_it_picked(space, dataset, one_thread):
     compiled, data, shared = _shared(space, dataset)
     a, b = _two_archs(compiled)
-    output = shared.run(a, *_inputs(data), train=True)
-    (output[0] if isinstance(output, tuple) else output).sum().backward()
+    _logits(shared.run(a, *_inputs(data), train=True)).sum().backward()
     used = {id(t) for t in shared.child_tensors(a, shared.skeleton(a)).values()}
     only_b = [t for n, t in shared.child_tensors(b, shared.skeleton(b)).items()
               if id(t) not in used and isinstance(t, torch.nn.Parameter)]
