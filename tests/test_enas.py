@@ -172,3 +172,43 @@ def test_enas_resume_after_sigkill(runner, tmp_path):
     assert sorted(epochs) == list(range(30))
     for e in range(safe["enas"]["epoch"]):  # epochs checkpointed before the kill are not trained again
         assert epochs[e] == kept[e]
+
+
+def _library_search(run_dir: Path):
+    from nascli.data.spec import DataSpec
+    from nascli.search.enas.config import EnasConfig, enas_controller
+    from nascli.search.loop import SearchConfig
+    from nascli.search.runs import create_search, resume_search
+
+    if run_dir.exists():
+        return resume_search(run_dir)
+    config = SearchConfig(strategy="enas", data=DataSpec(name="cifar10"), budget=2, controller=enas_controller(
+        "macro", hidden=16), enas=EnasConfig.for_family("macro", epochs=2, train_subset=24, batch_size=8,
+                                                        controller_steps=1, controller_aggregate=2, valid_batch=8,
+                                                        derive_subset=16))
+    return create_search("enas_macro", config, run_dir)
+
+
+def test_ctrl_c_mid_epoch_then_resume_is_an_unbroken_search(tmp_path, one_thread):
+    unbroken = _library_search(tmp_path / "unbroken")
+    unbroken.run()
+    seen = []
+
+    def interrupt(event):  # Ctrl-C after the second minibatch of the second epoch
+        seen.append(event.kind)
+        if event.kind == "batch" and event.epoch == 1 and event.done == 2:
+            raise KeyboardInterrupt
+
+    broken = _library_search(tmp_path / "broken")
+    with pytest.raises(KeyboardInterrupt):
+        broken.run(interrupt)
+    broken.store.close()
+    saved = torch.load(tmp_path / "broken" / "checkpoints" / "controller.pt", weights_only=True)["enas"]
+    assert (saved["epoch"], saved["phase"], saved["index"]) == (1, "shared", 2)
+    resumed = _library_search(tmp_path / "broken")
+    resumed.run()
+    for name, tensor in unbroken.shared.state_dict().items():
+        torch.testing.assert_close(resumed.shared.state_dict()[name], tensor, rtol=0, atol=0, msg=name)
+    assert [c.tokens for c in resumed.store.children()] == [c.tokens for c in unbroken.store.children()]
+    assert [r.shared_loss for r in resumed.store.epochs()] == pytest.approx(
+        [r.shared_loss for r in unbroken.store.epochs()], abs=1e-6)
