@@ -49,10 +49,11 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path("/work/shared/data")
 DATA_DIR = {"cifar10": SHARED / "cifar10-mini", "ptb": SHARED / "ptb-mini"}
 PEER = Path("/work/shared/peers/nni_enas_macro.py")
-# Part 1 sizes: one epoch on a subset (CPU), the reference's 20 (macro) / 10 children per controller step.
-PART1 = {"enas_macro": dict(train_subset=1024, controller_steps=5, controller_aggregate=20),
-         "enas_micro": dict(train_subset=512, controller_steps=3, controller_aggregate=10),
-         "enas_rnn": dict(train_subset=None, controller_steps=10, controller_aggregate=10)}
+# Part 1 sizes: one epoch on a subset (CPU), the reference's 20 (macro) / 10 children per controller step,
+# 5 derived children.
+PART1 = {"enas_macro": dict(train_subset=256, controller_steps=2, controller_aggregate=20, derive_subset=100),
+         "enas_micro": dict(train_subset=128, controller_steps=1, controller_aggregate=10, derive_subset=100),
+         "enas_rnn": dict(train_subset=20_000, controller_steps=5, controller_aggregate=10, derive_subset=2000)}
 DATASET = {"enas_macro": "cifar10", "enas_micro": "cifar10", "enas_rnn": "ptb"}
 
 
@@ -101,7 +102,7 @@ def part1(scratch_children: int) -> tuple[list[list[str]], list[list[str]]]:
     rates, shares = [], []
     for space, sizes in PART1.items():
         dataset = DATASET[space]
-        run = enas_run(space, dataset, budget=10, **sizes)
+        run = enas_run(space, dataset, budget=5, **sizes)
         per_scratch = scratch_seconds(space, dataset, scratch_children)
         enas_rate = run["rewarded"] / (run["cpu"] / 60)
         scratch_rate = 60 / per_scratch
@@ -177,7 +178,7 @@ def main() -> None:
     parser.add_argument("--parts", default="1,2", help="comma-separated parts to run (3 comes with 1)")
     parser.add_argument("--nni", default=str(Path.home() / "nni-venv" / "bin" / "python"))
     parser.add_argument("--rounds", type=int, default=2, help="alternating NNI / nascli rounds in part 2")
-    parser.add_argument("--scratch-children", type=int, default=2)
+    parser.add_argument("--scratch-children", type=int, default=1)
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     for line in machine_lines():

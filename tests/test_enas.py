@@ -106,11 +106,24 @@ def test_a_child_trains_only_the_weights_it_picked(space, dataset, one_thread):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared.weights.values())
 
 
-def test_nas_spaces_are_refused_with_the_reason(runner, tmp_path):
+def test_nas_conv_spaces_are_refused_with_the_reason(runner, tmp_path):
     result = runner.invoke(app, ["search", "conv", "--strategy", "enas", "--run-dir", str(tmp_path / "r")])
     assert result.exit_code == 2
-    assert "shares weights only in ENAS spaces" in result.output and "Traceback" not in result.output
+    assert "no one shape that every child could use" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_nas_tree_cell_shares_every_leaf_projection(one_thread):
+    compiled, data, shared = _shared("rnn", "ptb")
+    a, b = _two_archs(compiled)
+    tensors_a, tensors_b = (shared.child_tensors(x, shared.skeleton(x)) for x in (a, b))
+    assert a.tokens != b.tokens and tensors_a.keys() == tensors_b.keys()
+    assert all(tensors_a[n] is tensors_b[n] for n in tensors_a)
+    rebuilt = build_child(b, data.task, SMALL)
+    rebuilt.load_state_dict({**rebuilt.state_dict(), **tensors_b})
+    inputs = _inputs(data)
+    torch.testing.assert_close(_logits(shared.run(b, *inputs, train=False)), _logits(rebuilt.eval()(*inputs)),
+                               rtol=0, atol=1e-6)
 
 
 TINY = ["--strategy", "enas", "--epochs", "1", "--controller-steps", "1", "--batch", "2", "--budget", "2"]

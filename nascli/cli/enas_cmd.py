@@ -28,12 +28,14 @@ def enas_config(config: SearchConfig, space: SearchSpace, shaping: dict, options
 def print_settings(config: SearchConfig, family: str, console) -> None:
     """The settings in force, and the reference's where the CPU defaults are smaller."""
     from ..search.enas.config import REFERENCE
+    from ..search.enas.supernet import LANGUAGE_FAMILIES
 
     e, c = config.enas, config.controller
-    unit = "token streams" if family == "dag" else "images"
+    text = family in LANGUAGE_FAMILIES
+    unit = "token streams" if text else "images"
     console.print(
         f"{e.epochs} epochs; each: shared weights on {e.train_subset or 'all'} training "
-        f"{'tokens' if family == 'dag' else 'images'} in minibatches of {e.batch_size} {unit} (SGD lr {e.lr:g}, "
+        f"{'tokens' if text else 'images'} in minibatches of {e.batch_size} {unit} (SGD lr {e.lr:g}, "
         f"{e.schedule}), then {e.controller_steps} controller steps x {e.controller_aggregate} children "
         f"(Adam lr {e.controller_lr:g}, entropy weight {e.entropy_weight:g}"
         f"{f', skip target {e.skip_target:g} weight {e.skip_weight:g}' if e.skip_weight else ''}); "

@@ -63,7 +63,7 @@ class EnasConfig(BaseModel):
 
     @classmethod
     def for_family(cls, family: str, **changes) -> "EnasConfig":
-        """CPU-sized defaults for an ENAS family (macro, micro, dag), with `changes` applied."""
+        """CPU-sized defaults for a family (macro, micro, dag; tree as dag), with `changes` applied."""
         return cls(**{**_FAMILY[family], **changes})
 
 
@@ -76,6 +76,8 @@ _FAMILY: dict[str, dict] = {
     "dag": dict(batch_size=20, lr=20.0, lr_min=5e-4, schedule="decay", momentum=0.0, weight_decay=1e-7,
                 grad_clip=0.25, controller_lr=1e-3, entropy_weight=1e-3, valid_batch=10, derive_subset=5000),
 }
+
+_FAMILY["tree"] = _FAMILY["dag"]  # the NAS tree cell: trained like ENAS's recurrent cell
 
 # Where the CPU defaults are smaller than the reference scripts (shown at start).
 REFERENCE: dict[str, dict] = {
@@ -90,6 +92,7 @@ CONTROLLER: dict[str, dict] = {
     "micro": dict(tanh_constant=1.1, op_tanh_reduce=2.5),
     "dag": dict(tanh_constant=2.5, temperature=5.0),
 }
+REFERENCE["tree"], CONTROLLER["tree"] = REFERENCE["dag"], CONTROLLER["dag"]
 
 
 def enas_controller(family: str, **changes) -> ControllerConfig:

@@ -20,9 +20,13 @@ What is shared, per family (the key of every child tensor is `_key`'s):
 - ENAS recurrent cell (`DagCell` in `LanguageModel`): embedding, decoder and
   node 0's projections; per (node, previous node) one projection W_{j,prev},
   as in the paper's formula.
-NAS-paper children (`conv`, `max_pool` layers; the tree cell) are refused with
-the reason: a layer's input is the concatenation of a sampled set of layers
-with sampled widths and kernels, so its weight has no fixed shape to share.
+- NAS tree cell (`TreeCell` in `LanguageModel`): every child has the same
+  tensors (embedding, decoder, each leaf's W_x and W_h; inner nodes, combines,
+  activations and the memory-cell wiring have no weights), so all are shared
+  by name: a leaf keeps its projections whatever it combines them with.
+NAS conv children (`conv`, `max_pool` layers) are refused with the reason: a
+layer's input is the concatenation of a sampled set of layers with sampled
+widths and kernels, so its weight has no fixed shape to share.
 
 The super-network's tensors are taken from children that `build_child` builds
 with its usual initialisation, chosen to cover every key (`_covering`).
@@ -44,7 +48,8 @@ from ...data.base import Task
 from ...errors import ChildError
 from ...space.compiler import CompiledSpace
 
-Family = str  # "macro" | "micro" | "dag"
+Family = str  # "macro" | "micro" | "dag" | "tree"
+LANGUAGE_FAMILIES = ("dag", "tree")
 
 
 def family_of(arch: Architecture) -> Family:
@@ -55,10 +60,11 @@ def family_of(arch: Architecture) -> Family:
         return "micro"
     if arch.dag:
         return "dag"
-    raise ChildError("ENAS shares weights only in ENAS spaces (macro layers, micro cells, a dag cell): a NAS "
-                     "layer reads a sampled set of layers with sampled widths and kernel sizes, and the tree "
-                     "cell's nodes combine sampled ops, so no weight has one shape that every child could use",
-                     where=arch.space)
+    if arch.tree:
+        return "tree"
+    raise ChildError("ENAS shares weights only in ENAS spaces and the NAS tree cell: a NAS conv layer reads the "
+                     "concatenation of a sampled set of layers with sampled filter counts and kernel sizes, so "
+                     "its weight has no one shape that every child could use", where=arch.space)
 
 
 def _covering(compiled: CompiledSpace) -> Iterator[Assignment]:
@@ -158,7 +164,9 @@ class SharedWeights(nn.Module):
             return _macro_key(parts, arch, child)
         if self.family == "micro":
             return _micro_key(parts, arch, child, self.config)
-        return _dag_key(parts, arch)
+        if self.family == "dag":
+            return _dag_key(parts, arch)
+        return ":".join(parts), None  # tree: one shape per name in every child
 
     def child_tensors(self, arch: Architecture, child: nn.Module) -> dict[str, Tensor]:
         """Every parameter and buffer of `child` (built for `arch`) as a tensor of the super-network."""
