@@ -138,11 +138,11 @@ class SharedWeights(nn.Module):
     def __init__(self, compiled: CompiledSpace, task: Task, config: ChildConfig):
         super().__init__()
         self.compiled, self.task, self.config = compiled, task, config
+        self.family = space_family(compiled)
         self.weights = nn.ParameterDict()
         self.stats = nn.Module()  # batch-norm running statistics, one buffer per key
         for assignment in _covering(compiled):
             arch = architecture(compiled, assignment, compiled.max_depth)
-            self.family = family_of(arch)
             child = build_child(arch, task, config)
             for name, tensor in _tensors(child):
                 key, blocks = self.key(name, arch, child)
@@ -198,7 +198,7 @@ class SharedWeights(nn.Module):
         """A stand-alone child holding copies of its shared weights (for export or retraining elsewhere)."""
         child = build_child(arch, self.task, self.config)
         for name, tensor in self.child_tensors(arch, child).items():
-            target = child.get_parameter(name) if "." in name and _is_param(child, name) else child.get_buffer(name)
+            target = child.get_parameter(name) if _is_param(child, name) else child.get_buffer(name)
             target.copy_(tensor)
         return child
 
