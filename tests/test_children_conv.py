@@ -15,11 +15,12 @@ from nascli.arch import Layer, decode
 from nascli.arch.sample import sample_architecture
 from nascli.children.convnet import MacroConvNet, NasConvNet, build_convnet, macro_pool_points
 from nascli.children.micro import MicroConfig, MicroNet
-from nascli.children.ops import CELL_OP_MODULES, LAYER_OP_MODULES, SamePadMaxPool, SepConv
+from nascli.children.ops import SamePadMaxPool, SepConv
 from nascli.children.profile import count_macs, count_params, profile_child
 from nascli.data.base import ImageTask
 from nascli.errors import ChildError
-from nascli.space import load_space, vocab
+from nascli.ops import OPS, make_op, out_channels, out_size
+from nascli.space import load_space
 from nascli.space.compiler import compile_space
 
 CIFAR = ImageTask(channels=3, height=32, width=32, classes=10)
@@ -185,9 +186,17 @@ def test_unknown_op_is_a_child_error():
     assert err.value.where == "layer 1"
 
 
-def test_registries_cover_the_vocabulary():
-    assert set(LAYER_OP_MODULES) == set(vocab.LAYER_OPS)
-    assert set(CELL_OP_MODULES) == set(vocab.CELL_OPS)
+@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("stride", [1, 2])
+def test_every_registered_op_keeps_its_declared_shape(name, stride):
+    """The shape contract of nascli.ops: (B, c_in, H, W) -> (B, C, ceil(H/s), ceil(W/s))."""
+    spec = OPS.get(name)
+    params = {p.name: p.default if p.default is not None else 3 for p in spec.params} | {"filters": 6}
+    x = torch.randn(2, 4, 7, 5)
+    for block in spec.blocks:
+        c_out = out_channels(name, 4, 6) if block == "layer" else 4
+        y = make_op(name, 4, c_out, stride, params, block=block)(x)
+        assert y.shape == (2, c_out, out_size(7, stride), out_size(5, stride)), (name, block)
 
 
 def _one_conv_net() -> NasConvNet:

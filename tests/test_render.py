@@ -151,6 +151,7 @@ def test_draw_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert draw(arch, tmp_path / "cell.png").path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert draw(arch, tmp_path / "cell.pdf").path.read_bytes()[:4] == b"%PDF"
     monkeypatch.setattr(shutil, "which", lambda name: None)  # no graphviz installed
+    (tmp_path / "out").mkdir()
     drawn = draw(arch, tmp_path / "out" / "fig.svg")
     assert not drawn.rendered and drawn.path == tmp_path / "out" / "fig.dot" and drawn.path.is_file()
     assert not (tmp_path / "out" / "fig.svg").exists()

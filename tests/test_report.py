@@ -75,6 +75,7 @@ def test_png_report_of_two_runs(tmp_path: Path) -> None:
     make_run(tmp_path / "a")
     make_run(tmp_path / "b", strategy="random", seed=1)
     config = ReportConfig(width_in=8, height_in=5, dpi=50)
+    (tmp_path / "out").mkdir()  # an output folder must exist (a missing one is an error)
     path = write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "out" / "report.png", config)
     assert png_size(path.read_bytes()) == config.pixels == (400, 250)
 

@@ -293,25 +293,80 @@ def test_locked_database_is_a_run_error(tmp_path, monkeypatch):
         assert store.add_children(0, 6, [("a", "{}")]) == [1]
 
 
+def _state(step: int, weights) -> dict:
+    return {"strategy": {"weights": weights}, "updated_through": step}
+
+
 def test_checkpoint_falls_back_to_the_previous_one_when_the_newest_is_torn(tmp_path):
     import torch
 
     with make_store(tmp_path / "run") as store:
         assert store.load_checkpoint() is None
-        store.save_checkpoint({"step": 1, "weights": torch.arange(4.0)})
-        store.save_checkpoint({"step": 2, "weights": torch.arange(4.0) * 2})
-        assert store.load_checkpoint()["step"] == 2
+        store.save_checkpoint(_state(1, torch.arange(4.0)))
+        store.save_checkpoint(_state(2, torch.arange(4.0) * 2))
+        assert store.load_checkpoint()["updated_through"] == 2
         folder = tmp_path / "run" / "checkpoints"
         assert sorted(p.name for p in folder.iterdir()) == ["controller.prev.pt", "controller.pt"]
         latest = folder / "controller.pt"
         latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])  # torn write
         loaded = store.load_checkpoint()
-        assert loaded["step"] == 1 and torch.equal(loaded["weights"], torch.arange(4.0))
+        assert loaded["updated_through"] == 1 and torch.equal(loaded["strategy"]["weights"], torch.arange(4.0))
         latest.unlink()  # killed between the two renames
-        assert store.load_checkpoint()["step"] == 1
+        assert store.load_checkpoint()["updated_through"] == 1
         (folder / "controller.prev.pt").write_bytes(b"garbage")
         with pytest.raises(RunError, match="no readable controller checkpoint"):
             store.load_checkpoint()
+        torch.save({}, latest)  # plain data, but not a checkpoint
+        with pytest.raises(RunError, match="not a controller checkpoint"):
+            store.load_checkpoint()
+
+
+class _Payload:
+    """A pickle that runs a command when loaded with weights_only=False."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_pickle_checkpoint_runs_nothing(tmp_path):
+    import torch
+
+    marker = tmp_path / "PWNED"
+    with make_store(tmp_path / "run") as store:
+        store.save_checkpoint(_state(1, torch.zeros(2)))
+        store.save_checkpoint(_state(2, torch.ones(2)))
+        folder = tmp_path / "run" / "checkpoints"
+        torch.save({"strategy": {}, "updated_through": 3, "x": _Payload(marker)}, folder / "controller.pt")
+        assert store.load_checkpoint()["updated_through"] == 1  # refused; the previous one is plain data
+        torch.save(_Payload(marker), folder / "controller.prev.pt")
+        with pytest.raises(RunError, match="no readable controller checkpoint"):
+            store.load_checkpoint()
+    assert not marker.exists()
+
+
+def test_run_files_take_the_umask_and_killed_writes_are_cleared(tmp_path, monkeypatch):
+    from nascli.runs import checkpoint
+
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(checkpoint, "_FILE_MODE", checkpoint._file_mode())  # read once, at import
+        with make_store(tmp_path / "run") as store:
+            store.save_checkpoint(_state(0, 1.0))
+    finally:
+        os.umask(old)
+    run = tmp_path / "run"
+    for path in (run / "config.json", run / "space.space", run / "checkpoints" / "controller.pt"):
+        assert path.stat().st_mode & 0o777 == 0o640, path
+    stale = [run / ".config.json.abc.tmp", run / "checkpoints" / ".controller.pt.xyz.tmp"]
+    for path in stale:
+        path.write_bytes(b"half")
+    RunStore.open_readonly(run).close()  # readers leave them: the writer may be mid-write
+    assert all(p.exists() for p in stale)
+    RunStore.open(run).close()
+    assert not any(p.exists() for p in stale)
 
 
 def test_list_runs_reports_runs_skips_other_folders_and_flags_corrupt_ones(tmp_path):

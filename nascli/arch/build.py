@@ -11,7 +11,7 @@ from ..errors import ArchitectureError, NasError
 from ..space import load_space
 from ..space.compiler import CompiledSpace, compile_space
 from ..space.ir import FixedDecl, Value
-from ..space.vocab import LAYER_DEFAULTS, LAYER_OPS
+from ..ops import OPS
 from .records import Architecture, Cell, CellIndex, CellNode, DagNode, Inject, Layer, TreeCell, TreeNode
 from .tokens import Assignment, active_decisions, decode_tokens, encode, space_name
 
@@ -33,7 +33,7 @@ def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assign
 
 def _layer(index: int, v: dict) -> Layer:
     op = str(v.get("op", "conv"))
-    params = {p: v.get(p, LAYER_DEFAULTS.get(p)) for p in LAYER_OPS[op]}
+    params = OPS.get(op).fill(v)
     return Layer(index=index, op=op, params=params, inputs=list(v.get("skip", ())))
 
 
@@ -79,11 +79,18 @@ def decode(text: str, space: str | Path | CompiledSpace | None = None) -> Archit
 
 
 def save_architecture(arch: Architecture, path: str | Path) -> None:
-    Path(path).write_text(arch.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    try:
+        Path(path).write_text(arch.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise ArchitectureError(f"cannot write: {err.strerror or err}", where=str(path)) from None
 
 
-def load_architecture(path: str | Path, space: str | Path | None = None) -> Architecture:
-    """Read and verify an arch.json: its records must be what its token string says."""
+def load_architecture(path: str | Path, space: str | Path | None = None, force: bool = False) -> Architecture:
+    """Read and verify an arch.json: its records must be what its token string says.
+
+    An arch.json made from another version of its space file (another sha256) is
+    refused unless `force`: the same tokens may mean another network there.
+    """
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -102,4 +109,8 @@ def load_architecture(path: str | Path, space: str | Path | None = None) -> Arch
         raise ArchitectureError(f"its token string does not decode: {err}", where=str(path)) from None
     if again.model_dump(exclude={"space_hash"}) != arch.model_dump(exclude={"space_hash"}):
         raise ArchitectureError("its layers/nodes do not match its token string; it was edited by hand?", where=str(path))
+    if again.space_hash != arch.space_hash and not force:
+        raise ArchitectureError(
+            f"it was made from another version of space '{arch.space}' (sha256 {arch.space_hash[:12]}…, "
+            f"the space file now has {again.space_hash[:12]}…); use --force to take it anyway", where=str(path))
     return again if again.space_hash == arch.space_hash else arch.model_copy(update={"space_hash": arch.space_hash})

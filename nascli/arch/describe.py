@@ -6,6 +6,7 @@ W_{2i+1}·x_t and W_{2i+2}·h_{t-1}; inner nodes have no weights.
 
 from __future__ import annotations
 
+from ..ops import OPS
 from .records import Architecture, TreeCell
 
 _COMBINE = {"add": " + ", "elem_mult": " ⊙ "}
@@ -54,11 +55,7 @@ def layer_rows(arch: Architecture) -> list[tuple[str, str, str, str]]:
     """(layer, op, parameters, inputs) per layer; inputs '-' means the image (rule 1)."""
     rows = []
     for layer in arch.layers or []:
-        p = layer.params
-        if layer.op == "conv":
-            params = f"{p['filter_height']}×{p['filter_width']}, {p['filters']} filters, stride {p['stride']}"
-        else:
-            params = ", ".join(f"{k} {v}" for k, v in p.items())
+        params = OPS.get(layer.op).describe(layer.params)
         inputs = ", ".join(map(str, layer.inputs)) if layer.inputs else "image"
         rows.append((str(layer.index), layer.op, params, inputs))
     return rows

@@ -70,6 +70,15 @@ def encode(compiled: CompiledSpace, assignment: Assignment, depth: int | None = 
     return f"{compiled.name}: {body}"
 
 
+def _number(tok: str) -> int | float | None:
+    for kind in (int, float):
+        try:
+            return kind(tok)
+        except ValueError:
+            pass
+    return None
+
+
 class _Reader:
     """Parses one token string against a compiled space, with caret-pointing errors."""
 
@@ -94,8 +103,9 @@ class _Reader:
 
     def parse_token(self, d: Decision, tok: str, col: int):
         if d.kind == "choice":
-            for o in d.options:
-                if o.text == tok:
+            number = _number(tok)
+            for o in d.options:  # numbers match by value: `1e-3` picks the space's `0.001`
+                if o.text == tok or (number is not None and not isinstance(o.value, str) and o.value == number):
                     return o.value
             allowed = ", ".join(o.text for o in d.options)
             self.fail(f"'{tok}' is not a value of {d.path}; the space allows: {allowed}", col)

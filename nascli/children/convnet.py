@@ -1,8 +1,11 @@
 """Whole-network conv children built from `Architecture.layers`: NAS (Zoph & Le) and ENAS macro.
 
-`build_convnet(arch, task)` picks the class by the layers' op family:
+`build_convnet(arch, task)` picks the wiring from the layers (`uses_nas_wiring`):
 
-- `NasConvNet` (ops `conv`, `max_pool`; spaces conv, conv_strides, conv_pool).
+- `NasConvNet` (spaces conv, conv_strides, conv_pool; and any child with an op
+  declared `nas` in the registry, such as `mbconv`, or whose layers differ in
+  `filters`: ENAS/DARTS ops then run on the concatenation of their inputs,
+  mapped to the layer's `filters` (pools keep the channels they read).
   Layer i reads the channel-concatenation of the layers in `layer.inputs` (its
   anchor picks) and nothing else. The paper's three compilation rules:
   1. a layer with no inputs reads the image (not layer i-1: the anchor picks are
@@ -11,9 +14,11 @@
      the classifier (each average-pooled, then concatenated);
   3. inputs of different sizes are zero-padded at the bottom/right to the
      largest one before concatenation.
-  A max_pool layer keeps its input's channel count.
+  An op declared `keeps_channels` (max_pool, identity, none) keeps its input's
+  channel count.
 
-- `MacroConvNet` (ENAS macro ops). As ENAS `general_child.py` does while
+- `MacroConvNet` (ENAS macro ops, and any other registered op not declared
+  `nas`, when every layer has the same width). As ENAS `general_child.py` does while
   searching (`_enas_layer`): a 3x3 stem conv + BN, then layer i runs its op on
   layer i-1's output (the stem's for layer 0) and, when it has skip inputs,
   returns BN(op output + sum of the skip layers' outputs) (no BN without
@@ -46,10 +51,8 @@ from torch import Tensor, nn
 from ..arch.records import Architecture, Layer
 from ..data.base import ImageTask
 from ..errors import ChildError
-from .ops import LAYER_OP_MODULES, ClassifierHead, FactorizedReduce, out_size
-
-NAS_OPS = frozenset({"conv", "max_pool"})
-MACRO_OPS = frozenset(LAYER_OP_MODULES) - NAS_OPS
+from ..ops import OPS, make_op, out_channels, out_size
+from .ops import ClassifierHead, FactorizedReduce
 
 
 @dataclass(frozen=True)
@@ -63,14 +66,20 @@ def _check_layers(layers: list[Layer]) -> None:
         raise ChildError("a conv child needs at least one layer", where="layers")
     for pos, layer in enumerate(layers):
         where = f"layer {pos}"
-        if layer.op not in LAYER_OP_MODULES:
-            raise ChildError(f"unknown layer op {layer.op!r}; known: {', '.join(LAYER_OP_MODULES)}", where=where)
+        if layer.op not in OPS or "layer" not in OPS.get(layer.op).blocks:
+            raise ChildError(f"unknown layer op {layer.op!r}; is the plugin that registers it loaded?", where=where)
         if layer.index != pos:
             raise ChildError(f"layer listed at position {pos} has index {layer.index}", where=where)
         if list(layer.inputs) != sorted(set(layer.inputs)) or any(not 0 <= j < pos for j in layer.inputs):
             raise ChildError(f"inputs must be distinct earlier layers; got {layer.inputs}", where=where)
-    if len({layer.op in NAS_OPS for layer in layers}) > 1:
-        raise ChildError("mixes NAS ops (conv, max_pool) with ENAS macro ops", where="layers")
+
+
+def uses_nas_wiring(layers: list[Layer]) -> bool:
+    """NAS wiring (concat of anchors, loose ends to the head) unless ENAS macro wiring fits:
+    no op that sets its own kernel and stride, and one width for every layer."""
+    if any(OPS.get(layer.op).nas for layer in layers if layer.op in OPS):
+        return True
+    return len({layer.params["filters"] for layer in layers if "filters" in layer.params}) > 1
 
 
 def _last_readers(readers: list[tuple[int, ...]], count: int) -> list[tuple[int, ...]]:
@@ -99,10 +108,10 @@ class NasConvNet(nn.Module):
                          else (0, width - shapes[j][2], 0, height - shapes[j][1]) for j in sources)
             in_channels = sum(shapes[j][0] for j in sources)
             stride = int(layer.params.get("stride", 1))
-            out_channels = in_channels if layer.op == "max_pool" else int(layer.params["filters"])
-            ops.append(LAYER_OP_MODULES[layer.op](in_channels, out_channels, stride, layer.params))
+            width_out = out_channels(layer.op, in_channels, int(layer.params.get("filters", in_channels)))
+            ops.append(make_op(layer.op, in_channels, width_out, stride, layer.params))
             wiring.append(tuple(zip(sources, pads)))
-            shapes[i] = (out_channels, out_size(height, stride), out_size(width, stride))
+            shapes[i] = (width_out, out_size(height, stride), out_size(width, stride))
         self.layers = nn.ModuleList(ops)
         self._wiring = wiring  # per layer: ((source slot, pad or None), ...)
         read = {j for layer in layers for j in layer.inputs}
@@ -163,7 +172,7 @@ class MacroConvNet(nn.Module):
         width = _macro_width(layers, config.filters)
         self.stem = nn.Sequential(nn.Conv2d(task.channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width))
         self.layers = nn.ModuleList(
-            MacroLayer(LAYER_OP_MODULES[layer.op](width, width, 1, layer.params), tuple(layer.inputs), width)
+            MacroLayer(make_op(layer.op, width, width, 1, layer.params), tuple(layer.inputs), width)
             for layer in layers
         )
         # What each layer reads from the list of outputs: its skips and (main path) layer i-1.
@@ -193,8 +202,8 @@ class MacroConvNet(nn.Module):
 
 
 def build_convnet(arch: Architecture, task: ImageTask, config: ConvNetConfig | None = None) -> nn.Module:
-    """The child an `Architecture` with `layers` describes, by op family (NAS or ENAS macro)."""
+    """The child an `Architecture` with `layers` describes, NAS- or ENAS-macro-wired (`uses_nas_wiring`)."""
     if not arch.layers:
         raise ChildError("the architecture has no layers; not a conv-network child", where=arch.space)
-    cls = NasConvNet if arch.layers[0].op in NAS_OPS else MacroConvNet  # each checks every layer
+    cls = NasConvNet if uses_nas_wiring(arch.layers) else MacroConvNet  # each checks every layer
     return cls(arch.layers, task, config or ConvNetConfig())

@@ -29,7 +29,8 @@ from torch import Tensor, nn
 from ..arch.records import Architecture, Cell
 from ..data.base import ImageTask
 from ..errors import ChildError
-from .ops import CELL_OP_MODULES, ClassifierHead, FactorizedReduce, ReluConvBn, out_size
+from ..ops import OPS, make_op, out_size
+from .ops import ClassifierHead, FactorizedReduce, ReluConvBn
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ def _check_cell(cell: Cell) -> None:
         for src, op in ((node.left, node.left_op), (node.right, node.right_op)):
             if not 0 <= src < node.index:
                 raise ChildError(f"node {node.index} reads state {src}, not an earlier one", where=where)
-            if op not in CELL_OP_MODULES:
-                raise ChildError(f"unknown cell op {op!r}; known: {', '.join(CELL_OP_MODULES)}", where=where)
+            if op not in OPS or "cell" not in OPS.get(op).blocks:
+                raise ChildError(f"unknown cell op {op!r}; is the plugin that registers it loaded?", where=where)
 
 
 class MicroCell(nn.Module):
@@ -73,7 +74,7 @@ class MicroCell(nn.Module):
         self.prep1 = ReluConvBn(in1[0], width, 1)
 
         def op(name: str, src: int) -> nn.Module:  # only ops on the cell's inputs stride
-            return CELL_OP_MODULES[name](width, width, cell.stride if src < cell.inputs else 1, {})
+            return make_op(name, width, width, cell.stride if src < cell.inputs else 1, {}, block="cell")
 
         self.nodes = nn.ModuleList(
             nn.ModuleList([op(node.left_op, node.left), op(node.right_op, node.right)]) for node in cell.nodes

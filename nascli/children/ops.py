@@ -1,10 +1,11 @@
-"""Per-op modules of the convolutional children, and the registries that name them.
+"""Modules of the convolutional children, and the built-in ops' factories.
 
-`LAYER_OP_MODULES[op](in_channels, out_channels, stride, params)` builds the
-module of one layer op (keys: `vocab.LAYER_OPS`); `CELL_OP_MODULES` does the
-same for micro-cell ops (keys: `vocab.CELL_OPS`). `params` is the
-`Layer.params` dict. A factory builds one self-contained module, so an ENAS
-super-network can hold one instance per (layer, op) and share it across children.
+Each factory `(in_channels, out_channels, stride, params) -> nn.Module` is
+declared in `nascli/ops/builtin.py`; build ops through `nascli.ops.make_op`.
+A factory builds one self-contained module, so an ENAS super-network can hold
+one instance per (layer, op) and share it across children. Modules with a
+forward of their own define `source_args()` (their constructor's arguments),
+so that `nascli export` can copy them into a generated file.
 
 Where the papers are silent we follow the ENAS reference code
 (melodyguan/enas, `general_child.py` / `micro_child.py`, fixed-arc branches):
@@ -19,18 +20,14 @@ Where the papers are silent we follow the ENAS reference code
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..ops import out_size  # noqa: F401  (re-exported for the builders)
 from ..space.ir import Value
-
-
-def out_size(size: int, stride: int) -> int:
-    """Pixels per side after any op here: ceil(size / stride), as TF's 'SAME' padding."""
-    return -(-size // stride)
 
 
 class ConvBnRelu(nn.Sequential):
@@ -100,6 +97,86 @@ class FactorizedReduce(nn.Module):
         return self.bn(torch.cat([self.path1(x), self.path2(shifted)], 1))
 
 
+class DilConv(nn.Sequential):
+    """DARTS dilated conv: ReLU -> depthwise k x k, dilation 2 (stride) -> pointwise 1x1 -> BN."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int):
+        super().__init__(
+            nn.ReLU(),
+            nn.Conv2d(in_channels, in_channels, kernel, stride, 2 * (kernel // 2), dilation=2, groups=in_channels,
+                      bias=False),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+
+class Zero(nn.Module):
+    """The `none` op (DARTS, NAS-Bench-201): zeros shaped like a stride-`stride` op's output."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, C, ceil(H/stride), ceil(W/stride))
+        return x[:, :, ::self.stride, ::self.stride].mul(0.0)
+
+    def source_args(self) -> list[str]:
+        return [str(self.stride)]
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation (MnasNet): channel weights from the global mean, 1/4 squeeze."""
+
+    def __init__(self, channels: int, squeezed: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, squeezed, 1)
+        self.expand = nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> same
+        weights = self.expand(torch.relu(self.reduce(x.mean([2, 3], keepdim=True))))
+        return x * torch.sigmoid(weights)
+
+    def source_args(self) -> list[str]:
+        return [str(self.reduce.in_channels), str(self.reduce.out_channels)]
+
+
+class MBConv(nn.Module):
+    """MobileNetV2 inverted residual: 1x1 expand -> BN -> ReLU6 -> depthwise k x k (stride) -> BN
+    -> ReLU6 [-> squeeze-excite] -> 1x1 project -> BN; the input is added back when the shapes allow
+    (stride 1, same width), as MobileNetV2 and MnasNet do."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, expansion: int,
+                 se: int) -> None:
+        super().__init__()
+        hidden = in_channels * expansion
+        self.expand = nn.Sequential(nn.Conv2d(in_channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6())
+        self.depthwise = nn.Sequential(
+            nn.Conv2d(hidden, hidden, kernel, stride, kernel // 2, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden), nn.ReLU6())
+        self.excite = SqueezeExcite(hidden, max(1, in_channels // 4)) if se else nn.Identity()
+        self.project = nn.Sequential(nn.Conv2d(hidden, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
+        self.residual = stride == 1 and in_channels == out_channels
+        self.config = (in_channels, out_channels, kernel, stride, expansion, se)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, in, H, W) -> (B, out, ceil(H/stride), ceil(W/stride))
+        y = self.project(self.excite(self.depthwise(self.expand(x))))
+        return x + y if self.residual else y
+
+    def source_args(self) -> list[str]:
+        return [str(v) for v in self.config]
+
+
+# Op factories, all `(c_in, c_out, stride, params) -> nn.Module`; nascli/ops/builtin.py names them.
+
+
+def nas_conv(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return ConvBnRelu(i, o, (int(p["filter_height"]), int(p["filter_width"])), s)
+
+
+def nas_max_pool(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return SamePadMaxPool(int(p["pool_size"]), s)  # keeps its input's channels
+
+
 def _pool_3x3(kind: str, in_channels: int, out_channels: int, stride: int) -> nn.Module:
     if kind == "max":
         pool: nn.Module = nn.MaxPool2d(3, stride, 1)  # implicit -inf padding
@@ -110,12 +187,32 @@ def _pool_3x3(kind: str, in_channels: int, out_channels: int, stride: int) -> nn
     return nn.Sequential(pool, ReluConvBn(in_channels, out_channels, 1))
 
 
-def _cell_identity(in_channels: int, out_channels: int, stride: int) -> nn.Module:
-    if stride > 1:  # ENAS: identity on a reduction cell's input is a factorized reduction
-        return FactorizedReduce(in_channels, out_channels)
-    if in_channels != out_channels:
-        return ReluConvBn(in_channels, out_channels, 1)
-    return nn.Identity()
+def max_pool_3x3(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return _pool_3x3("max", i, o, s)
+
+
+def avg_pool_3x3(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return _pool_3x3("avg", i, o, s)
+
+
+def conv_1x1(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return ReluConvBn(i, o, 1, s)
+
+
+def conv_3x3(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return ReluConvBn(i, o, 3, s)
+
+
+def conv_5x5(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return ReluConvBn(i, o, 5, s)
+
+
+def sep_conv_3x3(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return SepConv(i, o, 3, s)
+
+
+def sep_conv_5x5(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return SepConv(i, o, 5, s)
 
 
 def _cell_sep_conv(kernel: int, in_channels: int, out_channels: int, stride: int) -> nn.Module:
@@ -124,26 +221,46 @@ def _cell_sep_conv(kernel: int, in_channels: int, out_channels: int, stride: int
                          SepConv(out_channels, out_channels, kernel, 1))
 
 
-OpFactory = Callable[[int, int, int, Mapping[str, Value]], nn.Module]
+def cell_sep_conv_3x3(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return _cell_sep_conv(3, i, o, s)
 
-LAYER_OP_MODULES: dict[str, OpFactory] = {
-    "conv": lambda i, o, s, p: ConvBnRelu(i, o, (int(p["filter_height"]), int(p["filter_width"])), s),
-    "max_pool": lambda i, o, s, p: SamePadMaxPool(int(p["pool_size"]), s),  # keeps its input's channels
-    "conv_3x3": lambda i, o, s, p: ReluConvBn(i, o, 3, s),
-    "conv_5x5": lambda i, o, s, p: ReluConvBn(i, o, 5, s),
-    "sep_conv_3x3": lambda i, o, s, p: SepConv(i, o, 3, s),
-    "sep_conv_5x5": lambda i, o, s, p: SepConv(i, o, 5, s),
-    "max_pool_3x3": lambda i, o, s, p: _pool_3x3("max", i, o, s),
-    "avg_pool_3x3": lambda i, o, s, p: _pool_3x3("avg", i, o, s),
-}
 
-CELL_OP_MODULES: dict[str, OpFactory] = {
-    "identity": lambda i, o, s, p: _cell_identity(i, o, s),
-    "sep_conv_3x3": lambda i, o, s, p: _cell_sep_conv(3, i, o, s),
-    "sep_conv_5x5": lambda i, o, s, p: _cell_sep_conv(5, i, o, s),
-    "avg_pool_3x3": lambda i, o, s, p: _pool_3x3("avg", i, o, s),
-    "max_pool_3x3": lambda i, o, s, p: _pool_3x3("max", i, o, s),
-}
+def cell_sep_conv_5x5(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return _cell_sep_conv(5, i, o, s)
+
+
+def dil_conv_3x3(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return DilConv(i, o, 3, s)
+
+
+def dil_conv_5x5(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return DilConv(i, o, 5, s)
+
+
+def identity(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    if s > 1 or i != o:
+        return _cell_identity(i, o, s)
+    return nn.Identity()
+
+
+def cell_identity(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return _cell_identity(i, o, s)
+
+
+def _cell_identity(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    if stride > 1:  # ENAS: identity on a reduction cell's input is a factorized reduction
+        return FactorizedReduce(in_channels, out_channels)
+    if in_channels != out_channels:
+        return ReluConvBn(in_channels, out_channels, 1)
+    return nn.Identity()
+
+
+def zero(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return Zero(s)
+
+
+def mbconv(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    return MBConv(i, o, int(p["kernel"]), s, int(p["expansion"]), int(p["se"]))
 
 
 class ClassifierHead(nn.Module):

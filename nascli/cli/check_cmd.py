@@ -12,7 +12,7 @@ from ..arch.sample import sample_architecture
 from ..space import load_space
 from ..space.compiler import compile_space
 from .app import command, out
-from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 from .space_cmds import SpaceArg
 
 
@@ -20,7 +20,7 @@ from .space_cmds import SpaceArg
 def check(
     space: SpaceArg,
     n: Annotated[int, typer.Option("-n", min=1, help="How many architectures.")] = 10,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for sampling and for the children's initial weights.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Seed for sampling and for the children's initial weights.")] = 0,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
@@ -31,7 +31,7 @@ def check(
     from ..children.check import check_architecture  # torch loads only here
 
     compiled = compile_space(load_space(space))
-    data = data_spec(dataset, data_dir, download, compiled.space.settings).load()
+    data = data_spec(dataset, data_dir, download, compiled.space).load()
     rng = random.Random(seed)
     depths = compiled.depths or [None]
     table = Table("#", "depth", "params", "MACs", "ms", "result", title=f"{compiled.name} on {data.source}")

@@ -12,7 +12,8 @@ from ..arch import load_architecture
 from ..errors import RunError
 from ..space import load_space
 from .app import command, out
-from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .view_cmds import ForceOpt
 
 
 @command("eval")
@@ -24,16 +25,19 @@ def eval_(
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
-    seed: Annotated[int, typer.Option(help="Seed for weights and data order.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
 
     With --best, the run's own dataset and settings are used (--dataset/--data-dir apply to an arch.json)."""
     from ..children import ChildConfig  # torch loads only here
     from ..runs import best_child, eval_dir
+    from ..render.output import writable_folder
     from ..search.retrain import retrain
     from ..train import TrainConfig
+    from ..train.checks import check_data
 
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
@@ -41,12 +45,14 @@ def eval_(
         found = best_child(run)
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
-        arch = load_architecture(arch_file)
-        spec = data_spec(dataset, data_dir, download, load_space(arch.space).settings, seed)
+        arch = load_architecture(arch_file, force=force)
+        spec = data_spec(dataset, data_dir, download, load_space(arch.space), seed)
         train = TrainConfig.for_language() if spec.name == "ptb" else TrainConfig()
         child, out_dir = ChildConfig(), eval_dir(arch_file)
     train = train.model_copy(update={"epochs": epochs, "seed": seed, "train_subset": None})
+    writable_folder(out_dir)  # a read-only run folder fails now, not after the training
     data = spec.load()
+    check_data(data, train, test=True)
     if not as_json:
         where = "the embedded sample" if data.embedded else data.source
         out.print(f"retraining {arch.tokens}\n  on {spec.name} train+valid from {where}, {epochs} epochs")

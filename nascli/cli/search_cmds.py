@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
-from ..space import load_space
+from ..space import load_space, read_space_text
 from .app import command, err, out
-from .data_options import DataDirOpt, DatasetOpt, DownloadOpt, data_spec
+from .data_options import MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, data_spec
 
 
 # Training examples per epoch per child unless --train-subset says otherwise: a proxy
@@ -27,6 +32,26 @@ def _train_config(dataset: str, epochs: int | None, subset: int | None, seed: in
     base = TrainConfig.for_language() if dataset == "ptb" else TrainConfig()
     update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(dataset), "seed": seed}
     return base.model_copy(update=update)
+
+
+@dataclass
+class _Stop:
+    signal: int = signal.SIGINT
+
+
+@contextmanager
+def _sigterm_as_interrupt(stop: _Stop) -> Iterator[None]:
+    """SIGTERM (a `kill`, a job scheduler) stops the search as Ctrl-C does: the run is left 'stopped'."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        stop.signal = signum
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @command("search")
@@ -43,7 +68,8 @@ def search(
     workers: Annotated[Optional[int], typer.Option(min=1, help="Children trained at once, in worker processes.")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue this run (a folder, or a name under runs/).")] = None,
-    seed: Annotated[int, typer.Option(help="Same seed, same machine: the same sampled architectures.")] = 0,
+    reset_controller: Annotated[bool, typer.Option("--reset-controller", help="With --resume: go on with a fresh controller, keeping every recorded child (when checkpoints/ is lost).")] = False,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Same seed, same machine: the same sampled architectures.")] = 0,
     controller_hidden: Annotated[Optional[int], typer.Option(min=1, help="LSTM units per controller layer (default: 35 (NAS); enas: 100).", rich_help_panel="Controller")] = None,
     controller_layers: Annotated[Optional[int], typer.Option(min=1, help="Controller LSTM layers (default: 2 (NAS); enas: 1).", rich_help_panel="Controller")] = None,
     controller_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="Controller Adam learning rate (default: 6e-4 (NAS); enas: the reference's per space).", rich_help_panel="Controller")] = None,
@@ -69,18 +95,21 @@ def search(
     if resume is not None:
         if space is not None:
             run_space = RunStore.open_readonly(find_run(resume))
-            same = run_space.space_text == Path(load_space(space).source).read_text(encoding="utf-8")
+            same = run_space.space_text == read_space_text(load_space(space).source)
             run_space.close()
             if not same:
                 raise RunError(f"the run was started on another version of {space}; leave SPACE out to resume it", where=resume)
-        job = resume_search(resume, budget=budget, workers=workers)
+        job = resume_search(resume, budget=budget, workers=workers, reset_controller=reset_controller)
     else:
+        if reset_controller:
+            raise RunError("--reset-controller applies to --resume RUN only")
         if space is None:
             raise RunError("give a space to search (e.g. spaces/conv.space), or --resume RUN")
         if strategy not in ("reinforce", "random", "enas"):
             raise RunError(f"unknown strategy '{strategy}'; expected reinforce, random or enas")
-        compiled_settings = load_space(space).settings
-        spec = data_spec(dataset, data_dir, download, compiled_settings, seed)
+        space_ir = load_space(space)
+        compiled_settings = space_ir.settings
+        spec = data_spec(dataset, data_dir, download, space_ir, seed)
         name = spec.name
         shaping = dict(hidden=controller_hidden, layers=controller_layers, temperature=temperature,
                        tanh_constant=tanh_constant)
@@ -99,7 +128,7 @@ def search(
         if strategy == "enas":
             from .enas_cmd import enas_config
 
-            config = enas_config(config, load_space(space), shaping, dict(
+            config = enas_config(config, space_ir, shaping, dict(
                 epochs=epochs, train_subset=train_subset, controller_aggregate=batch, controller_lr=controller_lr,
                 entropy_weight=entropy_weight, controller_steps=controller_steps, lr=shared_lr,
                 batch_size=shared_batch_size, reward_c=reward_c, derive_subset=derive_subset))
@@ -119,17 +148,39 @@ def search(
         out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
                   f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
         view = SearchView(store, job.config.budget, out)
+    stop = _Stop()
     try:
-        with view:
+        with view, _sigterm_as_interrupt(stop):
             job.run(view)
+        failures, counts = _failures(store), store.counts()
     except KeyboardInterrupt:
         store.state = "stopped"
         err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
-        raise typer.Exit(130)
+        raise typer.Exit(128 + stop.signal)
     finally:
         job.executor.close()
         store.close()
+    if failures:
+        err.print(escape(failures), soft_wrap=True)
+    if counts["failed"] and not counts["done"]:
+        raise RunError(f"no child trained: all {counts['failed']} failed (see above); nascli show {store.path} lists them")
     out.print(f"done. See the best children with: nascli show {store.path}   retrain the best: nascli eval --best --run {store.path}")
+
+
+def _failures(store: RunStore, shown: int = 3) -> str:
+    """The failed children of a run, grouped by error: the most common first, with one example id each."""
+    by_error: dict[str, list[int]] = {}
+    for child in store.children(status="failed"):
+        by_error.setdefault(child.error or "unknown error", []).append(child.id)
+    if not by_error:
+        return ""
+    total = sum(map(len, by_error.values()))
+    lines = [f"{total} failed {'child' if total == 1 else 'children'}:"]
+    for error, ids in sorted(by_error.items(), key=lambda item: -len(item[1]))[:shown]:
+        lines.append(f"  {len(ids)} × {error}  (e.g. #{ids[0]})")
+    if len(by_error) > shown:
+        lines.append(f"  and {len(by_error) - shown} other errors: nascli show {store.path}")
+    return "\n".join(lines)
 
 
 @command("runs")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +20,7 @@ from ..errors import TokenError
 from ..space import load_space
 from ..space.compiler import compile_space
 from .app import command, out
+from .data_options import MAX_SEED
 
 SpaceArg = Annotated[str, typer.Argument(help="A .space file, or the name of a bundled space (conv, rnn, enas_micro, ...).")]
 
@@ -46,8 +49,8 @@ def inspect_json(compiled) -> dict:
             for d in decisions
         ],
         "heads": [h.model_dump() for h in compiled.heads],
-        "cardinality": compiled.cardinality(),
-        "cardinality_by_depth": {str(k): compiled.cardinality(k) for k in compiled.depths},
+        "cardinality": _exact(compiled.cardinality()),
+        "cardinality_by_depth": {str(k): _exact(compiled.cardinality(k)) for k in compiled.depths},
     }
 
 
@@ -77,20 +80,46 @@ def inspect(
         out.print("defaults: " + ", ".join(f"{k} = {v}" for k, v in compiled.space.settings.items()))
     for depth in compiled.depths or [None]:
         label = f"at {depth} layers" if depth else "in all"
-        n = compiled.cardinality(depth)
-        out.print(f"architectures {label}: {n:,}  (≈ {_sci(n)}, {len(compiled.decisions(depth))} decisions)", soft_wrap=True)
+        out.print(f"architectures {label}: {_readable(compiled.cardinality(depth), len(compiled.decisions(depth)))}", soft_wrap=True)
+
+
+# Counts of more digits than this print in scientific form only; a 170-layer
+# anchored space has more digits than Python converts to text by default (4,300).
+_EXACT_DIGITS = 60
 
 
 def _sci(n: int) -> str:
-    digits = str(n)
-    return f"{digits[0]}.{digits[1:3].ljust(2, '0')}e{len(digits) - 1}"
+    """`n` as `d.dde+X`, computed from its logarithm: converting a huge int to text is refused."""
+    exponent = math.floor(math.log10(n)) if n else 0
+    mantissa = round(n / 10**exponent, 2) if exponent < 300 else round(10 ** (math.log10(n) - exponent), 2)
+    if mantissa >= 10:  # 9.996 rounds up to the next power of ten
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.2f}e{exponent}"
+
+
+def _readable(n: int, decisions: int) -> str:
+    if n.bit_length() * math.log10(2) < _EXACT_DIGITS:
+        return f"{n:,}  (≈ {_sci(n)}, {decisions} decisions)"
+    return f"≈ {_sci(n)}  ({decisions} decisions; --json prints the exact count)"
+
+
+def _exact(n: int) -> int | str:
+    """`n` for --json: an int while Python's json can read it back, else its exact decimal string."""
+    limit = sys.get_int_max_str_digits()
+    if not limit or n.bit_length() * math.log10(2) < limit - 1:
+        return n
+    sys.set_int_max_str_digits(0)
+    try:
+        return str(n)
+    finally:
+        sys.set_int_max_str_digits(limit)
 
 
 @command("sample")
 def sample(
     space: SpaceArg,
     n: Annotated[int, typer.Option("-n", min=1, help="How many architectures.")] = 1,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Same seed, same strings.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, max=MAX_SEED, help="Same seed, same strings.")] = None,
     depth: Annotated[Optional[int], typer.Option("--depth", help="Layers, for a space with a depth schedule (default: the deepest).")] = None,
 ) -> None:
     """Print N uniformly random token strings of a space, one per line."""
@@ -113,6 +142,10 @@ def decode(
     data_dir: Annotated[Optional[Path], typer.Option(help="With --dataset: its folder (default: the embedded sample).")] = None,
 ) -> None:
     """Decode a token string into an architecture: layers, or the cell's equations."""
+    if output is not None:
+        from ..render.output import check_output
+
+        check_output(output)
     arch = decode_arch(tokens, space)
     if output is not None:
         save_architecture(arch, output)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import RunError
 from ..runs import find_run
 from .app import command, out
 
@@ -14,6 +15,7 @@ SourceArg = Annotated[Optional[str], typer.Argument(
     help="An arch.json, or a token string in quotes (e.g. 'rnn_base2: add tanh / ...'); or use --best.")]
 BestOpt = Annotated[bool, typer.Option("--best", help="The best child of a run.")]
 RunOpt = Annotated[Optional[str], typer.Option(help="The run for --best: a folder or a name under runs/ (default: the most recent).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Take an arch.json made from another version of its space file.")]
 
 
 @command("render")
@@ -22,12 +24,16 @@ def render(
     best: BestOpt = False,
     run: RunOpt = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a figure: .svg, .png, .pdf or .dot.")] = None,
+    space: Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names.")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Draw an architecture as the papers do (a tree in the terminal without -o)."""
     from ..export import locate  # torch, graphviz and matplotlib load only for the command that needs them
     from ..render import architecture_tree, draw
 
-    arch = locate(source, best, run).arch
+    if best and space is not None:
+        raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
+    arch = locate(source, best, run, space=space, force=force).arch
     if output is None:
         out.print(architecture_tree(arch))
         return
@@ -61,11 +67,12 @@ def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="model.py (readable PyTorch source) or model.pt (TorchScript with the trained weights of `nascli eval`).")] = ...,
     dataset: Annotated[Optional[str], typer.Option(help="For an arch.json: cifar10 or ptb (default: the space's).")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="For an arch.json: the dataset folder, which sets the vocabulary (default: embedded sample).")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Write a found child as a standalone PyTorch module file or as TorchScript."""
     from ..export import check_export, export_child, locate
 
-    found = locate(source, best, run, dataset, data_dir)
+    found = locate(source, best, run, dataset, data_dir, force=force)
     check_export(output, found.weights)  # before loading the data
     task = found.data.load().task
     path = export_child(found.arch, task, found.child, found.weights, output)

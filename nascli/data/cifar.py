@@ -40,6 +40,8 @@ class _ArrayUnpickler(pickle.Unpickler):
             ("numpy.core.numeric", "_frombuffer"),
             ("numpy._core.numeric", "_frombuffer"),
             ("_codecs", "encode"),  # protocol-2 pickles (the original files) store bytes through it
+            ("__builtin__", "bytes"),  # ... and an empty array's bytes through this
+            ("builtins", "bytes"),
         }
     )
 
@@ -88,6 +90,8 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         labels = np.asarray(batch[b"labels"])
     except ValueError as e:  # ragged or otherwise unconvertible label lists
         raise DataError("corrupt CIFAR-10 batch: b'labels' is not a list of integers", where=str(path)) from e
+    if labels.size == 0:  # an empty list reads as float64; an empty batch is well formed
+        labels = labels.astype(np.int64).reshape(0)
     if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(data):
         raise DataError(f"corrupt CIFAR-10 batch: b'labels' must be {len(data)} integers", where=str(path))
     if len(labels) and (labels.min() < 0 or labels.max() >= CLASSES):
@@ -119,6 +123,9 @@ def load_cifar10(data_dir: str | Path, *, valid_fraction: float = 0.1, seed: int
     train_paths, test_path = _batch_files(folder)
     x, y = _read_split(train_paths)
     test_x, test_y = _read_split([test_path])
+    if not len(y) or not len(test_y):
+        empty = "the training batches hold" if not len(y) else "test_batch holds"
+        raise DataError(f"{empty} no images", where=str(folder))
 
     n_valid = round(valid_fraction * len(y))
     if n_valid >= len(y):

@@ -14,7 +14,7 @@ from ..arch import Architecture
 from ..children import ChildConfig, build_child
 from ..data.base import Task
 from ..errors import RunError
-from ..render.output import output_format, write_output
+from ..render.output import check_output, output_format, write_output
 from .locate import Located, locate
 from .module_source import WeightsNote, module_source
 from .torchscript import write_torchscript
@@ -25,6 +25,7 @@ FORMATS = ("py", "pt")
 def check_export(path: Path, weights: WeightsNote) -> str:
     """The format `path` asks for ('py' or 'pt'); 'pt' needs trained weights. Cheap: call it before loading data."""
     fmt = output_format(path, FORMATS)
+    check_output(path)
     if fmt == "pt" and not weights.trained:
         raise RunError(f"no trained weights at {weights.path}; run `{weights.command}` first", where=str(path))
     return fmt

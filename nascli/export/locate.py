@@ -35,11 +35,12 @@ def _best_of_run(run: str | None) -> Located:
 
 
 def locate(source: str | None, best: bool = False, run: str | None = None, dataset: str | None = None,
-           data_dir: Path | None = None) -> Located:
+           data_dir: Path | None = None, space: str | None = None, force: bool = False) -> Located:
     """The architecture `source` names (an arch.json or a token string), or with `best` the best child of `run`.
 
     `dataset` and `data_dir` (default: the space's dataset, embedded sample) apply to an arch.json or
-    token string; a run's child uses the run's own data and child sizes.
+    token string; a run's child uses the run's own data and child sizes. `space` replaces the space
+    file the source names; `force` takes an arch.json made from another version of its space.
     """
     if best == (source is not None):
         raise RunError("give an arch.json, a token string, or --best [--run RUN]")
@@ -47,11 +48,11 @@ def locate(source: str | None, best: bool = False, run: str | None = None, datas
         return _best_of_run(run)
     if source.endswith(".json") or Path(source).is_file():
         path = Path(source)
-        arch = load_architecture(path)
+        arch = load_architecture(path, space, force)
         weights = WeightsNote(eval_dir(path) / "model.pt", f"nascli eval {shlex.quote(source)}")
     else:
-        arch = decode(source)
+        arch = decode(source, space)
         weights = WeightsNote(eval_dir(Path("arch.json")) / "model.pt",
                               f"nascli decode {shlex.quote(source)} -o arch.json && nascli eval arch.json")
-    data = DataSpec.for_space(load_space(arch.space).settings, dataset, data_dir)
+    data = DataSpec.for_space(load_space(space or arch.space), dataset, data_dir)
     return Located(arch, data, ChildConfig(), weights)  # `nascli eval`'s sizes

@@ -12,6 +12,7 @@ activation is visible. The code is TorchScript-compatible, which is how
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from torch import nn
 
 from ..arch.describe import layer_rows
 from ..arch.records import Architecture, Cell
-from ..children.convnet import NAS_OPS, MacroConvNet, macro_pool_points
+from ..children.convnet import uses_nas_wiring, MacroConvNet, macro_pool_points
 from ..children.dag_cell import DagCell
 from ..children.lm import LanguageModel
 from ..children.micro import MicroNet
@@ -27,7 +28,7 @@ from ..children.tree_cell import TreeCell
 from ..data.base import ImageTask, Task
 from ..errors import ChildError
 from ..render.shapes import nas_shapes
-from .pysource import HELPERS, call_expr, module_expr
+from .pysource import call_expr, helper_sources, module_expr
 from .recurrent import dag_cell_source, language_model_source, tree_cell_source
 
 
@@ -143,7 +144,7 @@ def _micro_child(arch: Architecture, model: MicroNet, used: set[str]) -> tuple[s
 def _image_child(arch: Architecture, model: nn.Module, task: ImageTask, used: set[str]) -> str:
     extra = ""
     if arch.layers is not None:
-        build = _nas_child if arch.layers[0].op in NAS_OPS else _macro_child
+        build = _nas_child if uses_nas_wiring(arch.layers) else _macro_child
         init, lines = build(arch, model, task, used)
     else:
         init, lines, extra = _micro_child(arch, model, used)
@@ -154,6 +155,19 @@ def _image_child(arch: Architecture, model: nn.Module, task: ImageTask, used: se
             f"\n    def forward(self, x: Tensor) -> Tensor:  # {shape}\n" + _indent(lines))
 
 
+def docstring_text(text: str) -> str:
+    """`text` made safe inside a triple-quoted docstring: no quote, backslash or control
+    character from a file or folder name can end the string or change what it says."""
+    def escape(ch: str) -> str:
+        if ch in '\\"':
+            return "\\" + ch
+        if ch != "\n" and unicodedata.category(ch).startswith("C"):  # controls, surrogates, unassigned
+            return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        return ch
+
+    return "".join(map(escape, text))
+
+
 def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
     what = (f"images ({task.channels}, {task.height}, {task.width}), {task.classes} classes"
             if isinstance(task, ImageTask) else f"a vocabulary of {task.vocab_size} words")
@@ -162,12 +176,13 @@ def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
     else:
         where = (f"No trained weights yet: `{weights.command}` trains this child and saves them to\n"
                  f"{weights.path}; then:")
-    return (f'"""A child network found by nascli, as plain PyTorch (needs only torch).\n\n'
+    # Paths and commands name files and folders chosen by whoever made them: escaped, never code.
+    text = (f"A child network found by nascli, as plain PyTorch (needs only torch).\n\n"
             f"Architecture ({arch.space}, for {what}):\n    {arch.tokens}\n\n{where}\n\n"
             "    model = Child()\n"
             f"    model.load_state_dict(torch.load({str(weights.path)!r}))\n"
-            "    model.eval()\n"
-            '"""\n\n')
+            "    model.eval()\n")
+    return f'"""{docstring_text(text)}"""\n\n'
 
 
 def module_source(arch: Architecture, model: nn.Module, task: Task, weights: WeightsNote) -> str:
@@ -181,6 +196,8 @@ def module_source(arch: Architecture, model: nn.Module, task: Task, weights: Wei
         body = dag_cell_source(arch.dag, model.cell) + language_model_source(model, model.cell, used)
     else:
         raise ChildError(f"cannot export a {type(model).__name__} child", where=arch.tokens)
-    code = "".join("\n" + HELPERS[name] for name in sorted(used)) + body
+    imports, helpers = helper_sources(used)
+    code = helpers + body
     functional = "import torch.nn.functional as F\n" if "F." in code else ""
-    return _header(arch, task, weights) + "import torch\n" + functional + "from torch import Tensor, nn\n" + code
+    return (_header(arch, task, weights) + "import torch\n" + functional + "from torch import Tensor, nn\n" + imports
+            + code)

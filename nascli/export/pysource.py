@@ -7,18 +7,25 @@ and the nascli blocks that are plain Sequentials, nn.ModuleList) are written
 on one line when short and one part per line otherwise. nascli's own modules
 with their own forward become small helper classes (`HELPERS`) copied into
 the generated file; modules whose wiring the parent's forward spells out
-become a `Block` of named parts.
+become a `Block` of named parts. Op modules that define `source_args()` have
+their class's source copied as is (`class_sources`); a plugin op's module is
+written as the call of its plugin's factory (`plugin_call`), and the file
+imports the plugin.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
+import re
 
 from torch import nn
 
 from ..children.convnet import MacroLayer
 from ..children.ops import ClassifierHead, FactorizedReduce
 from ..errors import ChildError
+from ..ops import OPS, OpCall
 
 WIDTH = 100  # longest generated line before a container is split over several lines
 
@@ -134,6 +141,9 @@ def call_expr(name: str, parts: list[str], indent: int, brackets: tuple[str, str
 def module_expr(m: nn.Module, indent: int = 0, used: set[str] | None = None) -> str:
     """Python source that builds a module shaped like `m` (same submodule names); `used` collects HELPERS."""
     used = used if used is not None else set()
+    call = getattr(m, "nascli_op", None)
+    if isinstance(call, OpCall) and call.name in OPS and OPS.get(call.name).plugin:
+        return plugin_call(call, used)
     leaf = _leaf(m)
     if leaf is not None:
         return leaf
@@ -148,9 +158,43 @@ def module_expr(m: nn.Module, indent: int = 0, used: set[str] | None = None) -> 
     if isinstance(m, ClassifierHead):
         used.add("ClassifierHead")
         return f"ClassifierHead({m.fc.in_features}, {m.fc.out_features}, dropout={m.dropout.p})"
+    if callable(getattr(m, "source_args", None)):
+        used.update(f"class:{type(sub).__module__}:{type(sub).__qualname__}" for sub in m.modules()
+                    if callable(getattr(sub, "source_args", None)))
+        return call_expr(type(m).__name__, m.source_args(), indent)
     if isinstance(m, MacroLayer):
         used.add("Block")
         return call_expr("Block", [f"{name}={module_expr(c, inner, used)}" for name, c in m.named_children()],
                           indent)
     raise ChildError(f"cannot write {type(m).__name__} as source; the exporter does not know it",
                      where=type(m).__module__)
+
+
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def plugin_call(call: OpCall, used: set[str]) -> str:
+    """`plugin.factory(c_in, c_out, stride, {params})`: the plugin op's module, made again by its factory."""
+    spec = OPS.get(call.name)
+    module, function = spec.plugin or "", spec.factory_names.get(call.block, "")
+    if not _MODULE.fullmatch(module) or not function.isidentifier():
+        raise ChildError(f"op '{call.name}' comes from '{module}', which is not an importable module name",
+                         where=call.name)
+    used.add(f"import:{module}")
+    params = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in call.params) + "}"
+    return f"{module}.{function}({call.c_in}, {call.c_out}, {call.stride}, {params})"
+
+
+def helper_sources(used: set[str]) -> tuple[str, str]:
+    """(import lines for plugins, helper class sources) for the names `module_expr` collected."""
+    imports = "".join(f"import {key[7:]}  # plugin that registers ops used below; it must be importable\n"
+                      for key in sorted(used) if key.startswith("import:"))
+    helpers = "".join("\n" + (HELPERS.get(key) or "\n" + _class_source(key)) for key in sorted(used)
+                      if not key.startswith("import:"))
+    return imports, helpers
+
+
+def _class_source(key: str) -> str:
+    """The source of the class a "class:module:Name" key names (an op module with `source_args`)."""
+    _, module, name = key.split(":")
+    return inspect.getsource(getattr(importlib.import_module(module), name))

@@ -50,7 +50,6 @@ def write_torchscript(source: str, weights: Path, path: Path) -> Path:
             warnings.filterwarnings("ignore", message=r".*torch\.jit.*")
             scripted = torch.jit.script(child)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
                 torch.jit.save(scripted, str(path))
             except (OSError, RuntimeError) as err:
                 raise OutputError(f"cannot write: {err}", where=str(path)) from None

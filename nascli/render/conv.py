@@ -15,8 +15,9 @@ and the maps are halved by factorized reductions at 1/3 and 2/3 depth.
 from __future__ import annotations
 
 from ..arch.records import Architecture, Layer
-from ..children.convnet import NAS_OPS, macro_pool_points
+from ..children.convnet import uses_nas_wiring, macro_pool_points
 from ..errors import ArchitectureError
+from ..ops import OPS
 from .diagram import Diagram, Node, op_kind, op_label
 from .shapes import LayerShape, loose_ends, macro_sizes, nas_shapes
 
@@ -30,14 +31,10 @@ def _size(shape: tuple[int, int, int]) -> str:
 
 
 def _nas_box(layer: Layer, shape: LayerShape) -> Node:
-    p = layer.params
-    if layer.op == "conv":
-        title = f"layer {layer.index} · conv {p['filter_height']}×{p['filter_width']}"
-        detail = f"{p['filters']} filters, stride {p['stride']}"
-    else:
-        title = f"layer {layer.index} · max pool {p['pool_size']}×{p['pool_size']}"
-        detail = f"stride {p['stride']}"
-    return Node(f"layer{layer.index}", title, f"{detail}\n→ {_size(shape.out_shape)}", op_kind(layer.op))
+    head, detail = OPS.get(layer.op).describe_parts(layer.params)
+    title = f"layer {layer.index} · {op_label(layer.op)}" + (f" {head}" if head else "")
+    detail = f"{detail}\n→ {_size(shape.out_shape)}" if detail else f"→ {_size(shape.out_shape)}"
+    return Node(f"layer{layer.index}", title, detail, op_kind(layer.op))
 
 
 def _nas_diagram(arch: Architecture, diagram: Diagram) -> None:
@@ -117,7 +114,7 @@ def conv_diagram(arch: Architecture) -> Diagram:
     """The diagram of a NAS or ENAS-macro conv child."""
     if not arch.layers:
         raise ArchitectureError("a conv network needs at least one layer", where=arch.tokens)
-    family = "NAS" if arch.layers[0].op in NAS_OPS else "ENAS macro"
+    family = "NAS" if uses_nas_wiring(arch.layers) else "ENAS macro"
     title = f"{arch.space}: {family} network, {len(arch.layers)} layers"
     diagram = Diagram(title=title, comment=arch.tokens)
     (_nas_diagram if family == "NAS" else _macro_diagram)(arch, diagram)

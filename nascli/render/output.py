@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from ..errors import NasError
@@ -20,10 +21,36 @@ def output_format(path: Path, formats: tuple[str, ...]) -> str:
     return fmt
 
 
-def write_output(path: Path, data: str | bytes) -> Path:
-    """Write `data` to `path` (creating its folder), or raise OutputError."""
+def check_output(path: Path) -> None:
+    """Fail before any work when `path` cannot be a new file: its folder is missing, or it is a folder."""
+    path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise OutputError("is a folder; give a file name", where=str(path))
+        if not path.parent.is_dir():
+            raise OutputError(f"folder {path.parent} does not exist", where=str(path))
+    except OSError as err:  # a name too long for the filesystem, a path through a file
+        raise OutputError(f"cannot write: {err.strerror or err}", where=str(path)) from None
+
+
+def writable_folder(folder: Path) -> Path:
+    """`folder`, created if needed, once a file could be written in it; OutputError otherwise.
+
+    For outputs that come after long work (`nascli eval` trains first), so that a
+    read-only place fails before the work, not after it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise OutputError(f"cannot write here: {err.strerror or err}", where=str(folder)) from None
+    return folder
+
+
+def write_output(path: Path, data: str | bytes) -> Path:
+    """Write `data` to `path`, whose folder must exist, or raise OutputError."""
+    check_output(path)
+    try:
         if isinstance(data, str):
             path.write_text(data, encoding="utf-8")
         else:

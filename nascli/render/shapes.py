@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..arch.records import Layer
 from ..children.convnet import macro_pool_points
-from ..children.ops import out_size
+from ..ops import out_channels, out_size
 
 IMAGE = -1  # the source index of the input image
 
@@ -31,7 +31,7 @@ class LayerShape:
 
 
 def nas_shapes(layers: list[Layer], image: Shape = (3, 32, 32)) -> list[LayerShape]:
-    """Per NAS layer (ops conv / max_pool): its sources, their pads, and its input/output shapes."""
+    """Per NAS-wired layer: its sources, their pads, and its input/output shapes."""
     made: dict[int, Shape] = {IMAGE: image}
     result = []
     for layer in layers:
@@ -42,7 +42,7 @@ def nas_shapes(layers: list[Layer], image: Shape = (3, 32, 32)) -> list[LayerSha
                      for j in sources)
         channels = sum(made[j][0] for j in sources)
         stride = int(layer.params.get("stride", 1))
-        filters = channels if layer.op == "max_pool" else int(layer.params["filters"])
+        filters = out_channels(layer.op, channels, int(layer.params.get("filters", channels)))
         made[layer.index] = (filters, out_size(height, stride), out_size(width, stride))
         result.append(LayerShape(sources, pads, (channels, height, width), made[layer.index]))
     return result

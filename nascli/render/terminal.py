@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from ..arch.records import Architecture, TreeCell
-from ..children.convnet import NAS_OPS, macro_pool_points
+from ..ops import OPS
+from ..children.convnet import uses_nas_wiring, macro_pool_points
 from .cells import C_PREV, H_PREV, H_T, X_T
 from .conv import IMAGE_SHAPE
 from .diagram import op_kind, op_label
@@ -32,12 +33,7 @@ def _nas_tree(arch: Architecture, root: Tree) -> None:
     shapes = nas_shapes(arch.layers, IMAGE_SHAPE)
     root.add(f"image {IMAGE_SHAPE[1]}×{IMAGE_SHAPE[2]}×{IMAGE_SHAPE[0]}")
     for layer, shape in zip(arch.layers, shapes):
-        p = layer.params
-        if layer.op == "conv":
-            what = (f"{_op('conv')} {p['filter_height']}×{p['filter_width']}, {p['filters']} filters, "
-                    f"stride {p['stride']}")
-        else:
-            what = f"{_op('max_pool')} {p['pool_size']}×{p['pool_size']}, stride {p['stride']}"
+        what = f"{_op(layer.op)} {escape(OPS.get(layer.op).describe(layer.params))}"
         if not layer.inputs:
             reads = "image" + (" (rule 1)" if layer.index else "")
         else:
@@ -108,7 +104,7 @@ def architecture_tree(arch: Architecture) -> Tree:
     """A rich Tree describing `arch`, titled with its figure's title."""
     root = Tree(f"[bold]{escape(architecture_diagram(arch).title)}[/]")
     if arch.layers is not None:
-        (_nas_tree if arch.layers[0].op in NAS_OPS else _macro_tree)(arch, root)
+        (_nas_tree if uses_nas_wiring(arch.layers) else _macro_tree)(arch, root)
     elif arch.tree is not None:
         _tree_branch(arch.tree, len(arch.tree.nodes) - 1, root.add(f"{H_T} ="))
     elif arch.dag is not None:

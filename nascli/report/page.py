@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from .fidelity import fidelity_label
 from .history import RunHistory
 
 _STYLE = """
@@ -32,8 +33,10 @@ def _table(run: RunHistory) -> str:
     head = "<tr><th>#</th><th>child</th><th>reward</th><th>metric</th><th>architecture (tokens)</th></tr>"
     status = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     body = f"<table>{head}{rows}</table>" if run.top else "<p>no finished child yet</p>"
+    study = (f"<p>fidelity ({len(run.fidelity.pairs)} children retrained stand-alone): "
+             f"{escape(fidelity_label(run))}</p>") if run.fidelity else ""
     return (f"<h2>{escape(run.label)}</h2><p>{escape(str(run.path))}: {escape(run.state)}"
-            f"{', ' + status if status else ''}</p>{body}")
+            f"{', ' + status if status else ''}</p>{study}{body}")
 
 
 def _epochs(run: RunHistory) -> str:

@@ -5,9 +5,11 @@ as red crosses at the reward they were given), the best reward so far (solid
 step line) and, per controller step, the moving-average baseline (dashed) and
 the batch's mean reward (dotted), drawn at the step's last child. Bottom
 panel: each child's depth, so the depth schedule's steps line up with the
-rewards above them. ENAS runs add a panel per epoch: the shared weights'
-training loss (solid), the controller's mean validation reward (dashed) and,
-on the right axis, its samples' entropy (dotted). One colour per run.
+rewards above them. One colour per run. A run with a `nascli fidelity` study
+adds its scatter on the right (report/fidelity.py). ENAS runs add a panel per
+epoch below: the shared weights' training loss (solid), the controller's mean
+validation reward (dashed) and, on the right axis, its samples' entropy
+(dotted).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from .fidelity import plot_fidelity
 from .history import RunHistory
 
 RUN_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f")
@@ -93,12 +96,18 @@ def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> 
     """The chart as PNG bytes, `config.pixels` in size."""
     fig = Figure(figsize=(config.width_in, config.height_in), dpi=config.dpi, layout="constrained")
     colours = [c for _, c in zip(runs, itertools.cycle(RUN_COLOURS))]
-    if any(run.epochs for run in runs):
-        top, epoch_ax = fig.subfigures(2, 1, height_ratios=[2, 1])
-        _plot_epochs(epoch_ax.subplots(), runs, colours)
+    top = fig
+    if any(run.epochs for run in runs):  # ENAS: its per-epoch panel below the history
+        top, epoch_fig = fig.subfigures(2, 1, height_ratios=[2, 1])
+        _plot_epochs(epoch_fig.subplots(), runs, colours)
+    if any(r.fidelity for r in runs):  # a fidelity study: its scatter to the right of the history
+        axes = top.subplot_mosaic([["reward", "fidelity"], ["depth", "fidelity"]], width_ratios=[2.2, 1],
+                                  height_ratios=[3, 1])
+        reward_ax, depth_ax = axes["reward"], axes["depth"]
+        depth_ax.sharex(reward_ax)
+        plot_fidelity(axes["fidelity"], runs, colours)
     else:
-        top = fig
-    reward_ax, depth_ax = top.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        reward_ax, depth_ax = top.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     for k, (run, colour) in enumerate(zip(runs, colours)):
         _plot_rewards(reward_ax, run, colour)
         if run.children:  # later runs thinner, so that runs with the same schedule all stay visible

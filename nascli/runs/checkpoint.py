@@ -2,10 +2,16 @@
 
 Every file is written to a temporary name beside it, fsynced, then renamed
 over the old one, so a reader (or a search resumed after `kill -9`) sees
-either the old file or the new one, never half of each. The controller
-checkpoint keeps one generation back (`controller.prev.pt`) so that a newest
-file torn by a crash the filesystem did not protect against still leaves a
-usable state. The database beside these files lives in store.py.
+either the old file or the new one, never half of each; a temporary file
+left by a kill is removed when the run is next opened for writing. Files get
+the user's umask, like any other file they write. The controller checkpoint
+keeps one generation back (`controller.prev.pt`) so that a newest file torn
+by a crash the filesystem did not protect against still leaves a usable
+state. The database beside these files lives in store.py.
+
+A run folder is data, never code: checkpoints hold only tensors, dicts,
+lists and numbers, and are read with `torch.load(weights_only=True)`, which
+refuses anything else (a pickle that would run code when loaded included).
 """
 
 from __future__ import annotations
@@ -19,12 +25,24 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
+from .crashpoints import crash_point
 
 CONFIG_FILE, SPACE_FILE, LOCK_FILE = "config.json", "space.space", "run.lock"
 CHECKPOINT_NAME, PREVIOUS_NAME = "controller.pt", "controller.prev.pt"
+TEMP_SUFFIX = ".tmp"
 
 
-def _fsync_dir(folder: Path) -> None:
+def _file_mode() -> int:
+    """0666 less the user's umask: what `open()` would give a new file (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()  # read once, at import: os.umask is process-wide and not thread-safe
+
+
+def fsync_dir(folder: Path) -> None:
     # The rename lives in the directory entry; without this a power cut can
     # undo it even though the file's bytes are on disk.
     fd = os.open(folder, os.O_RDONLY)
@@ -36,8 +54,9 @@ def _fsync_dir(folder: Path) -> None:
 
 def _write_temp(path: Path, data: bytes) -> Path:
     """Write `data` durably to a fresh temporary file beside `path`; return its path."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -48,11 +67,17 @@ def _write_temp(path: Path, data: bytes) -> Path:
     return Path(tmp)
 
 
+def remove_stale_temps(folder: Path) -> None:
+    """Delete temporary files a killed write left in `folder`; call it holding the writer lock."""
+    for stale in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+        stale.unlink(missing_ok=True)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that no reader ever sees a partial file."""
     path = Path(path)
     os.replace(_write_temp(path, data), path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 # -- config.json + space.space ------------------------------------------------
@@ -84,7 +109,7 @@ def read_run_files(run_dir: Path) -> tuple[dict[str, Any], str]:
 def take_writer_lock(run_dir: Path) -> int:
     """Hold run.lock until the returned fd is closed; the kernel drops it even on kill -9."""
     try:
-        fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as err:
         raise RunError(f"cannot open {LOCK_FILE}: {err.strerror}", where=str(run_dir)) from None
     try:
@@ -104,6 +129,7 @@ def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:
 
     import torch  # lazily: listing runs must not pay for importing torch
 
+    crash_point("checkpoint")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -112,28 +138,32 @@ def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:
     # Serialise and sync first, then rotate: a crash between the two renames
     # leaves only controller.prev.pt, which load_checkpoint falls back to.
     staged = _write_temp(latest, buffer.getvalue())
+    crash_point("checkpoint_rotate")
     if latest.exists():
         os.replace(latest, folder / PREVIOUS_NAME)
     os.replace(staged, latest)
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
     import torch
 
-    # weights_only=False: the checkpoint holds RNG states (numpy arrays, Python
-    # tuples) that the safe loader rejects; it is the run's own file.
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    # weights_only=True: only tensors and plain containers load; a pickle that
+    # names any other callable (the way a crafted file runs code) is refused.
+    state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise TypeError(f"expected a dict, found {type(state).__name__}")
+    if not isinstance(state.get("strategy"), dict) or not isinstance(state.get("updated_through"), int):
+        raise TypeError("not a controller checkpoint (no strategy state or step counter)")
     return state
 
 
 def load_checkpoint(folder: Path) -> dict[str, Any] | None:
     """The newest readable checkpoint in `folder`, or None when there is none.
 
-    Falls back to `controller.prev.pt` when `controller.pt` is missing, torn or
-    corrupt; raises RunError when checkpoints exist but none can be read.
+    Falls back to `controller.prev.pt` when `controller.pt` is missing, torn,
+    corrupt or not plain data; raises RunError when checkpoints exist but none
+    can be read.
     """
     folder = Path(folder)
     candidates = [p for p in (folder / CHECKPOINT_NAME, folder / PREVIOUS_NAME) if p.exists()]
@@ -142,7 +172,7 @@ def load_checkpoint(folder: Path) -> dict[str, Any] | None:
         try:
             return _read_checkpoint(path)
         except Exception as err:  # torch reports a torn zip as RuntimeError, EOFError, UnpicklingError...
-            problems.append(f"{path.name}: {err}")
+            problems.append(f"{path.name}: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
     if not candidates:
         return None
     raise RunError("no readable controller checkpoint (" + "; ".join(problems) + ")", where=str(folder))

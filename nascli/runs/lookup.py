@@ -19,7 +19,7 @@ from .store import DB_FILE, RunStore, RunSummary
 
 if TYPE_CHECKING:
     from ..children import ChildConfig
-    from ..train import TrainConfig
+    from ..train import RewardConfig, TrainConfig
 
 
 def default_run_dir(root: str | Path = "runs", name: str | None = None) -> Path:
@@ -39,11 +39,12 @@ def list_runs(root: str | Path = "runs") -> list[RunSummary]:
     if not root.is_dir():
         return []
     summaries = []
-    for folder in sorted(p for p in root.iterdir() if (p / DB_FILE).is_file()):
+    # a dot-folder is a run still being built (see RunStore.create), or not a run
+    for folder in sorted(p for p in root.iterdir() if (p / DB_FILE).is_file() and not p.name.startswith(".")):
         try:
             with RunStore.open_readonly(folder) as store:
                 summaries.append(store.summary())
-        except (RunError, ValueError) as err:  # ValueError: a meta value that is not a number
+        except RunError as err:
             summaries.append(RunSummary(name=folder.name, path=folder, state="corrupt", problem=str(err)))
     return summaries
 
@@ -90,17 +91,31 @@ class BestChild(NamedTuple):
         return self.run / "eval" / f"child-{self.child_id}"
 
 
-def best_child(run_ref: str | Path | None) -> BestChild:
-    from ..children import ChildConfig  # torch loads only for the commands that build the child
-    from ..train import TrainConfig
+class RunSettings(NamedTuple):
+    """What a run's children were trained with, from its config.json."""
 
+    data: DataSpec
+    child: ChildConfig
+    train: TrainConfig
+    reward: RewardConfig
+
+
+def run_settings(store: RunStore) -> RunSettings:
+    from ..children import ChildConfig  # torch loads only for the commands that build the child
+    from ..train import RewardConfig, TrainConfig
+
+    options = store.config
+    return RunSettings(DataSpec.model_validate(options["data"]), ChildConfig.model_validate(options.get("child", {})),
+                       TrainConfig.model_validate(options.get("train", {})),
+                       RewardConfig.model_validate(options.get("reward", {})))
+
+
+def best_child(run_ref: str | Path | None) -> BestChild:
     path = find_run(run_ref)
     with RunStore.open_readonly(path) as store:
         top = store.best(1)
         if not top:
             raise RunError("the run has no finished child yet", where=str(path))
-        options = store.config
+        settings = run_settings(store)
         return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)),
-                         DataSpec.model_validate(options["data"]),
-                         ChildConfig.model_validate(options.get("child", {})),
-                         TrainConfig.model_validate(options.get("train", {})))
+                         settings.data, settings.child, settings.train)

@@ -19,6 +19,7 @@ import copy
 import hashlib
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import threading
@@ -28,10 +29,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..errors import RunError
 from . import checkpoint
+from .crashpoints import crash_point
 
 Status = Literal["pending", "running", "done", "failed"]
 STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
@@ -39,6 +41,7 @@ RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
 BUSY_TIMEOUT_S = 30.0  # how long a connection waits for another's write before reporting a lock
 SCHEMA_VERSION = "1"
 DB_FILE, CHECKPOINT_DIR = "run.db", "checkpoints"
+BUILDING_MARK = ".creating-"  # `.NAME.creating-PID`: a run folder being built, renamed to NAME when complete
 
 _SCHEMA = """
 CREATE TABLE children (
@@ -84,6 +87,16 @@ class ChildRecord(BaseModel):
     error: str | None = None
     created: float
     finished: float | None = None
+
+    @model_validator(mode="after")
+    def _finished_children_have_results(self) -> ChildRecord:
+        missing = [name for name in (_RESULT_FIELDS.get(self.status, ())) if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.status} child without {', '.join(missing)}")
+        return self
+
+
+_RESULT_FIELDS = {"done": ("reward", "metric", "metric_name", "params", "macs", "seconds"), "failed": ("reward",)}
 
 
 class StepRecord(BaseModel):
@@ -161,15 +174,62 @@ def _sql_errors(db: Path) -> Iterator[None]:
 def _connect(db: Path, readonly: bool) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so every
     # transaction is exactly as long as the code between them.
-    target, uri = (db.resolve().as_uri() + "?mode=ro", True) if readonly else (str(db), False)
+    if readonly:
+        return _connect_readonly(db)
     with _sql_errors(db):
-        conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_S,
-                               isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(str(db), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        if not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes, not power cuts
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes, not power cuts
     return conn
+
+
+def _connect_readonly(db: Path) -> sqlite3.Connection:
+    """A reader's connection. On read-only media, where SQLite cannot create the WAL's
+    shared-memory file, the database is opened as immutable: nothing can change it there."""
+    with _sql_errors(db):
+        try:
+            return _open_uri(db, "mode=ro")
+        except sqlite3.OperationalError as err:
+            if "unable to open" not in str(err) or os.access(db.parent, os.W_OK):
+                raise
+            return _open_uri(db, "mode=ro&immutable=1")
+
+
+def _open_uri(db: Path, query: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_S,
+                           isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # SQLite opens lazily: open now
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def _pid_alive(pid: str | None) -> bool:
+    """Whether process `pid` exists on this machine (True when that cannot be told)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError, OverflowError):  # someone else's, or not a pid
+        return True
+    return True
+
+
+def _remove_abandoned_builds(parent: Path) -> None:
+    """Delete run folders whose creation was killed: their builder no longer holds their lock."""
+    for folder in parent.glob(f".*{BUILDING_MARK}*"):
+        if _pid_alive(folder.name.rpartition(BUILDING_MARK)[2]):
+            continue
+        try:
+            fd = checkpoint.take_writer_lock(folder)
+        except RunError:
+            continue  # still being built, or unreadable: leave it
+        os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class RunStore:
@@ -189,35 +249,62 @@ class RunStore:
 
     @classmethod
     def create(cls, run_dir: str | Path, config: dict[str, Any], space_text: str,
-               space_sha256: str) -> RunStore:
-        """Start a new run in `run_dir` (absent or empty) and open it for writing."""
+               space_sha256: str, checkpoint_state: dict[str, Any] | None = None) -> RunStore:
+        """Start a new run in `run_dir` (absent or empty) and open it for writing.
+
+        The folder is built whole under a temporary name beside `run_dir`
+        (files, database, first checkpoint) and then renamed into place, so a
+        crash while it is made leaves no half-made run, only a temporary
+        folder that the next `create` beside it removes.
+        """
         run_dir = Path(run_dir)
         if hashlib.sha256(space_text.encode()).hexdigest() != space_sha256:
             raise ValueError("space_sha256 is not the sha256 of space_text")
         if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
             raise RunError("run folder already exists and is not empty", where=str(run_dir))
+        building = run_dir.parent / f".{run_dir.name}{BUILDING_MARK}{os.getpid()}"
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned_builds(run_dir.parent)
+            building.mkdir()
         except OSError as err:
-            raise RunError(f"cannot create run folder: {err}", where=str(run_dir)) from None
-        lock_fd = checkpoint.take_writer_lock(run_dir)
+            raise RunError(f"cannot create run folder: {err.strerror or err}", where=str(run_dir)) from None
+        lock_fd = checkpoint.take_writer_lock(building)  # an flock follows the file through the rename
         try:
-            checkpoint.write_run_files(run_dir, config, space_text, space_sha256)
-            # run.db comes last: a folder with a run.db always has its config and space.
+            cls._build(building, config, space_text, space_sha256, checkpoint_state)
+            crash_point("create")
+            os.rename(building, run_dir)  # replaces an empty run_dir, fails on a full one
+            checkpoint.fsync_dir(run_dir.parent)
             conn = _connect(run_dir / DB_FILE, readonly=False)
-        except (OSError, RunError) as err:
+        except BaseException as err:
             os.close(lock_fd)
-            raise RunError(f"cannot write run folder: {err}", where=str(run_dir)) from None
-        store = cls(run_dir, conn, copy.deepcopy(config), space_text, lock_fd)
-        now = repr(time.time())
-        with store._write() as db:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            db.execute(_EPOCHS_TABLE)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("schema_version", SCHEMA_VERSION), ("state", "running"), ("samples", "0"),
-                ("created", now), ("pid", str(os.getpid())), ("host", socket.gethostname())])
-        return store
+            shutil.rmtree(building, ignore_errors=True)
+            if isinstance(err, (OSError, RunError)):
+                raise RunError(f"cannot write run folder: {err}", where=str(run_dir)) from None
+            raise
+        return cls(run_dir, conn, copy.deepcopy(config), space_text, lock_fd)
+
+    @staticmethod
+    def _build(folder: Path, config: dict[str, Any], space_text: str, space_sha256: str,
+               checkpoint_state: dict[str, Any] | None) -> None:
+        """A complete run folder's files in `folder`: config, space, database with its tables, checkpoint."""
+        checkpoint.write_run_files(folder, config, space_text, space_sha256)
+        conn = _connect(folder / DB_FILE, readonly=False)
+        try:
+            with _sql_errors(folder / DB_FILE):
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                conn.execute(_EPOCHS_TABLE)
+                now = repr(time.time())
+                conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("schema_version", SCHEMA_VERSION), ("state", "running"), ("samples", "0"), ("created", now),
+                    ("updated", now), ("pid", str(os.getpid())), ("host", socket.gethostname())])
+                conn.execute("COMMIT")
+        finally:
+            conn.close()  # reopened at the final path: SQLite keeps the path it opened
+        if checkpoint_state is not None:
+            checkpoint.save_checkpoint(folder / CHECKPOINT_DIR, checkpoint_state)
 
     @classmethod
     def open(cls, run_dir: str | Path) -> RunStore:
@@ -237,6 +324,9 @@ class RunStore:
             raise RunError(f"not a run folder (no {DB_FILE})", where=str(run_dir))
         options, space_text = checkpoint.read_run_files(run_dir)
         lock_fd = None if readonly else checkpoint.take_writer_lock(run_dir)
+        if lock_fd is not None:  # the one writer: what a killed write left behind is ours to clear
+            checkpoint.remove_stale_temps(run_dir)
+            checkpoint.remove_stale_temps(run_dir / CHECKPOINT_DIR)
         try:
             store = cls(run_dir, _connect(run_dir / DB_FILE, readonly), options, space_text, lock_fd)
         except RunError:
@@ -306,6 +396,19 @@ class RunStore:
         rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0]["value"] if rows else default
 
+    def meta_number(self, key: str, kind: type[int] | type[float] = int) -> int | float | None:
+        """A numeric meta value (None when absent); RunError when it is not a number."""
+        value = self.get_meta(key)
+        try:
+            return None if value is None else kind(value)
+        except (TypeError, ValueError):
+            raise RunError(f"corrupt run database: meta {key!r} is {value!r}, not a number", where=str(self._db)) from None
+
+    @property
+    def samples(self) -> int:
+        """Children sampled so far (every child ever added)."""
+        return self.meta_number("samples") or 0
+
     @property
     def state(self) -> str | None:
         return self.get_meta("state")
@@ -362,7 +465,14 @@ class RunStore:
         params: tuple = tuple(v for _, v in where)
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, limit)
-        return [ChildRecord(**dict(row)) for row in self._rows(sql, params)]
+        return [self._child(row) for row in self._rows(sql, params)]
+
+    def _child(self, row: sqlite3.Row) -> ChildRecord:
+        try:
+            return ChildRecord(**dict(row))
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise RunError(f"corrupt record of child {row['id']}: {first['msg']}", where=str(self._db)) from None
 
     def last_step(self) -> int | None:
         """The highest step that has children, or None for a new run."""
@@ -382,6 +492,13 @@ class RunStore:
         for child in self.children("done"):
             found.setdefault(child.tokens, child)
         return found
+
+    def verify(self) -> None:
+        """Read every record once, so that a corrupt one is a RunError now, before a resume works."""
+        self.meta_number("samples")
+        self.meta_number("created", float)
+        self.children()
+        self.steps()
 
     def recover(self) -> list[ChildRecord]:
         """After a crash: re-queue children left 'running'; returns every pending child."""
@@ -431,24 +548,18 @@ class RunStore:
             state = "stopped"
         best = self.best(1)
         match = re.search(r"^\s*space\s+([A-Za-z_][\w-]*)", self.space_text, re.MULTILINE)
-        created, updated = self.get_meta("created"), self.get_meta("updated")
+        created, updated = self.meta_number("created", float), self.meta_number("updated", float)
         return RunSummary(
             name=self.path.name, path=self.path, state=state,
             space=match.group(1) if match else self._options.get("space"),
             strategy=self._options.get("strategy"), counts=self.counts(),
-            samples=int(self.get_meta("samples", "0")),
+            samples=self.samples,
             best_reward=best[0].reward if best else None, best_tokens=best[0].tokens if best else None,
-            created=float(created) if created else None, updated=float(updated) if updated else None)
+            created=created, updated=updated)
 
     def _writer_alive(self) -> bool:
         """Whether the process recorded as writing this run still exists (when we can tell)."""
         pid, host = self.get_meta("pid"), self.get_meta("host")
         if pid is None or host != socket.gethostname():
             return True  # another machine's process: assume the record is right
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # exists, owned by someone else
-            return True
-        return True
+        return _pid_alive(pid)

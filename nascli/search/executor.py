@@ -17,6 +17,7 @@ import torch
 
 from ..data import ImageData, TextData
 from ..data.spec import DataSpec
+from ..plugins import load_plugins, loaded_refs
 from .evaluate import ChildJob, ChildResult, run_child
 
 
@@ -43,9 +44,10 @@ class InlineExecutor:
 _WORKER_DATA: ImageData | TextData | None = None
 
 
-def _init_worker(spec: DataSpec, threads: int) -> None:
+def _init_worker(spec: DataSpec, threads: int, plugins: tuple[str, ...]) -> None:
     global _WORKER_DATA  # one dataset per worker process, loaded once
     torch.set_num_threads(threads)
+    load_plugins(list(plugins))  # a spawned process starts without the parent's plugin ops
     _WORKER_DATA = spec.load()
 
 
@@ -59,7 +61,7 @@ class ProcessExecutor:
     def __init__(self, spec: DataSpec, workers: int):
         threads = max(1, (os.cpu_count() or 1) // workers)
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                           initializer=_init_worker, initargs=(spec, threads))
+                                           initializer=_init_worker, initargs=(spec, threads, loaded_refs()))
 
     def map(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
         futures = [self.pool.submit(_run_in_worker, job) for job in jobs]

@@ -1,15 +1,18 @@
 """The search loop: propose m children, train them, learn from their rewards, repeat.
 
-Every step is recorded in the run store before and after the work it stands
-for, so a search stopped at any point (Ctrl-C, `kill -9`) resumes without
-losing a finished child or training one twice:
-1. propose m architectures (depth from the space's schedule), checkpoint the
-   strategy (its RNG has moved), add the children as `pending`;
+Every step is recorded in the run store as it happens, in an order that a
+search stopped at any point (Ctrl-C, SIGTERM, `kill -9`) resumes from without
+losing a finished child, training one twice, or changing what it samples:
+1. propose m architectures (depth from the space's schedule), record them as
+   `pending` in one transaction, then checkpoint the strategy (its RNG has moved);
 2. train every pending child of the step through the executor, recording each
    result as it arrives;
 3. update the strategy on the step's rewards, record the step, checkpoint.
-On resume, a step with children but no update is finished first (its children
-left `running` are re-run), then the loop goes on.
+On resume, a step with children but no update is finished first: if the
+checkpoint predates the step's proposal (a kill between recording the
+children and checkpointing), the proposal is replayed from the checkpoint so
+that the strategy's RNG is where it was; children left `running` are re-run.
+The run's crash points (runs/crashpoints.py) sit before each of these writes.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ from ..train import RewardConfig, TrainConfig
 from .controller import ControllerConfig
 from .enas.config import EnasConfig
 from ..data.spec import DataSpec
+from ..errors import RunError
 from ..runs import RunStore
+from ..runs.checkpoint import CHECKPOINT_NAME
+from ..runs.crashpoints import crash_point
+from ..runs.store import CHECKPOINT_DIR
 from .evaluate import ChildJob, ChildResult
 from .executor import Executor
 from .reinforce import ReinforceConfig, ReinforceStats
@@ -66,29 +73,77 @@ class SearchEvent:
 Observer = Callable[[SearchEvent], None]
 
 
-class Search:
-    """One run: a store, a strategy and an executor, driven by `run()`."""
+CHECKPOINT_FORMAT = 2  # adds `proposed_through`; format 1 (no such key) is converted on load
 
-    def __init__(self, config: SearchConfig, compiled: CompiledSpace, store: RunStore, executor: Executor):
+
+class Search:
+    """One run: a store, a strategy and an executor, driven by `run()`.
+
+    `reset_controller`: start the strategy afresh (seeded by the seed and the
+    children already sampled, so it does not re-sample step 0), keeping every
+    recorded child; the way on when the run's checkpoints are lost.
+    """
+
+    def __init__(self, config: SearchConfig, compiled: CompiledSpace, store: RunStore, executor: Executor,
+                 reset_controller: bool = False):
         self.config, self.compiled, self.store, self.executor = config, compiled, store, executor
-        self.strategy: Strategy = make_strategy(config.strategy, compiled, config.seed, config.controller, config.reinforce)
-        checkpoint = store.load_checkpoint()
         self.updated_through = -1  # last step whose rewards the strategy has learned from
-        if checkpoint is not None:
+        self.proposed_through = -1  # last step whose proposal the strategy's state includes
+        if reset_controller:
+            self._reset_strategy()
+        else:
+            self.strategy = initial_strategy(config, compiled)
+            self._restore(store.load_checkpoint())
+
+    def _restore(self, checkpoint: dict | None) -> None:
+        if checkpoint is None:
+            raise RunError(f"the controller checkpoint is missing ({CHECKPOINT_DIR}/{CHECKPOINT_NAME}); "
+                           "resume with --reset-controller to go on with a fresh controller, keeping every "
+                           "recorded child", where=str(self.store.path))
+        try:
             self.strategy.load_state_dict(checkpoint["strategy"])
-            self.updated_through = checkpoint["updated_through"]
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise RunError(f"the controller checkpoint does not fit this run's {self.config.strategy} strategy "
+                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
+                           where=str(self.store.path / CHECKPOINT_DIR)) from None
+        self.updated_through = checkpoint["updated_through"]
+        proposed = checkpoint.get("proposed_through")
+        if not isinstance(proposed, int):  # format 1 checkpointed after proposing, before recording
+            proposed = self.updated_through + bool(self.store.children(step=self.updated_through + 1, limit=1))
+        self.proposed_through = proposed
+
+    def _reset_strategy(self) -> None:
+        fresh_seed = (self.config.seed + self.store.samples) % 2**32
+        self.strategy = initial_strategy(self.config.model_copy(update={"seed": fresh_seed}), self.compiled)
+        steps = self.store.steps()
+        self.updated_through = steps[-1].step if steps else -1
+        last = self.store.last_step()
+        self.proposed_through = -1 if last is None else last  # the fresh strategy proposed none of them
+        self._checkpoint()
 
     def _checkpoint(self) -> None:
-        self.store.save_checkpoint({"strategy": self.strategy.state_dict(), "updated_through": self.updated_through})
+        self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through))
 
     def _propose(self, step: int) -> None:
-        sampled = int(self.store.get_meta("samples", "0"))
+        sampled = self.store.samples
         m = min(self.config.batch, self.config.budget - sampled)
         depth = self.compiled.depth_at(sampled)
         assignments = self.strategy.propose(m, depth)
-        self._checkpoint()
         archs = [architecture(self.compiled, a, depth) for a in assignments]
+        crash_point("propose")
         self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs])
+        self.proposed_through = step
+        self._checkpoint()
+
+    def _replay_proposal(self, step: int) -> None:
+        """The step's children are recorded but the checkpoint predates them: propose again
+        from the checkpoint (same state, same samples) so the strategy moves on as it did."""
+        if self.proposed_through >= step:
+            return
+        children = self.store.children(step=step)
+        self.strategy.propose(len(children), children[0].depth)
+        self.proposed_through = step
+        self._checkpoint()
 
     def _train_pending(self, step: int, observe: Observer | None) -> None:
         pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
@@ -97,8 +152,10 @@ class Search:
         jobs = [ChildJob(child_id=c.id, arch=architecture(self.compiled, *decode_tokens(self.compiled, c.tokens)),
                          train=self.config.train, reward=self.config.reward, child=self.config.child) for c in pending]
         tokens = {c.id: c.tokens for c in pending}
+        crash_point("child_start")
         self.store.mark_running([c.id for c in pending if c.status == "pending"])
         for result in self.executor.map(jobs):
+            crash_point("child_finish")
             if result.status == "done":
                 self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
                                         result.params, result.macs, result.seconds)
@@ -114,6 +171,7 @@ class Search:
         rewards = [c.reward for c in children]
         stats = self.strategy.update([a for a, _ in decoded], depth, rewards)
         self.updated_through = step
+        crash_point("update")
         self.store.record_step(step, stats.baseline if stats else None, sum(rewards) / len(rewards),
                                stats.loss if stats else None, stats.entropy_mean if stats else None, depth)
         self._checkpoint()
@@ -126,9 +184,11 @@ class Search:
         # a step with children but no update was cut short: finish it first
         step = last if last is not None and last > self.updated_through else self.updated_through + 1
         while True:
-            if not self.store.children(step=step):
-                if int(self.store.get_meta("samples", "0")) >= self.config.budget:
-                    break
+            if self.store.children(step=step, limit=1):
+                self._replay_proposal(step)
+            elif self.store.samples >= self.config.budget:
+                break
+            else:
                 self._propose(step)
             depth = self.store.children(step=step, limit=1)[0].depth
             if observe:
@@ -138,5 +198,17 @@ class Search:
             if observe:
                 observe(SearchEvent("step_finished", step, depth=depth, stats=stats))
             step += 1
+        crash_point("finish")
         self.store.state = "finished"
         self.store.set_meta("finished_at", time.time())
+
+
+def initial_strategy(config: SearchConfig, compiled: CompiledSpace) -> Strategy:
+    """The strategy a new run starts with (its state is the run's first checkpoint)."""
+    return make_strategy(config.strategy, compiled, config.seed, config.controller, config.reinforce)
+
+
+def checkpoint_state(strategy: Strategy, updated_through: int, proposed_through: int) -> dict:
+    """What a checkpoint holds: plain tensors, containers and numbers only (loaded with weights_only)."""
+    return {"format": CHECKPOINT_FORMAT, "strategy": strategy.state_dict(),
+            "updated_through": updated_through, "proposed_through": proposed_through}

@@ -20,6 +20,14 @@ from .reinforce import Reinforce, ReinforceConfig, ReinforceStats
 
 
 class Strategy(Protocol):
+    """Proposes children and learns from their rewards.
+
+    `propose` must be a function of `state_dict()` alone: a search resumed
+    after a kill replays a proposal from the checkpoint taken before it.
+    `state_dict` must hold only tensors, dicts, lists, strings and numbers
+    (checkpoints load with `torch.load(weights_only=True)`).
+    """
+
     def propose(self, m: int, depth: int | None) -> list[Assignment]: ...
 
     def update(self, assignments: list[Assignment], depth: int | None, rewards: list[float]) -> ReinforceStats | None: ...
@@ -43,10 +51,12 @@ class RandomStrategy:
         return None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.getstate()}
+        version, internal, gauss = self.rng.getstate()
+        return {"rng": [version, list(internal), gauss]}  # plain lists and numbers: checkpoints are data
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rng.setstate(state["rng"])
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
 
 
 class ReinforceStrategy:

@@ -1,4 +1,9 @@
-"""Semantic checks of a SearchSpace against the vocabulary (vocab.py).
+"""Semantic checks of a SearchSpace against the vocabulary (vocab.py) and the op registry.
+
+A layer's decisions are checked against what its ops declare: each op must
+find the parameters it reads (or have a default), each value must be one the
+op allows, and a decision that no op of the layer reads is an error, since it
+would only inflate the count and teach the controller a dead choice.
 
 Each failure goes through `fail(message, pos)`, which raises a positioned
 SpaceSemanticError; transform.py supplies it so that messages quote the source.
@@ -8,6 +13,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..ops import OPS, ops_for
+from ..plugins import loaded_plugins
 from . import vocab
 from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, Value
 
@@ -16,7 +23,7 @@ Fail = Callable[[str, Pos], None]
 _BLOCK_TASK = {"layers": "image", "cell": "image", "tree": "language", "dag": "language"}
 
 
-def _check_value(name: str, value: Value, domain: str, pos: Pos, fail: Fail) -> None:
+def _check_value(name: str, value: Value, domain: str, pos: Pos, fail: Fail, block: str = "layer") -> None:
     if domain == "posint":
         if not isinstance(value, int) or isinstance(value, bool):
             fail(f"'{name}' takes positive integers, got '{value}'", pos)
@@ -27,13 +34,14 @@ def _check_value(name: str, value: Value, domain: str, pos: Pos, fail: Fail) -> 
             fail(f"'{name}' takes numbers, got '{value}'", pos)
         elif value < 0 or (domain == "posnum" and value == 0):
             fail(f"'{name}' must be {'positive' if domain == 'posnum' else 'at least 0'}, got {value}", pos)
+    elif domain == "op" and value not in ops_for(block):
+        fail(f"unknown op '{value}' for '{name}'; expected one of: {', '.join(ops_for(block))}", pos)
     elif domain in vocab.DOMAIN_VALUES and value not in vocab.DOMAIN_VALUES[domain]:
-        what = "op" if domain.endswith("op") else domain
-        allowed = ", ".join(vocab.DOMAIN_VALUES[domain])
-        fail(f"unknown {what} '{value}' for '{name}'; expected one of: {allowed}", pos)
+        fail(f"unknown {domain} '{value}' for '{name}'; expected one of: {', '.join(vocab.DOMAIN_VALUES[domain])}", pos)
 
 
-def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail: Fail, branching: bool = False) -> None:
+def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail: Fail, branching: bool = False,
+                     block: str = "layer") -> None:
     for decl in decls:
         slot = slots.get(decl.name)
         if slot is None:
@@ -43,10 +51,10 @@ def _check_decisions(decls: list, slots: dict[str, vocab.Slot], where: str, fail
             shape = {"choice": "a choice list or value", "anchor": "'anchor'", "index": "'index'"}[slot.kind]
             fail(f"'{decl.name}' in {where} must be {shape}, not {decl.kind}", decl.pos)
         if isinstance(decl, FixedDecl):
-            _check_value(decl.name, decl.value, slot.domain, decl.pos, fail)
+            _check_value(decl.name, decl.value, slot.domain, decl.pos, fail, block)
         if isinstance(decl, ChoiceDecl):
             for opt in decl.options:
-                _check_value(decl.name, opt.value, slot.domain, opt.pos or decl.pos, fail)
+                _check_value(decl.name, opt.value, slot.domain, opt.pos or decl.pos, fail, block)
             if decl.branches and not branching:
                 fail(f"'{decl.name}' in {where} cannot have branches; only a layer's 'op' can", decl.pos)
             for branch in decl.branches.values():
@@ -60,27 +68,71 @@ def _require(decls: list, names: tuple[str, ...], where: str, pos: Pos, fail: Fa
             fail(f"{where} needs a '{name}' decision", pos)
 
 
-def _check_layer_ops(block, fail: Fail) -> None:
-    """Every op a layer can take must find the parameters it reads."""
-    outer = {d.name for d in block.decisions}
+def _layer_slots() -> dict[str, vocab.Slot]:
+    """A layer's own decisions, then every parameter a registered layer op reads."""
+    slots = dict(vocab.LAYER_SLOTS)
+    for name in ops_for("layer"):
+        for param in OPS.get(name).params:
+            slots.setdefault(param.name, vocab.Slot("choice", param.domain))
+    return slots
+
+
+def _values(decl) -> list[tuple[Value, Pos]]:
+    if isinstance(decl, FixedDecl):
+        return [(decl.value, decl.pos)]
+    return [(o.value, o.pos or decl.pos) for o in getattr(decl, "options", [])]
+
+
+def _layer_cases(block) -> tuple[object, list[tuple[str, list]]]:
+    """The layer's `op` decision (or None), and per op it can take: the decisions it then has."""
+    outer = [d for d in block.decisions if d.name not in vocab.LAYER_SLOTS]
     op = next((d for d in block.decisions if d.name == "op"), None)
     if op is None:
-        cases = [("conv", set())]
-    elif isinstance(op, FixedDecl):
-        cases = [(op.value, set())]
-    else:
-        cases = [(o.value, {d.name for d in op.branches.get(str(o.value), [])}) for o in op.options]
-    for name, inner in cases:
-        for param in vocab.LAYER_OPS[name]:
-            if param not in outer | inner and param not in vocab.LAYER_DEFAULTS:
-                fail(f"layers with op '{name}' need a '{param}' decision", (op or block).pos)
+        return None, [("conv", outer)]  # a layer without `op` is a NAS conv
+    if isinstance(op, FixedDecl):
+        return op, [(str(op.value), outer)]
+    return op, [(str(o.value), outer + op.branches.get(str(o.value), [])) for o in op.options]
+
+
+def _check_layer_ops(block, fail: Fail) -> None:
+    """Every op a layer can take finds the parameters it reads; every decision is read by some op."""
+    op, cases = _layer_cases(block)
+    for name, decls in cases:
+        spec, have = OPS.get(name), {d.name: d for d in decls}
+        for param in spec.params:
+            decl = have.get(param.name)
+            if decl is None and param.default is None:
+                fail(f"layers with op '{name}' need a '{param.name}' decision", (op or block).pos)
+            for value, pos in _values(decl) if decl is not None and param.values else []:
+                if value not in param.values:
+                    allowed = ", ".join(map(str, param.values))
+                    fail(f"op '{name}' takes {param.name} in {{{allowed}}}, got {value}", pos)
+    reads = {name: {p.name for p in OPS.get(name).params} for name, _ in cases}
+    for decl in (d for d in block.decisions if d.name not in vocab.LAYER_SLOTS):
+        if not any(decl.name in r for r in reads.values()):
+            fail(f"'{decl.name}' is read by no op this layer can take ({', '.join(reads)}); remove it", decl.pos)
+    for value, branch in getattr(op, "branches", {}).items():
+        for decl in branch:
+            if decl.name not in reads[value]:
+                fail(f"'{decl.name}' is not read by op '{value}'; remove it", decl.pos)
+
+
+def _check_cells(cells: list, fail: Fail) -> None:
+    """What the micro network builds: cells reading the two previous cells, one normal and one reduction."""
+    for cell in cells:
+        if cell.inputs != 2:
+            fail(f"a cell reads the two previous cells' outputs: 'inputs 2', not {cell.inputs}", cell.pos)
+        if cell.stride not in (1, 2):
+            fail(f"a cell has stride 1 (normal) or 2 (reduction), not {cell.stride}", cell.pos)
+    if sorted(cell.stride for cell in cells) != [1, 2]:
+        fail("a cell network needs exactly one normal cell (stride 1) and one reduction cell (stride 2)", cells[0].pos)
 
 
 def _check_block(block: Block, fail: Fail) -> None:
     if block.kind == "hyper":
         _check_decisions(block.decisions, vocab.HYPER_SLOTS, "hyper", fail)
     elif block.kind == "layers":
-        _check_decisions(block.decisions, vocab.LAYER_SLOTS, "layers", fail, branching=True)
+        _check_decisions(block.decisions, _layer_slots(), "layers", fail, branching=True)
         _check_layer_ops(block, fail)
     elif block.kind == "tree":
         _check_decisions(block.decisions, vocab.NODE_SLOTS, "tree nodes", fail)
@@ -97,11 +149,27 @@ def _check_block(block: Block, fail: Fail) -> None:
             fail(f"a tree with a memory cell needs both 'inject' and 'cell_index' sections; '{missing}' is missing", block.pos)
     else:
         slots = vocab.DAG_SLOTS if block.kind == "dag" else vocab.CELL_SLOTS
-        _check_decisions(block.decisions, slots, f"a {block.kind}", fail)
+        _check_decisions(block.decisions, slots, f"a {block.kind}", fail, block="cell")
         _require(block.decisions, vocab.REQUIRED[block.kind], f"a {block.kind}", block.pos, fail)
 
 
+def _check_requires(space: SearchSpace, fail: Fail) -> None:
+    loaded = loaded_plugins()
+    for plugin in space.requires:
+        if plugin.value not in loaded:
+            fail(f"this space requires the plugin '{plugin.value}', which is not loaded; "
+                 f"load it with `nascli --plugin {plugin.value}` (a module or .py path) or NASCLI_PLUGINS",
+                 plugin.pos)
+
+
+def space_task(space: SearchSpace) -> str | None:
+    """`image` or `language`: what a checked space's children read (None for a space of hyper only)."""
+    blocks = (_BLOCK_TASK[b.kind] for b in space.blocks if b.kind in _BLOCK_TASK)
+    return space.settings.get("task") or next(blocks, None)
+
+
 def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> None:
+    _check_requires(space, fail)
     for key, value in space.settings.items():
         pos = setting_pos[key]
         if key == "task" and value not in vocab.TASKS:
@@ -120,6 +188,12 @@ def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> 
     tasks = {_BLOCK_TASK[b.kind]: b for b in space.blocks if b.kind in _BLOCK_TASK}
     if len(tasks) > 1:
         fail("a space mixes image blocks (layers, cell) with language blocks (tree, dag)", tasks["language"].pos)
+    cells = [b for b in space.blocks if b.kind == "cell"]
+    if cells:
+        _check_cells(cells, fail)
+    layers = next((b for b in space.blocks if b.kind == "layers"), None)
+    if cells and layers is not None:
+        fail("a space has either 'layers' or 'cell' blocks, not both", layers.pos)
     declared = space.settings.get("task")
     if declared and tasks and declared not in tasks:
         fail(f"task '{declared}' does not fit the space's {next(iter(tasks.values())).kind} block", setting_pos["task"])

@@ -183,4 +183,5 @@ class SearchSpace(BaseModel):
     source: str  # the file it came from, for messages
     sha256: str  # of the file's text: arch.json records it
     settings: dict[str, Value] = Field(default_factory=dict)
+    requires: list[Option] = Field(default_factory=list)  # plugin names (`requires NAME`), as written
     blocks: list[Block]

@@ -12,6 +12,7 @@ from lark import Token, Tree
 
 from ..errors import SpaceSemanticError
 from .checks import check_space
+from .parser import source_context
 from .vocab import SETTINGS
 from .ir import (
     AnchorDecl,
@@ -51,12 +52,10 @@ class _Builder:
         self.lets: dict[str, list[Option]] = {}
 
     def fail(self, message: str, pos: Pos) -> None:
-        lines = self.text.splitlines() or [""]
-        src = lines[min(pos.line, len(lines)) - 1]
         raise SpaceSemanticError(
             message,
             where=f"{self.source}:{pos.line}:{pos.column}",
-            detail=f"  {src}\n  {' ' * (pos.column - 1)}^",
+            detail=source_context(self.text, pos.line, pos.column),
         )
 
     # -- values -------------------------------------------------------------
@@ -76,11 +75,11 @@ class _Builder:
         opts = [self.option(c) for c in tree.children if c is not None]
         if not opts:
             self.fail("empty choice list; expected at least one value", _pos(tree))
-        seen: set[str] = set()
+        seen: set = set()  # numbers compare by value: 1e-3 repeats 0.001, and 1.0 repeats 1
         for child, opt in zip([c for c in tree.children if c is not None], opts):
-            if str(opt.value) in seen:
+            if opt.value in seen:
                 self.fail(f"duplicate value '{opt.text}' in choice list", _pos(child))
-            seen.add(str(opt.value))
+            seen.add(opt.value)
         return opts
 
     # -- decisions ----------------------------------------------------------
@@ -189,6 +188,7 @@ class _Builder:
     def space(self, tree: Tree) -> SearchSpace:
         name_tok, *items = tree.children
         settings: dict = {}
+        requires: list[Option] = []
         blocks = []
         for item in items:
             if item.data == "setting":
@@ -198,6 +198,8 @@ class _Builder:
                 if str(key) not in SETTINGS:
                     self.fail(f"unknown setting '{key}'; expected one of: {', '.join(SETTINGS)}", _pos(key))
                 settings[str(key)] = (item.children[1].children[0], self.option(item.children[1]).value)
+            elif item.data == "requires":
+                requires += [Option(value=str(tok), text=str(tok), pos=_pos(tok)) for tok in item.children]
             elif item.data == "let":
                 key = item.children[0]
                 if str(key) in self.lets:
@@ -210,6 +212,7 @@ class _Builder:
             source=self.source,
             sha256=hashlib.sha256(self.text.encode()).hexdigest(),
             settings={k: v for k, (_, v) in settings.items()},
+            requires=requires,
             blocks=blocks,
         )
         check_space(space, {k: _pos(tok) for k, (tok, _) in settings.items()}, self.fail)

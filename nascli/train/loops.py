@@ -5,6 +5,7 @@ maps (B,C,H,W) -> (B,classes) logits; a language child maps ((T,B) ids, state) -
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import torch
@@ -91,6 +92,8 @@ def fit_image(model: nn.Module, train: tuple[Tensor, Tensor], evaluate: tuple[Te
 # Evaluation streams: wide enough that the Python loop over time steps is short. The
 # split is cut into this many streams, so the few words at stream starts see no history.
 EVAL_BATCH = 32
+# The largest mean loss (nats per token) whose perplexity is still a float.
+_LOG_MAX_FLOAT = math.log(sys.float_info.max)
 
 
 def _detach(state):
@@ -108,7 +111,10 @@ def perplexity(model: nn.Module, ids: Tensor, batch_size: int, bptt: int, device
         logits, state = model(x, state)
         nll += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
         count += y.numel()
-    return math.exp(nll / count)
+    mean = nll / count
+    if not mean < _LOG_MAX_FLOAT:  # exp would overflow (or the loss is NaN): the child has diverged
+        raise ChildError(f"diverged: validation loss is {mean:.4g} nats per token, its perplexity overflows")
+    return math.exp(mean)
 
 
 @single_thread()

@@ -14,4 +14,4 @@ def image_reward(valid_accuracies: list[float], cfg: RewardConfig) -> tuple[floa
 def language_reward(valid_perplexities: list[float], cfg: RewardConfig) -> tuple[float, float]:
     """(metric, reward): the last epoch's perplexity, and c / ppl²."""
     ppl = valid_perplexities[-1]
-    return ppl, cfg.c / ppl**2
+    return ppl, cfg.c / (ppl * ppl)  # not ppl**2, which raises OverflowError past 1e154 where this gives 0

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from ...arch import Architecture, architecture
 from ...arch.tokens import Assignment
 from ...children import ChildConfig, build_child
-from ...children.convnet import MACRO_OPS
+from ...children.convnet import uses_nas_wiring
 from ...data.base import Task
 from ...errors import ChildError
 from ...space.compiler import CompiledSpace
@@ -54,7 +54,7 @@ LANGUAGE_FAMILIES = ("dag", "tree")
 
 def family_of(arch: Architecture) -> Family:
     """Which ENAS family an architecture belongs to; ChildError where weights cannot be shared."""
-    if arch.layers and all(layer.op in MACRO_OPS for layer in arch.layers):
+    if arch.layers and not uses_nas_wiring(arch.layers):  # any registered op (plugins too) wired as ENAS macro
         return "macro"
     if arch.cells:
         return "micro"

@@ -1,0 +1,78 @@
+"""`nascli fidelity`: retrain some of a run's children stand-alone and rank-correlate the two scores."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..runs import find_run
+from .app import command, err, out
+
+
+def _interval(c) -> str:
+    if c.value is None:
+        return "undefined (fewer than 2 scored children, or all scores equal)"
+    ci = f"  [{c.low:+.2f}, {c.high:+.2f}]" if c.low is not None else ""
+    return f"{c.value:+.3f}{ci}"
+
+
+def _score(name: str, value: float | None) -> str:
+    if value is None:
+        return "failed"
+    return f"{value:.2%}" if name.endswith("accuracy") else f"{value:.2f}"
+
+
+@command("fidelity")
+def fidelity(
+    run: Annotated[Optional[str], typer.Argument(help="Run folder or name (default: the most recent).")] = None,
+    n: Annotated[int, typer.Option("-n", min=3, help="Children to retrain, at evenly spaced quantiles of the run's reward ranking.")] = 5,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs of each stand-alone child.")] = 10,
+    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch (default: the whole training split).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the children's weights and data order, and of the bootstrap.")] = 0,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the intervals.")] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the saved result (RUN/fidelity/fidelity.json).")] = False,
+) -> None:
+    """Is the search's ranking worth anything? Retrain K of a run's finished children from scratch
+    (the run's data, child sizes and trainer; training split only) and score them on the validation
+    split as the search did, then print Kendall's τ-b and Spearman's ρ between the search-time and
+    stand-alone scores with 95% percentile-bootstrap intervals (children resampled with replacement,
+    seeded by --seed). Works for every strategy; results go to RUN/fidelity/, and retrains finished
+    with the same --epochs, --train-subset and --seed are reused, so a stopped study resumes."""
+    from ..fidelity import run_study  # torch loads only here
+    from ..fidelity.study import interval_method
+    from ..runs.fidelity import FidelitySettings
+
+    folder = find_run(run)
+    settings = FidelitySettings(children=n, epochs=epochs, train_subset=train_subset, seed=seed, resamples=resamples)
+    if not as_json:
+        subset = f"{train_subset} training examples" if train_subset else "the whole training split"
+        out.print(f"fidelity of [bold]{folder}[/]: {n} finished children across the reward ranking, each retrained "
+                  f"from scratch for {epochs} epoch{'s' if epochs > 1 else ''} on {subset} per epoch (seed {seed} + child id), "
+                  f"scored on the validation "
+                  f"split; intervals: {interval_method(settings)}", soft_wrap=True)
+
+    def progress(child, record, reused: bool) -> None:
+        if not as_json:
+            note = "reused" if reused else f"{record.seconds:.0f}s"
+            out.print(f"  #{child.id}: search {_score(child.metric_name, child.metric)} → stand-alone "
+                      f"{_score(record.metric_name, record.metric)}  ({note}){'  ' + record.error if record.error else ''}",
+                      soft_wrap=True)
+
+    try:
+        result = run_study(folder, settings, progress)
+    except KeyboardInterrupt:
+        err.print("stopped; the children retrained so far are kept, and the same command resumes the study")
+        raise typer.Exit(130) from None
+    if as_json:
+        out.print_json(json.dumps(result.model_dump()))
+        return
+    table = Table("statistic", f"value  [{settings.confidence:.0%} interval]", title=f"search {result.metric_name} vs stand-alone")
+    table.add_row("Kendall τ-b", _interval(result.kendall_tau))
+    table.add_row("Spearman ρ", _interval(result.spearman_rho))
+    out.print(table)
+    scored = sum(p.standalone_metric is not None for p in result.pairs)
+    out.print(f"{scored} of {len(result.pairs)} retrained children scored ({result.finished} finished in the run); "
+              f"saved {folder}/fidelity/fidelity.json; `nascli report {folder}` draws the scatter", soft_wrap=True)
