@@ -175,15 +175,15 @@ def test_enas_resume_after_sigkill(runner, tmp_path):
         state = store.load_checkpoint()
     # tensors and plain containers only: the safe loader reads it
     safe = torch.load(run / "checkpoints" / "controller.pt", weights_only=True)
-    assert safe["enas"]["epoch"] == state["enas"]["epoch"]
-    assert len(kept) - 1 <= safe["enas"]["epoch"] <= len(kept)  # the row is written just before the checkpoint
+    assert safe["strategy"]["epoch"] == state["strategy"]["epoch"]
+    assert len(kept) - 1 <= safe["strategy"]["epoch"] <= len(kept)  # the row is written just before the checkpoint
     result = runner.invoke(app, ["search", "--resume", str(run)])
     assert result.exit_code == 0, result.output
     with RunStore.open_readonly(run) as store:
         epochs = {r.epoch: r for r in store.epochs()}
         assert store.state == "finished" and len(store.children(status="done")) == 2
     assert sorted(epochs) == list(range(30))
-    for e in range(safe["enas"]["epoch"]):  # epochs checkpointed before the kill are not trained again
+    for e in range(safe["strategy"]["epoch"]):  # epochs checkpointed before the kill are not trained again
         assert epochs[e] == kept[e]
 
 
@@ -216,7 +216,7 @@ def test_ctrl_c_mid_epoch_then_resume_is_an_unbroken_search(tmp_path, one_thread
     with pytest.raises(KeyboardInterrupt):
         broken.run(interrupt)
     broken.store.close()
-    saved = torch.load(tmp_path / "broken" / "checkpoints" / "controller.pt", weights_only=True)["enas"]
+    saved = torch.load(tmp_path / "broken" / "checkpoints" / "controller.pt", weights_only=True)["strategy"]
     assert (saved["epoch"], saved["phase"], saved["index"]) == (1, "shared", 2)
     resumed = _library_search(tmp_path / "broken")
     resumed.run()

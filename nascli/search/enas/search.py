@@ -75,7 +75,7 @@ class EnasSearch:
         self.totals = dict.fromkeys(TOTALS, 0.0)
         checkpoint = store.load_checkpoint()
         if checkpoint is not None:
-            self.load_state_dict(checkpoint["enas"])
+            self.load_state_dict(checkpoint["strategy"])
 
     def state_dict(self) -> dict:
         p = self.phases
@@ -98,7 +98,8 @@ class EnasSearch:
         torch.set_rng_state(state["torch_rng"])
 
     def _checkpoint(self) -> None:
-        self.store.save_checkpoint({"enas": self.state_dict()})
+        # the run store's checkpoint layout: the strategy's state, and the last step (here: epoch) finished
+        self.store.save_checkpoint({"strategy": self.state_dict(), "updated_through": self.epoch - 1})
 
     def run(self, observe: Observer | None = None) -> None:
         """Train until the configured epochs are done, then derive `budget` children."""
