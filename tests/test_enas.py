@@ -225,3 +225,18 @@ def test_ctrl_c_mid_epoch_then_resume_is_an_unbroken_search(tmp_path, one_thread
     assert [c.tokens for c in resumed.store.children()] == [c.tokens for c in unbroken.store.children()]
     assert [r.shared_loss for r in resumed.store.epochs()] == pytest.approx(
         [r.shared_loss for r in unbroken.store.epochs()], abs=1e-6)
+
+
+def test_plugin_ops_get_shared_weights_per_parameter_value(one_thread):
+    from nascli.plugins import load_plugins
+
+    root = Path(__file__).resolve().parents[1]
+    load_plugins([str(root / "examples" / "plugins" / "asym_conv.py")])
+    compiled, data, shared = _shared(root / "examples" / "plugins" / "asym.space", "cifar10")
+    kernels = {k for k in shared.weights.keys() if "asym_conv" in k and k.startswith("layers:0:")}
+    assert {k.split(":")[2] for k in kernels} == {"asym_conv[kernel=3]", "asym_conv[kernel=5]", "asym_conv[kernel=7]"}
+    for arch in (architecture(compiled, a) for a in list(_covering(compiled))[:4]):
+        rebuilt = build_child(arch, data.task, SMALL)
+        rebuilt.load_state_dict({**rebuilt.state_dict(), **shared.child_tensors(arch, rebuilt)})
+        torch.testing.assert_close(shared.run(arch, *_inputs(data), train=False), rebuilt.eval()(*_inputs(data)),
+                                   rtol=0, atol=1e-6)

@@ -68,15 +68,21 @@ def family_of(arch: Architecture) -> Family:
 
 
 def _covering(compiled: CompiledSpace) -> Iterator[Assignment]:
-    """Assignments whose children together use every shared key: each op at each place, each input."""
+    """Assignments whose children together use every shared key: each op (with each value of each
+    op parameter, such as a plugin's kernel) at each place, on each input."""
     decisions = compiled.decisions(compiled.max_depth)
-    ops = max((len(d.options) for d in decisions if d.kind == "choice"), default=1)
+    ops = max((len(d.options) for d in decisions if d.kind == "choice" and d.condition is None), default=1)
     inputs = max((len(d.candidates) for d in decisions if d.kind == "index"), default=1)
-    for op, src in itertools.product(range(ops), range(inputs)):
+    nested: dict[str, int] = {}  # an op's own parameters: per name, the most values it takes
+    for d in decisions:
+        if d.kind == "choice" and d.condition is not None:
+            nested[d.name] = max(nested.get(d.name, 1), len(d.options))
+    for op, src, *params in itertools.product(range(ops), range(inputs), *map(range, nested.values())):
+        picks = dict(zip(nested, params))
         assignment: Assignment = {}
         for d in decisions:
             if d.kind == "choice":
-                assignment[d.path] = d.options[op % len(d.options)].value
+                assignment[d.path] = d.options[picks.get(d.name, op) % len(d.options)].value
             elif d.kind == "anchor":  # every skip: every skip's batch norm and reduction exists
                 assignment[d.path] = tuple(d.candidates)
             else:
@@ -87,9 +93,15 @@ def _covering(compiled: CompiledSpace) -> Iterator[Assignment]:
 Key = tuple[str, tuple[int, ...] | None]  # shared key; for a sliced weight, the state blocks taken
 
 
+def _op_key(layer) -> str:
+    """A layer's op and the parameters that shape it (a plugin's kernel, say); the width is the space's."""
+    shape = ",".join(f"{k}={v}" for k, v in sorted(layer.params.items()) if k != "filters")
+    return (f"{layer.op}[{shape}]" if shape else layer.op).replace(".", "_")  # no '.' in a parameter name
+
+
 def _macro_key(parts: list[str], arch: Architecture, child: nn.Module) -> Key:
-    if parts[0] == "layers" and parts[2] == "op":  # layers.i.op.* -> one module per (layer, op)
-        return f"layers:{parts[1]}:{arch.layers[int(parts[1])].op}:" + ":".join(parts[3:]), None
+    if parts[0] == "layers" and parts[2] == "op":  # layers.i.op.* -> one module per (layer, op and its params)
+        return f"layers:{parts[1]}:{_op_key(arch.layers[int(parts[1])])}:" + ":".join(parts[3:]), None
     if parts[0] == "reductions":  # reductions.i.k.* -> per (point, earlier layer halved)
         layer = child._reduced[int(parts[1])][int(parts[2])]
         return f"reductions:{parts[1]}:from{layer}:" + ":".join(parts[3:]), None
@@ -176,6 +188,9 @@ class SharedWeights(nn.Module):
         out = {}
         for name, _ in _tensors(child):
             key, blocks = self.key(name, arch, child)
+            if key not in self.weights and key not in self.stats._buffers:
+                raise ChildError(f"no shared weight for {name} ({key}): an op parameter the covering children "
+                                 "did not reach", where=arch.tokens)
             shared = self.weights[key] if key in self.weights else self.stats._buffers[key]
             if blocks is not None:
                 width = shared.shape[1] // _states(arch)
