@@ -111,7 +111,7 @@ def part1(scratch_children: int) -> tuple[list[list[str]], list[list[str]]]:
         seconds = sum(r.seconds for r in run["epochs"])
         controller = sum(r.controller_seconds for r in run["epochs"])
         shares.append([space, f"{seconds:.1f}", f"{controller:.2f}", f"{100 * controller / seconds:.2f}%"])
-        print(load_line(), flush=True)
+        print(" | ".join(rates[-1] + shares[-1][1:]), "|", load_line(), flush=True)  # as measured
     return rates, shares
 
 
