@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -87,7 +88,6 @@ def scratch_seconds(space: str, dataset: str, children: int) -> float:
     data = DataSpec(name=dataset, data_dir=str(DATA_DIR[dataset])).load()
     base = TrainConfig.for_language() if dataset == "ptb" else TrainConfig()
     train = base.model_copy(update={"epochs": 2, "train_subset": PROXY_SUBSET[dataset]})
-    import random
     rng = random.Random(0)
     start = time.process_time()
     for k in range(children):
@@ -140,7 +140,6 @@ def nni_epoch(python: str) -> float:
 
 def mean_macs(space: str | Path, samples: int = 20) -> float:
     """Multiply-adds per image of uniformly sampled children (nascli's macro halves maps twice)."""
-    import random
     compiled, rng = compile_space(load_space(space)), random.Random(0)
     task = DataSpec(name="cifar10").load().task
     return statistics.mean(profile_child(build_child(sample_architecture(compiled, rng), task), task).macs
