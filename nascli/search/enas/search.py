@@ -28,7 +28,7 @@ import torch
 from ...arch import Architecture, architecture
 from ...children import profile_child
 from ...data import ImageData, TextData
-from ...errors import ChildError
+from ...errors import ChildError, RunError
 from ...runs import EpochRecord, RunStore
 from ...space.compiler import CompiledSpace
 from ...train.loops import EVAL_BATCH, accuracy, perplexity
@@ -66,6 +66,9 @@ class EnasSearch:
         self.config, self.compiled, self.store, self.data = config, compiled, store, data
         self.executor = InlineExecutor(data)  # the CLI closes a search's executor; ENAS trains in-process
         cfg = config.enas
+        if cfg is None:
+            raise RunError("strategy enas needs its settings (SearchConfig.enas; the CLI fills them in)",
+                           where=str(store.path))
         torch.manual_seed(config.seed)
         self.shared = SharedWeights(compiled, data.task, config.child)
         self.controller = Controller(compiled, config.controller)
