@@ -29,6 +29,11 @@
   factorized reduction; the width stays `filters` throughout (ENAS search keeps
   out_filters fixed; only its fixed-arc retraining doubles it). Final layer ->
   global average pool -> dropout -> Linear, as ENAS.
+  Differences from the reference's *search* form, kept so that the spaces'
+  children stay what earlier runs trained: ops are ReLU -> k x k conv -> BN
+  (the fixed-arc form); the reference searches with 1x1 conv-BN-ReLU then the
+  k x k conv-BN, and runs a 1x1 conv-BN-ReLU before each pool, where ours has
+  no parameters.
 
 Shapes are tracked at build time (as timm's EfficientNetBuilder tracks
 channels and stride), so forward is only the loop over layers; outputs are

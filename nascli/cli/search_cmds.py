@@ -63,7 +63,7 @@ def _sigterm_as_interrupt(stop: _Stop) -> Iterator[None]:
 @command("search")
 def search(
     space: Annotated[Optional[str], typer.Argument(help="A .space file or bundled space name (not needed with --resume).")] = None,
-    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller) or random (its control experiment).")] = "reinforce",
+    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller), random (its control experiment) or enas (shared weights; ENAS spaces).")] = "reinforce",
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
@@ -71,10 +71,10 @@ def search(
     tokens: TokensOpt = None,
     vocab_size: VocabSizeOpt = None,
     target: TargetOpt = None,
-    budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all (with --resume: the new total).")] = None,
+    budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all; enas: children derived from the trained policy (with --resume: the new total).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child.")] = None,
-    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child [default: 400 images, 20,000 tokens: a CPU proxy].")] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child; enas: epochs of the two phases.")] = None,
+    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child [default: 400 images, 20,000 tokens: a CPU proxy]; enas: per epoch of the shared weights.")] = None,
     workers: WorkersOpt = None,
     backend: BackendOpt = None,
     address: AddressOpt = None,
@@ -89,10 +89,16 @@ def search(
     resume: Annotated[Optional[str], typer.Option(help="Continue this run (a folder, or a name under runs/).")] = None,
     reset_controller: Annotated[bool, typer.Option("--reset-controller", help="With --resume: go on with a fresh controller, keeping every recorded child (when checkpoints/ is lost).")] = False,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Same seed, same machine: the same sampled architectures.")] = 0,
-    controller_lr: Annotated[float, typer.Option(min=1e-12, help="Controller Adam learning rate (the paper: 6e-4).", rich_help_panel="Controller")] = 6e-4,
+    controller_hidden: Annotated[Optional[int], typer.Option(min=1, help="LSTM units per controller layer (default: 35 (NAS); enas: 100).", rich_help_panel="Controller")] = None,
+    controller_layers: Annotated[Optional[int], typer.Option(min=1, help="Controller LSTM layers (default: 2 (NAS); enas: 1).", rich_help_panel="Controller")] = None,
+    controller_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="Controller Adam learning rate (default: 6e-4 (NAS); enas: the reference's per space).", rich_help_panel="Controller")] = None,
     temperature: Annotated[Optional[float], typer.Option(min=1e-12, help="Divide the controller's logits by this.", rich_help_panel="Controller")] = None,
     tanh_constant: Annotated[Optional[float], typer.Option(min=1e-12, help="Squash logits to c·tanh(logits) (ENAS: 2.5).", rich_help_panel="Controller")] = None,
-    entropy_weight: Annotated[float, typer.Option(min=0, help="Entropy bonus in the REINFORCE loss (ENAS: 1e-4).", rich_help_panel="Controller")] = 0.0,
+    entropy_weight: Annotated[Optional[float], typer.Option(min=0, help="Entropy bonus in the REINFORCE loss (default: 0; enas: added to the reward, 1e-4 (images) or 1e-3 (text)).", rich_help_panel="Controller")] = None,
+    controller_steps: Annotated[Optional[int], typer.Option(min=1, help="enas: controller steps per epoch (default: 5; the reference: 50, 30, 100).", rich_help_panel="ENAS")] = None,
+    shared_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="enas: the shared weights' SGD learning rate (default: 0.05 (images, cosine to 5e-4 with restarts), 20 (text)).", rich_help_panel="ENAS")] = None,
+    derive_subset: Annotated[Optional[int], typer.Option(min=1, help="enas: validation images (or tokens) each derived child is scored on (default: 1,000 images, 5,000 tokens).", rich_help_panel="ENAS")] = None,
+    shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch (default: 64; text 20).", rich_help_panel="ENAS")] = None,
     reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
     reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
@@ -126,14 +132,16 @@ def search(
             raise RunError("--reset-controller applies to --resume RUN only")
         if space is None:
             raise RunError("give a space to search (e.g. spaces/conv.space), or --resume RUN")
-        if strategy not in ("reinforce", "random"):
-            raise RunError(f"unknown strategy '{strategy}'; expected reinforce or random")
+        if strategy not in ("reinforce", "random", "enas"):
+            raise RunError(f"unknown strategy '{strategy}'; expected reinforce, random or enas")
         space_ir = load_space(space)
         compiled_settings = space_ir.settings
         spec = data_spec(dataset, data_dir, download, space_ir, seed, image_size=image_size,
                          tokens=tokens, vocab_size=vocab_size, target=target)
         if not (backend == "ray" and address):  # a Ray cluster's GPUs need not be on this machine
             device = device_name(device)
+        shaping = dict(hidden=controller_hidden, layers=controller_layers, temperature=temperature,
+                       tanh_constant=tanh_constant)
         config = SearchConfig(
             strategy=strategy,
             data=spec,
@@ -147,10 +155,17 @@ def search(
             async_k=async_k,
             train=_train_config(dataset_kind(spec.name).task, epochs or compiled_settings.get("epochs"), train_subset, seed,
                                 amp),
-            controller=ControllerConfig(temperature=temperature, tanh_constant=tanh_constant),
-            reinforce=ReinforceConfig(lr=controller_lr, entropy_weight=entropy_weight),
+            controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
+            reinforce=ReinforceConfig(lr=controller_lr or 6e-4, entropy_weight=entropy_weight or 0.0),
             reward=RewardConfig(power=reward_power, c=reward_c, failed=failed_reward),
         )
+        if strategy == "enas":
+            from .enas_cmd import enas_config
+
+            config = enas_config(config, space_ir, shaping, dict(
+                epochs=epochs, train_subset=train_subset, controller_aggregate=batch, controller_lr=controller_lr,
+                entropy_weight=entropy_weight, controller_steps=controller_steps, lr=shared_lr,
+                batch_size=shared_batch_size, reward_c=reward_c, derive_subset=derive_subset))
         job = create_search(space, config, run_dir)
     store = job.store
     data = job.config.data
@@ -158,14 +173,21 @@ def search(
     cfg = job.config
     unit = UNIT[dataset_kind(data.name).task]
     out.print(f"run [bold]{store.path}[/]: {cfg.strategy} search of {job.compiled.name} on {data.name} from {where}")
-    out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
-              f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
-    updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
-    out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
-              f"{cfg.workers} at once, {updates}")
+    if cfg.strategy == "enas":
+        from .enas_cmd import EnasView, print_settings
+
+        print_settings(cfg, job.shared.family, out)
+        view = EnasView(store, cfg, out)
+    else:
+        out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
+                  f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
+        updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
+        out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
+                  f"{cfg.workers} at once, {updates}")
+        view = SearchView(store, job.config.budget, out)
     stop = _Stop()
     try:
-        with SearchView(store, job.config.budget, out) as view, _sigterm_as_interrupt(stop):
+        with view, _sigterm_as_interrupt(stop):
             job.run(view)
         failures, counts = _failures(store), store.counts()
     except KeyboardInterrupt:

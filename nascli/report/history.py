@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arch.records import Architecture
-from ..runs import ChildRecord, RunStore, StepRecord
+from ..runs import ChildRecord, EpochRecord, RunStore, StepRecord
 from ..runs.fidelity import FidelityResult, load_fidelity
 
 
@@ -21,6 +21,7 @@ class RunHistory:
     steps: list[StepRecord]  # controller steps: baseline and the batch's mean reward
     top: list[ChildRecord]  # the best finished children, best first
     fidelity: FidelityResult | None = None  # the run's last `nascli fidelity` study, if any
+    epochs: list[EpochRecord] = ()  # ENAS: shared-weights loss, validation reward and entropy per epoch
 
     @property
     def label(self) -> str:
@@ -57,4 +58,5 @@ def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
         summary = store.summary()
         return RunHistory(name=summary.name, path=Path(run_dir), strategy=summary.strategy or "?",
                           space=summary.space or "?", state=summary.state, children=store.children(),
-                          steps=store.steps(), top=store.best(top), fidelity=load_fidelity(run_dir))
+                          steps=store.steps(), top=store.best(top), fidelity=load_fidelity(run_dir),
+                          epochs=store.epochs())

@@ -39,10 +39,23 @@ def _table(run: RunHistory) -> str:
             f"{', ' + status if status else ''}</p>{study}{body}")
 
 
+def _epochs(run: RunHistory) -> str:
+    """ENAS runs: one row per epoch."""
+    if not run.epochs:
+        return ""
+    rows = "".join(
+        f"<tr><td class='num'>{r.epoch + 1}</td><td class='num'>{r.shared_loss:.4f}</td>"
+        f"<td class='num'>{r.valid_reward:.4f}</td><td class='num'>{r.entropy:.2f}</td>"
+        f"<td class='num'>{r.seconds:.1f}</td></tr>" for r in run.epochs)
+    head = ("<tr><th>epoch</th><th>shared-weights loss</th><th>validation reward</th><th>controller entropy</th>"
+            "<th>seconds</th></tr>")
+    return f"<table>{head}{rows}</table>"
+
+
 def report_page(runs: list[RunHistory], png: bytes) -> str:
     image = base64.b64encode(png).decode("ascii")
     title = "nascli report: " + ", ".join(r.name for r in runs)
     return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>"
             f"<img alt='search history' src='data:image/png;base64,{image}'>"
-            + "".join(_table(run) for run in runs) + "</body></html>\n")
+            + "".join(_table(run) + _epochs(run) for run in runs) + "</body></html>\n")

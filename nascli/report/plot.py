@@ -6,7 +6,10 @@ step line) and, per controller step, the moving-average baseline (dashed) and
 the batch's mean reward (dotted), drawn at the step's last child. Bottom
 panel: each child's depth, so the depth schedule's steps line up with the
 rewards above them. One colour per run. A run with a `nascli fidelity` study
-adds its scatter on the right (report/fidelity.py).
+adds its scatter on the right (report/fidelity.py). ENAS runs add a panel per
+epoch below: the shared weights' training loss (solid), the controller's mean
+validation reward (dashed) and, on the right axis, its samples' entropy
+(dotted).
 """
 
 from __future__ import annotations
@@ -72,18 +75,39 @@ def _legends(fig: Figure, runs: list[RunHistory], colours: list[str]) -> None:
     fig.legend(handles=styles, loc="outside right lower", fontsize=10, frameon=False)
 
 
+def _plot_epochs(ax, runs: list[RunHistory], colours: list[str]) -> None:
+    """ENAS: per epoch, shared-weights loss and validation reward (left axis), entropy (right axis)."""
+    entropy_ax = ax.twinx()
+    for run, colour in zip(runs, colours):
+        epochs = [r.epoch + 1 for r in run.epochs]
+        if epochs:
+            ax.plot(epochs, [r.shared_loss for r in run.epochs], color=colour, marker=".", label="shared loss")
+            ax.plot(epochs, [r.valid_reward for r in run.epochs], color=colour, linestyle="--", marker=".")
+            entropy_ax.plot(epochs, [r.entropy for r in run.epochs], color=colour, linestyle=":", marker=".")
+    ax.set_title("ENAS per epoch: shared-weights loss (solid), validation reward (dashed), entropy (dotted, right)",
+                 fontsize=11)
+    ax.set_xlabel("epoch", fontsize=12)
+    entropy_ax.set_ylabel("entropy", fontsize=11)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
 def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> bytes:
     """The chart as PNG bytes, `config.pixels` in size."""
     fig = Figure(figsize=(config.width_in, config.height_in), dpi=config.dpi, layout="constrained")
     colours = [c for _, c in zip(runs, itertools.cycle(RUN_COLOURS))]
+    top = fig
+    if any(run.epochs for run in runs):  # ENAS: its per-epoch panel below the history
+        top, epoch_fig = fig.subfigures(2, 1, height_ratios=[2, 1])
+        _plot_epochs(epoch_fig.subplots(), runs, colours)
     if any(r.fidelity for r in runs):  # a fidelity study: its scatter to the right of the history
-        axes = fig.subplot_mosaic([["reward", "fidelity"], ["depth", "fidelity"]], width_ratios=[2.2, 1],
+        axes = top.subplot_mosaic([["reward", "fidelity"], ["depth", "fidelity"]], width_ratios=[2.2, 1],
                                   height_ratios=[3, 1])
         reward_ax, depth_ax = axes["reward"], axes["depth"]
         depth_ax.sharex(reward_ax)
         plot_fidelity(axes["fidelity"], runs, colours)
     else:
-        reward_ax, depth_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        reward_ax, depth_ax = top.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     for k, (run, colour) in enumerate(zip(runs, colours)):
         _plot_rewards(reward_ax, run, colour)
         if run.children:  # later runs thinner, so that runs with the same schedule all stay visible

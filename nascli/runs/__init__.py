@@ -2,8 +2,8 @@
 
 from .lookup import (RUNS_ROOT, BestChild, RunSettings, best_child, default_run_dir, eval_dir, find_run, list_runs,
                      run_settings, run_space)
-from .records import ChildRecord, RunSummary, StepRecord
+from .records import ChildRecord, EpochRecord, RunSummary, StepRecord
 from .store import RunStore
 
-__all__ = ["RUNS_ROOT", "BestChild", "ChildRecord", "RunSettings", "RunStore", "RunSummary", "StepRecord", "best_child",
-           "default_run_dir", "eval_dir", "find_run", "list_runs", "run_settings", "run_space"]
+__all__ = ["RUNS_ROOT", "BestChild", "ChildRecord", "EpochRecord", "RunSettings", "RunStore", "RunSummary", "StepRecord",
+           "best_child", "default_run_dir", "eval_dir", "find_run", "list_runs", "run_settings", "run_space"]

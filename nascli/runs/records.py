@@ -57,6 +57,21 @@ class StepRecord(BaseModel):
     time: float
 
 
+class EpochRecord(BaseModel):
+    """One ENAS epoch: the shared weights' training loss, the controller's rewards and entropy."""
+
+    model_config = ConfigDict(frozen=True)
+    epoch: int
+    shared_loss: float | None
+    valid_reward: float | None  # mean validation-minibatch reward of the epoch's controller steps
+    entropy: float | None  # mean entropy of the controller's samples (summed over decisions)
+    baseline: float | None
+    lr: float | None
+    seconds: float | None  # the epoch's wall time
+    controller_seconds: float | None  # of which the controller's sampling and updates
+    time: float
+
+
 class RunSummary(BaseModel):
     """One line of `nascli runs`.
 

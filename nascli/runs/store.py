@@ -35,7 +35,7 @@ from ..errors import RunError
 from . import checkpoint
 from .crashpoints import crash_point
 from .database import connect, sql_errors
-from .records import STATUSES, ChildRecord, RunSummary, StepRecord
+from .records import STATUSES, ChildRecord, EpochRecord, RunSummary, StepRecord
 
 RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
 SCHEMA_VERSION = "2"
@@ -60,6 +60,13 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE controller_steps (
     step INTEGER PRIMARY KEY, baseline REAL, mean_reward REAL, loss REAL,
     entropy REAL, depth INTEGER, time REAL NOT NULL);
+"""
+
+# Added after schema 1 (ENAS runs); created on open for writing, so older runs gain it when resumed.
+_EPOCHS_TABLE = """
+CREATE TABLE IF NOT EXISTS enas_epochs (
+    epoch INTEGER PRIMARY KEY, shared_loss REAL, valid_reward REAL, entropy REAL, baseline REAL,
+    lr REAL, seconds REAL, controller_seconds REAL, time REAL NOT NULL)
 """
 
 
@@ -150,6 +157,7 @@ class RunStore:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
+                conn.execute(_EPOCHS_TABLE)
                 now = repr(time.time())
                 conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ("schema_version", SCHEMA_VERSION), ("state", "running"), ("samples", "0"), ("created", now),
@@ -192,6 +200,8 @@ class RunStore:
                 raise RunError("not a nascli run database (schema version)", where=str(store._db))
             if not readonly:
                 store._migrate()
+                with store._write() as db:
+                    db.execute(_EPOCHS_TABLE)
                 store.set_meta("pid", os.getpid())
                 store.set_meta("host", socket.gethostname())
         except RunError:
@@ -384,6 +394,17 @@ class RunStore:
 
     def steps(self) -> list[StepRecord]:
         return [StepRecord(**dict(r)) for r in self._rows("SELECT * FROM controller_steps ORDER BY step")]
+
+    def record_epoch(self, epoch: EpochRecord) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO enas_epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       tuple(epoch.model_dump().values()))
+
+    def epochs(self) -> list[EpochRecord]:
+        """ENAS's per-epoch rows; none for other strategies (or runs older than the table)."""
+        if not self._rows("SELECT name FROM sqlite_master WHERE name = 'enas_epochs'"):
+            return []
+        return [EpochRecord(**dict(r)) for r in self._rows("SELECT * FROM enas_epochs ORDER BY epoch")]
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         if self._lock_fd is None:

@@ -43,6 +43,7 @@ class ControllerConfig(BaseModel):
     init_range: float = Field(0.08, gt=0)  # every weight starts uniform in ±init_range
     temperature: float | None = Field(None, gt=0)  # ENAS: logits / temperature
     tanh_constant: float | None = Field(None, gt=0)  # ENAS: c * tanh(logits)
+    op_tanh_reduce: float | None = Field(None, gt=0)  # ENAS: choice (op) decisions use c / op_tanh_reduce
 
 
 @dataclass(eq=False)
@@ -239,7 +240,10 @@ class Controller(nn.Module):
                 if (step.head, s) not in keys:
                     keys[(step.head, s)] = head.key(slots[s])
             logits = head(torch.stack([keys[(step.head, s)] for s in step.candidates], 1), query)  # (m, n)
-        logits = shape_logits(logits, self.config.temperature, self.config.tanh_constant)
+        tanh_constant = self.config.tanh_constant
+        if kind == "choice" and tanh_constant is not None and self.config.op_tanh_reduce is not None:
+            tanh_constant /= self.config.op_tanh_reduce
+        logits = shape_logits(logits, self.config.temperature, tanh_constant)
         action, log_prob, entropy = head.decide(logits, generator, given)
         if kind == "choice":
             next_x = self.token_embedding(action + step.offset)

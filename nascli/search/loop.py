@@ -31,6 +31,7 @@ from ..children import ChildConfig
 from ..space.compiler import CompiledSpace
 from ..train import RewardConfig, TrainConfig
 from .controller import ControllerConfig
+from .enas.config import EnasConfig
 from ..data.spec import DataSpec
 from ..errors import RunError
 from ..runs import RunStore
@@ -47,7 +48,7 @@ from .strategies import Strategy, make_strategy
 class SearchConfig(BaseModel):
     """Everything a search needs; stored in the run's config.json and reused on resume."""
 
-    strategy: Literal["reinforce", "random"] = "reinforce"
+    strategy: Literal["reinforce", "random", "enas"] = "reinforce"
     data: DataSpec
     budget: int = Field(12, ge=1)  # children in all
     batch: int = Field(4, ge=1)  # m: children per controller step
@@ -61,6 +62,7 @@ class SearchConfig(BaseModel):
     controller: ControllerConfig = ControllerConfig()
     reinforce: ReinforceConfig = ReinforceConfig()
     child: ChildConfig = ChildConfig()
+    enas: EnasConfig | None = None  # strategy enas: its phases (nascli/search/enas/); budget = children derived
 
 
 @dataclass

@@ -26,7 +26,7 @@ def _executor(config: SearchConfig, data) -> Executor:
 
 
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
-    """A new run folder for `space_ref`, ready to `run()`."""
+    """A new run folder for `space_ref`, ready to `run()` (an `EnasSearch` for strategy enas)."""
     space = load_space(space_ref)
     data = config.data.load()  # fail on a missing or too small dataset, or a missing device, before the run folder exists
     check_data(data, config.train)
@@ -34,6 +34,13 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
     text = read_space_text(space.source)
     compiled = compile_space(space)
+    if config.strategy == "enas":
+        from .enas.search import EnasSearch
+        from .enas.supernet import space_family
+
+        space_family(compiled)  # refuse a space whose children cannot share weights before the folder exists
+        store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
+        return EnasSearch(config, compiled, store, data)
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256, first)
     try:
@@ -65,6 +72,10 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         compiled = run_space(store)
         data = config.data.load()
         check_data(data, config.train)
+        if config.strategy == "enas":
+            from .enas.search import EnasSearch
+
+            return EnasSearch(config, compiled, store, data)  # its checkpoints restore the whole state
         return Search(config, compiled, store, _executor(config, data), reset_controller=reset_controller)
     except BaseException:
         store.close()

@@ -1,0 +1,88 @@
+"""`nascli search --strategy enas`: its settings (per ENAS family), what it prints at start, its live view."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from ..space.ir import SearchSpace
+from .progress import SearchView
+
+if TYPE_CHECKING:
+    from ..search.enas.search import EnasEvent
+    from ..search.loop import SearchConfig
+
+
+def enas_config(config: SearchConfig, space: SearchSpace, shaping: dict, options: dict) -> SearchConfig:
+    """`config` with ENAS's controller and phases for the space's family; given options (not None) win."""
+    from ..search.enas.config import EnasConfig, enas_controller
+    from ..search.enas.supernet import space_family
+    from ..space.compiler import compile_space
+
+    family = space_family(compile_space(space))  # refuses a space whose children cannot share weights
+    enas = EnasConfig.for_family(family, **{k: v for k, v in options.items() if v is not None})
+    return config.model_copy(update={"controller": enas_controller(family, **shaping), "enas": enas})
+
+
+def print_settings(config: SearchConfig, family: str, console) -> None:
+    """The settings in force, and the reference's where the CPU defaults are smaller."""
+    from ..search.enas.config import REFERENCE
+    from ..search.enas.supernet import LANGUAGE_FAMILIES
+
+    e, c = config.enas, config.controller
+    text = family in LANGUAGE_FAMILIES
+    unit = "token streams" if text else "images"
+    console.print(
+        f"{e.epochs} epochs; each: shared weights on {e.train_subset or 'all'} training "
+        f"{'tokens' if text else 'images'} in minibatches of {e.batch_size} {unit} (SGD lr {e.lr:g}, "
+        f"{e.schedule}), then {e.controller_steps} controller steps x {e.controller_aggregate} children "
+        f"(Adam lr {e.controller_lr:g}, entropy weight {e.entropy_weight:g}"
+        f"{f', skip target {e.skip_target:g} weight {e.skip_weight:g}' if e.skip_weight else ''}); "
+        f"then {config.budget} children derived")
+    console.print(f"controller: {c.layers} x {c.hidden} LSTM, temperature {c.temperature}, tanh constant "
+                  f"{c.tanh_constant}, op tanh reduce {c.op_tanh_reduce}")
+    ref = ", ".join(f"{k} {v}" for k, v in REFERENCE[family].items())
+    console.print(f"[dim]CPU-sized defaults; the reference code uses {ref} "
+                  f"(--epochs, --shared-batch-size, --controller-steps, --batch)[/]")
+
+
+class EnasView(SearchView):
+    """The live view of an ENAS search: epochs, then the derived children, and the best so far."""
+
+    def __init__(self, store, config: SearchConfig, console):
+        super().__init__(store, config.budget, console)
+        self.epochs = config.enas.epochs
+        self.progress.update(self.task, total=self.epochs + config.budget,
+                             completed=len(store.epochs()) + self.progress.tasks[0].completed)
+
+    def _epochs(self) -> Table:
+        table = Table("epoch", "shared loss", "valid reward", "entropy", "s", "controller %",
+                      title="epochs", title_justify="left")
+        for r in self.store.epochs()[-5:]:
+            share = 100 * r.controller_seconds / r.seconds if r.seconds else 0.0
+            table.add_row(str(r.epoch), f"{r.shared_loss:.4f}", f"{r.valid_reward:.4f}", f"{r.entropy:.1f}",
+                          f"{r.seconds:.0f}", f"{share:.1f}")
+        return table
+
+    def _render(self):
+        group = super()._render()
+        group.renderables.insert(2, self._epochs())
+        return group
+
+    def __call__(self, event: EnasEvent) -> None:
+        e = event.epoch + 1
+        if event.kind == "batch":
+            self.status = f"epoch {e}/{self.epochs}: shared weights, minibatch {event.done}/{event.total}, loss {event.loss:.4f}"
+        elif event.kind == "controller_step":
+            s = event.stats
+            self.status = (f"epoch {e}/{self.epochs}: controller step {event.done}/{event.total}, reward "
+                           f"{s.mean_reward:.4f}, baseline {s.baseline:.4f}, entropy {s.entropy:.1f}")
+        elif event.kind == "epoch_finished":
+            self.progress.update(self.task, advance=1)
+        elif event.kind == "deriving":
+            self.status = f"deriving: scoring {event.total} children sampled from the trained policy"
+        else:
+            super().__call__(event)  # child_finished reads like any search's
+            return
+        self.live.update(self._render())

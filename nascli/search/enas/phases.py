@@ -1,0 +1,146 @@
+"""ENAS's alternating training (Pham et al. 2018; the reference code's `train` loop).
+
+(a) `shared_batch`: the policy fixed, one child sampled per training
+    minibatch runs on the shared weights and SGD updates the weights it used.
+(b) `controller_step`: the shared weights fixed, `controller_aggregate`
+    children are sampled, each scored on the next validation minibatch
+    (accuracy; c / perplexity for a language model, not squared), and one Adam
+    step follows on the mean REINFORCE loss, as the reference aggregates the
+    gradients of several children per step. As the reference:
+    - the reward is the score plus `entropy_weight` x the sample's entropy;
+    - the baseline starts at 0 and, child by child, moves towards the reward
+      (b <- b - (1 - decay)(b - R)) before the advantage R - b is taken;
+    - macro spaces add skip_weight x KL(skip probability || skip_target) to the
+      loss, averaged over the layers' skip decisions.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ...arch import Architecture, architecture
+from ...children.lm import detach_state
+from ..controller import Controller
+from ..heads import AnchorHead, shape_logits
+from .batches import Batches, epoch_seed, loss_of
+from .config import EnasConfig
+from .supernet import SharedWeights
+
+
+@dataclass
+class StepStats:
+    """One controller step: for the live view and the per-epoch rows."""
+
+    mean_reward: float
+    baseline: float
+    entropy: float
+    loss: float
+    controller_seconds: float  # sampling and the update, not the rewards' forward passes
+
+
+class Phases:
+    """The shared weights, the controller, their optimisers and the baseline."""
+
+    def __init__(self, shared: SharedWeights, controller: Controller, batches: Batches, config: EnasConfig,
+                 seed: int):
+        self.shared, self.controller, self.batches, self.config, self.seed = shared, controller, batches, config, seed
+        self.shared_opt = torch.optim.SGD(shared.parameters(), lr=config.lr, momentum=config.momentum,
+                                          nesterov=config.momentum > 0, weight_decay=config.weight_decay)
+        self.controller_opt = torch.optim.Adam(controller.parameters(), lr=config.controller_lr)
+        self.baseline = 0.0
+        self.augment_gen = torch.Generator().manual_seed(epoch_seed(seed, 0, salt=1))
+        self.train_state = None  # a language model's hidden state, carried across minibatches (and children)
+        self.valid_state = None
+        self.controller_seconds = 0.0
+
+    def policy_archs(self, epoch: int) -> list[Architecture]:
+        """The children of the epoch's training minibatches: one batched, seeded draw from the fixed policy."""
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, salt=2))
+        with torch.no_grad():
+            sample = self.controller.sample(self.batches.count(), None, generator)
+        self.controller_seconds += time.perf_counter() - start
+        return [architecture(self.shared.compiled, a) for a in sample.assignments]
+
+    def shared_batch(self, epoch: int, index: int, arch: Architecture) -> float:
+        """One SGD step of the shared weights on training minibatch `index`, through `arch`."""
+        for group in self.shared_opt.param_groups:
+            group["lr"] = self.config.lr_at(epoch)
+        inputs, targets = self.batches.train(epoch, index, self.augment_gen)
+        if self.batches.is_text:
+            if index == 0:
+                self.train_state = None
+            output = self.shared.run(arch, inputs, self.train_state, train=True)
+            self.train_state = detach_state(output[1])  # truncated BPTT
+        else:
+            output = self.shared.run(arch, inputs, train=True)
+        loss = loss_of(output, targets)
+        self.shared_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.shared.parameters(), self.config.grad_clip)
+        self.shared_opt.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def reward(self, arch: Architecture) -> float:
+        """The child's score on the next validation minibatch: accuracy, or c / perplexity."""
+        inputs, targets, restart = self.batches.next_valid()
+        if not self.batches.is_text:
+            logits = self.shared.run(arch, inputs, train=False)
+            return float((logits.argmax(1) == targets).float().mean())
+        if restart:
+            self.valid_state = None  # the text starts again: no history
+        logits, state = self.shared.run(arch, inputs, self.valid_state, train=False)
+        self.valid_state = state
+        ppl = math.exp(float(loss_of(logits, targets)))
+        return self.config.reward_c / ppl if math.isfinite(ppl) else 0.0
+
+    def controller_step(self, epoch: int, step: int) -> StepStats:
+        """One REINFORCE step on `controller_aggregate` children's validation rewards."""
+        cfg = self.config
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, salt=3 + step))
+        skip_logits: list[Tensor] = []
+        hooks = [h.register_forward_hook(lambda _m, _i, out: skip_logits.append(out))
+                 for h in self.controller.heads if isinstance(h, AnchorHead)] if cfg.skip_weight else []
+        try:
+            sample = self.controller.sample(cfg.controller_aggregate, None, generator)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        archs = [architecture(self.shared.compiled, a) for a in sample.assignments]
+        spent = time.perf_counter() - start
+        scores = [self.reward(arch) for arch in archs]
+        start = time.perf_counter()
+        rewards = torch.tensor(scores) + cfg.entropy_weight * sample.entropy.detach()
+        advantages = []
+        for r in rewards.tolist():  # the baseline moves with each child's reward before its advantage
+            self.baseline -= (1 - cfg.baseline_decay) * (self.baseline - r)
+            advantages.append(r - self.baseline)
+        loss = -(sample.log_prob * torch.tensor(advantages)).mean()
+        if skip_logits:
+            loss = loss + cfg.skip_weight * self._skip_kl(skip_logits)
+        self.controller_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.controller_opt.step()
+        spent += time.perf_counter() - start
+        self.controller_seconds += spent
+        return StepStats(mean_reward=float(rewards.mean()), baseline=self.baseline,
+                         entropy=float(sample.entropy.detach().mean()), loss=float(loss.detach()),
+                         controller_seconds=spent)
+
+    def _skip_kl(self, raw_logits: list[Tensor]) -> Tensor:
+        """Mean over skip decisions of KL(Bernoulli(p) || Bernoulli(target)), summed over candidates."""
+        target = self.config.skip_target
+        kls = []
+        for raw in raw_logits:  # (m, candidates) per layer with skips
+            p = torch.sigmoid(shape_logits(raw, self.controller.config.temperature,
+                                           self.controller.config.tanh_constant)).clamp(1e-6, 1 - 1e-6)
+            kl = p * torch.log(p / target) + (1 - p) * torch.log((1 - p) / (1 - target))
+            kls.append(kl.sum(-1))  # (m,)
+        return torch.stack(kls).mean()

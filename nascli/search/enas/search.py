@@ -1,0 +1,196 @@
+"""An ENAS search: epochs of the two phases on one super-network, then deriving the result.
+
+Run folder, as for every strategy: the derived children are `children` rows
+(step = the number of epochs), so `show`, `report` and `eval --best` read them
+as usual; each epoch adds an `enas_epochs` row and a `controller_steps` row.
+
+Checkpoints (`checkpoints/controller.pt`, written atomically by the run store)
+hold the shared weights, the controller, both optimisers, the baseline, the
+position in the schedule (epoch, phase, minibatch or controller step) and the
+RNG states as tensors: plain containers of tensors, numbers and strings that
+`torch.load(weights_only=True)` reads. One is written after every epoch and
+on Ctrl-C; so a `kill -9` loses at most the work since the last finished
+epoch (or Ctrl-C), and deriving, whose every scored child is a finished row,
+loses at most the child in flight. Every draw (data order, the sampled
+children, each controller step) is seeded by (seed, epoch, position), so a
+resumed search samples what an unbroken one would have; a language model's
+hidden state restarts from zeros after a resume.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import torch
+
+from ...arch import Architecture, architecture
+from ...children import profile_child
+from ...data import Data, ImageData
+from ...errors import ChildError, RunError
+from ...runs import EpochRecord, RunStore
+from ...space.compiler import CompiledSpace
+from ...train.loops import EVAL_BATCH, accuracy, perplexity
+from ..controller import Controller
+from ..evaluate import ChildResult
+from ..executor import InlineExecutor
+from .batches import Batches, epoch_seed
+from .phases import Phases, StepStats
+from .supernet import SharedWeights
+
+
+@dataclass
+class EnasEvent:
+    """What the search tells the live view."""
+
+    kind: Literal["batch", "controller_step", "epoch_finished", "deriving", "child_finished"]
+    epoch: int
+    done: int = 0  # minibatches or controller steps of the phase done
+    total: int = 0
+    loss: float | None = None
+    stats: StepStats | None = None
+    record: EpochRecord | None = None
+    result: ChildResult | None = None
+    tokens: str | None = None
+
+
+Observer = Callable[[EnasEvent], None]
+TOTALS = ("loss", "batches", "reward", "entropy", "steps", "seconds", "controller_seconds")
+
+
+class EnasSearch:
+    """One ENAS run, driven by `run()`; safe to stop and call again on the same store."""
+
+    def __init__(self, config, compiled: CompiledSpace, store: RunStore, data: Data):
+        self.config, self.compiled, self.store, self.data = config, compiled, store, data
+        # the CLI closes a search's executor; ENAS trains in-process, in this executor's place
+        self.executor = InlineExecutor(data, config.executor, config.device)
+        cfg = config.enas
+        if cfg is None:
+            raise RunError("strategy enas needs its settings (SearchConfig.enas; the CLI fills them in)",
+                           where=str(store.path))
+        torch.manual_seed(config.seed)
+        self.shared = SharedWeights(compiled, data.task, config.child)
+        self.controller = Controller(compiled, config.controller)
+        self.batches = Batches(data, cfg, config.seed)
+        self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed)
+        self.epoch, self.phase, self.index = 0, "shared", 0
+        self.totals = dict.fromkeys(TOTALS, 0.0)
+        checkpoint = store.load_checkpoint()
+        if checkpoint is not None:
+            self.load_state_dict(checkpoint["strategy"])
+
+    def state_dict(self) -> dict:
+        p = self.phases
+        return {"shared": self.shared.state_dict(), "controller": self.controller.state_dict(),
+                "shared_opt": p.shared_opt.state_dict(), "controller_opt": p.controller_opt.state_dict(),
+                "baseline": p.baseline, "valid_position": self.batches.valid_position,
+                "epoch": self.epoch, "phase": self.phase, "index": self.index, "totals": dict(self.totals),
+                "augment_gen": p.augment_gen.get_state(), "torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        p = self.phases
+        self.shared.load_state_dict(state["shared"])
+        self.controller.load_state_dict(state["controller"])
+        p.shared_opt.load_state_dict(state["shared_opt"])
+        p.controller_opt.load_state_dict(state["controller_opt"])
+        p.baseline, self.batches.valid_position = state["baseline"], state["valid_position"]
+        self.epoch, self.phase, self.index = state["epoch"], state["phase"], state["index"]
+        self.totals = dict(state["totals"])
+        p.augment_gen.set_state(state["augment_gen"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def _checkpoint(self) -> None:
+        # the run store's checkpoint layout: the strategy's state, and the last step (here: epoch) finished
+        self.store.save_checkpoint({"strategy": self.state_dict(), "updated_through": self.epoch - 1})
+
+    def run(self, observe: Observer | None = None) -> None:
+        """Train until the configured epochs are done, then derive `budget` children."""
+        observe = observe or (lambda event: None)
+        self.store.state = "running"
+        try:
+            while self.epoch < self.config.enas.epochs:
+                self._run_epoch(observe)
+        except KeyboardInterrupt:
+            self._checkpoint()  # at the last finished minibatch or controller step
+            raise
+        self._derive(observe)
+        self.store.state = "finished"
+        self.store.set_meta("finished_at", time.time())
+
+    def _run_epoch(self, observe: Observer) -> None:
+        cfg, e, t = self.config.enas, self.epoch, self.totals
+        started, ctrl_before = time.perf_counter(), self.phases.controller_seconds
+        try:
+            if self.phase == "shared":
+                archs = self.phases.policy_archs(e)
+                for i in range(self.index, len(archs)):
+                    loss = self.phases.shared_batch(e, i, archs[i])
+                    t["loss"], t["batches"], self.index = t["loss"] + loss, t["batches"] + 1, i + 1
+                    observe(EnasEvent("batch", e, i + 1, len(archs), loss=loss))
+                self.phase, self.index = "controller", 0
+            for s in range(self.index, cfg.controller_steps):
+                stats = self.phases.controller_step(e, s)
+                t["reward"], t["entropy"] = t["reward"] + stats.mean_reward, t["entropy"] + stats.entropy
+                t["steps"], self.index = t["steps"] + 1, s + 1
+                observe(EnasEvent("controller_step", e, s + 1, cfg.controller_steps, stats=stats))
+        finally:
+            t["seconds"] += time.perf_counter() - started
+            t["controller_seconds"] += self.phases.controller_seconds - ctrl_before
+        self._finish_epoch(observe)
+
+    def _finish_epoch(self, observe: Observer) -> None:
+        t, e = self.totals, self.epoch
+        record = EpochRecord(
+            epoch=e, shared_loss=t["loss"] / max(t["batches"], 1), valid_reward=t["reward"] / max(t["steps"], 1),
+            entropy=t["entropy"] / max(t["steps"], 1), baseline=self.phases.baseline,
+            lr=self.config.enas.lr_at(e), seconds=t["seconds"], controller_seconds=t["controller_seconds"],
+            time=time.time())
+        self.store.record_epoch(record)
+        self.store.record_step(e, record.baseline, record.valid_reward, record.shared_loss, record.entropy, None)
+        self.epoch, self.phase, self.index = e + 1, "shared", 0
+        self.totals = dict.fromkeys(TOTALS, 0.0)
+        self._checkpoint()
+        observe(EnasEvent("epoch_finished", e, record=record))
+
+    def _derive(self, observe: Observer) -> None:
+        """Sample children from the trained policy up to `budget`, and score each on the validation split."""
+        step = self.config.enas.epochs
+        missing = self.config.budget - len(self.store.children(step=step))
+        if missing > 0:
+            generator = torch.Generator().manual_seed(epoch_seed(self.config.seed, step, salt=self.config.budget))
+            with torch.no_grad():
+                sample = self.controller.sample(missing, None, generator)
+            archs = [architecture(self.compiled, a) for a in sample.assignments]
+            self.store.add_children(step, None, [(a.tokens, a.model_dump_json()) for a in archs])
+        pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
+        observe(EnasEvent("deriving", step, total=len(pending)))
+        for record in pending:
+            result = self._score(record.id, Architecture.model_validate_json(record.arch_json))
+            if result.status == "done":
+                self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
+                                        result.params, result.macs, result.seconds)
+            else:
+                self.store.fail_child(result.child_id, result.error, result.reward, result.seconds)
+            observe(EnasEvent("child_finished", step, result=result, tokens=record.tokens))
+
+    def _score(self, child_id: int, arch: Architecture) -> ChildResult:
+        """A derived child on the shared weights: validation accuracy, or c / perplexity."""
+        start, cfg = time.perf_counter(), self.config.enas
+        child = self.shared.extract(arch)
+        profile = profile_child(child, self.data.task)
+        subset = cfg.derive_subset
+        try:
+            if isinstance(self.data, ImageData):
+                metric = accuracy(child, self.data.valid_x[:subset], self.data.valid_y[:subset])
+                reward, name = metric, "valid_accuracy"
+            else:
+                metric = perplexity(child, self.data.valid[:subset], EVAL_BATCH, cfg.bptt)
+                reward, name = cfg.reward_c / metric, "valid_perplexity"
+        except ChildError as err:
+            return ChildResult(child_id=child_id, status="failed", reward=self.config.reward.failed,
+                               params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start,
+                               error=err.message)
+        return ChildResult(child_id=child_id, status="done", reward=reward, metric=metric, metric_name=name,
+                           params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start)
