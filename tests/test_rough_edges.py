@@ -197,7 +197,7 @@ def test_search_rejects_a_dataset_of_another_task_before_training(runner, tmp_pa
     _fails(runner.invoke(app, ["search", "conv", "--dataset", "ptb", "--run-dir", str(run)]),
            "dataset 'ptb' holds language data, but space 'conv' builds image networks; use --dataset cifar10")
     assert not run.exists()
-    _fails(runner.invoke(app, ["check", "rnn_base2", "--dataset", "cifar10"]), "use --dataset ptb")
+    _fails(runner.invoke(app, ["check", "rnn_base2", "--dataset", "cifar10"]), "use --dataset text, ptb")
 
 
 def test_search_in_which_every_child_failed_lists_the_failures_and_exits_2(runner, tmp_path):
