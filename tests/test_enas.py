@@ -148,6 +148,32 @@ def test_enas_search_through_the_cli(space, dataset, runner, tmp_path):
     assert shown.exit_code == 0 and children[0].tokens[:20] in shown.output
 
 
+def test_enas_runs_on_the_chosen_device_with_amp(runner, tmp_path):
+    run = tmp_path / "cpu"
+    result = runner.invoke(app, ["search", "enas_rnn", *TINY, *TINY_DATA["ptb"], "--controller-hidden", "16",
+                                 "--device", "cpu", "--amp", "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    with RunStore.open_readonly(run) as store:
+        children, config = store.children(), store.config
+    assert config["device"] == "cpu" and config["train"]["amp"] is True
+    assert len(children) == 2 and all(c.status == "done" and c.device == "cpu" for c in children)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_enas_on_cuda_checkpoints_load_on_the_cpu(tmp_path, one_thread):
+    search = _library_search(tmp_path / "cuda", device="cuda", amp=True)
+    search.run()
+    assert all(c.status == "done" and c.device == "cuda" for c in search.store.children())
+    assert all(t.device.type == "cuda" for t in search.shared.state_dict().values())
+    search.store.close()
+    saved = torch.load(tmp_path / "cuda" / "checkpoints" / "controller.pt", map_location="cpu",
+                       weights_only=True)["strategy"]
+    on_cpu = SharedWeights(search.compiled, search.data.task, search.config.child)
+    on_cpu.load_state_dict(saved["shared"])  # a CPU super-network takes the GPU-trained weights
+    for name, tensor in search.shared.state_dict().items():
+        torch.testing.assert_close(on_cpu.state_dict()[name], tensor.cpu(), rtol=0, atol=0, msg=name)
+
+
 def _epochs_done(db: Path) -> int:
     if not db.exists():
         return 0
@@ -188,7 +214,7 @@ def test_enas_resume_after_sigkill(runner, tmp_path):
         assert epochs[e] == kept[e]
 
 
-def _library_search(run_dir: Path):
+def _library_search(run_dir: Path, device: str = "cpu", amp: bool = False):
     from nascli.data.spec import DataSpec
     from nascli.search.enas.config import EnasConfig, enas_controller
     from nascli.search.loop import SearchConfig
@@ -196,7 +222,10 @@ def _library_search(run_dir: Path):
 
     if run_dir.exists():
         return resume_search(run_dir)
-    config = SearchConfig(strategy="enas", data=DataSpec(name="cifar10"), budget=2, controller=enas_controller(
+    from nascli.train.config import TrainConfig
+
+    config = SearchConfig(strategy="enas", data=DataSpec(name="cifar10"), budget=2, device=device,
+                          train=TrainConfig(amp=amp), controller=enas_controller(
         "macro", hidden=16), enas=EnasConfig.for_family("macro", epochs=2, train_subset=24, batch_size=8,
                                                         controller_steps=1, controller_aggregate=2, valid_batch=8,
                                                         derive_subset=16))

@@ -8,7 +8,8 @@ Checkpoints (`checkpoints/controller.pt`, written atomically by the run store)
 hold the shared weights, the controller, both optimisers, the baseline, the
 position in the schedule (epoch, phase, minibatch or controller step) and the
 RNG states as tensors: plain containers of tensors, numbers and strings that
-`torch.load(weights_only=True)` reads. One is written after every epoch and
+`torch.load(weights_only=True)` reads; they load on the CPU and are moved to
+the resumed search's device, so a run may resume on another device. One is written after every epoch and
 on Ctrl-C; so a `kill -9` loses at most the work since the last finished
 epoch (or Ctrl-C), and deriving, whose every scored child is a finished row,
 loses at most the child in flight. Every draw (data order, the sampled
@@ -71,10 +72,12 @@ class EnasSearch:
             raise RunError("strategy enas needs its settings (SearchConfig.enas; the CLI fills them in)",
                            where=str(store.path))
         torch.manual_seed(config.seed)
-        self.shared = SharedWeights(compiled, data.task, config.child)
+        # built on the CPU (the same initial weights whatever the device), then moved; the controller stays
+        # on the CPU (see phases.py)
+        self.shared = SharedWeights(compiled, data.task, config.child).to(config.device)
         self.controller = Controller(compiled, config.controller)
-        self.batches = Batches(data, cfg, config.seed)
-        self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed)
+        self.batches = Batches(data, cfg, config.seed, config.device)
+        self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed, config.train.amp)
         self.epoch, self.phase, self.index = 0, "shared", 0
         self.totals = dict.fromkeys(TOTALS, 0.0)
         checkpoint = store.load_checkpoint()
@@ -170,27 +173,29 @@ class EnasSearch:
             result = self._score(record.id, Architecture.model_validate_json(record.arch_json))
             if result.status == "done":
                 self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
-                                        result.params, result.macs, result.seconds)
+                                        result.params, result.macs, result.seconds, result.device)
             else:
-                self.store.fail_child(result.child_id, result.error, result.reward, result.seconds)
+                self.store.fail_child(result.child_id, result.error, result.reward, result.seconds, result.device)
             observe(EnasEvent("child_finished", step, result=result, tokens=record.tokens))
 
     def _score(self, child_id: int, arch: Architecture) -> ChildResult:
         """A derived child on the shared weights: validation accuracy, or c / perplexity."""
-        start, cfg = time.perf_counter(), self.config.enas
+        start, cfg, device, amp = time.perf_counter(), self.config.enas, self.config.device, self.config.train.amp
         child = self.shared.extract(arch)
-        profile = profile_child(child, self.data.task)
+        profile = profile_child(child, self.data.task)  # on the CPU: profiling feeds it a CPU dummy input
+        child.to(device)  # scored where the shared weights trained; the loops copy each batch there
         subset = cfg.derive_subset
         try:
             if isinstance(self.data, ImageData):
-                metric = accuracy(child, self.data.valid_x[:subset], self.data.valid_y[:subset])
+                metric = accuracy(child, self.data.valid_x[:subset], self.data.valid_y[:subset], amp=amp)
                 reward, name = metric, "valid_accuracy"
             else:
-                metric = perplexity(child, self.data.valid[:subset], EVAL_BATCH, cfg.bptt)
+                metric = perplexity(child, self.data.valid[:subset], EVAL_BATCH, cfg.bptt, amp=amp)
                 reward, name = cfg.reward_c / metric, "valid_perplexity"
         except ChildError as err:
             return ChildResult(child_id=child_id, status="failed", reward=self.config.reward.failed,
                                params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start,
-                               error=err.message)
+                               error=err.message, device=device)
         return ChildResult(child_id=child_id, status="done", reward=reward, metric=metric, metric_name=name,
-                           params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start)
+                           params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start,
+                           device=device)
