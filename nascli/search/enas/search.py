@@ -15,7 +15,11 @@ epoch (or Ctrl-C), and deriving, whose every scored child is a finished row,
 loses at most the child in flight. Every draw (data order, the sampled
 children, each controller step) is seeded by (seed, epoch, position), so a
 resumed search samples what an unbroken one would have; a language model's
-hidden state restarts from zeros after a resume.
+hidden states are checkpointed too. The crash point `enas_epoch` sits just
+before the epoch checkpoint (the generic `checkpoint` and `checkpoint_rotate`
+fire inside the store's write, as for every strategy; `child_finish` and
+`finish` sit where the search loop has them, before a derived child's row
+and before the run is marked finished).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ...children import profile_child
 from ...data import Data, ImageData
 from ...errors import ChildError, RunError
 from ...runs import EpochRecord, RunStore
+from ...runs.crashpoints import crash_point
 from ...space.compiler import CompiledSpace
 from ...train.loops import EVAL_BATCH, accuracy, perplexity
 from ..controller import Controller
@@ -90,7 +95,9 @@ class EnasSearch:
                 "shared_opt": p.shared_opt.state_dict(), "controller_opt": p.controller_opt.state_dict(),
                 "baseline": p.baseline, "valid_position": self.batches.valid_position,
                 "epoch": self.epoch, "phase": self.phase, "index": self.index, "totals": dict(self.totals),
-                "augment_gen": p.augment_gen.get_state(), "torch_rng": torch.get_rng_state()}
+                "augment_gen": p.augment_gen.get_state(), "torch_rng": torch.get_rng_state(),
+                # a language model's hidden states (tensors or None): a resume goes on from them
+                "train_state": p.train_state, "valid_state": p.valid_state}
 
     def load_state_dict(self, state: dict) -> None:
         p = self.phases
@@ -103,9 +110,13 @@ class EnasSearch:
         self.totals = dict(state["totals"])
         p.augment_gen.set_state(state["augment_gen"])
         torch.set_rng_state(state["torch_rng"])
+        device = self.config.device  # checkpoints load on the CPU
+        p.train_state, p.valid_state = (_state_to(state.get(k), device) for k in ("train_state", "valid_state"))
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, epoch_done: bool = False) -> None:
         # the run store's checkpoint layout: the strategy's state, and the last step (here: epoch) finished
+        if epoch_done:
+            crash_point("enas_epoch")
         self.store.save_checkpoint({"strategy": self.state_dict(), "updated_through": self.epoch - 1})
 
     def run(self, observe: Observer | None = None) -> None:
@@ -119,6 +130,7 @@ class EnasSearch:
             self._checkpoint()  # at the last finished minibatch or controller step
             raise
         self._derive(observe)
+        crash_point("finish")
         self.store.state = "finished"
         self.store.set_meta("finished_at", time.time())
 
@@ -154,7 +166,7 @@ class EnasSearch:
         self.store.record_step(e, record.baseline, record.valid_reward, record.shared_loss, record.entropy, None)
         self.epoch, self.phase, self.index = e + 1, "shared", 0
         self.totals = dict.fromkeys(TOTALS, 0.0)
-        self._checkpoint()
+        self._checkpoint(epoch_done=True)
         observe(EnasEvent("epoch_finished", e, record=record))
 
     def _derive(self, observe: Observer) -> None:
@@ -171,6 +183,7 @@ class EnasSearch:
         observe(EnasEvent("deriving", step, total=len(pending)))
         for record in pending:
             result = self._score(record.id, Architecture.model_validate_json(record.arch_json))
+            crash_point("child_finish")
             if result.status == "done":
                 self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
                                         result.params, result.macs, result.seconds, result.device)
@@ -199,3 +212,10 @@ class EnasSearch:
         return ChildResult(child_id=child_id, status="done", reward=reward, metric=metric, metric_name=name,
                            params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start,
                            device=device)
+
+
+def _state_to(state, device: str):
+    """A checkpointed hidden state (a tensor, a tuple of them, or None) on `device`."""
+    if state is None:
+        return None
+    return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
