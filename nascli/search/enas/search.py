@@ -39,7 +39,7 @@ from ...runs.crashpoints import crash_point
 from ...space.compiler import CompiledSpace
 from ...train.loops import EVAL_BATCH, accuracy, perplexity
 from ..controller import Controller
-from ..evaluate import ChildResult
+from ..evaluate import ChildResult, record_result
 from ..executor import InlineExecutor
 from .batches import Batches, epoch_seed
 from .phases import Phases, StepStats
@@ -183,12 +183,7 @@ class EnasSearch:
         observe(EnasEvent("deriving", step, total=len(pending)))
         for record in pending:
             result = self._score(record.id, Architecture.model_validate_json(record.arch_json))
-            crash_point("child_finish")
-            if result.status == "done":
-                self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
-                                        result.params, result.macs, result.seconds, result.device)
-            else:
-                self.store.fail_child(result.child_id, result.error, result.reward, result.seconds, result.device)
+            record_result(self.store, result)
             observe(EnasEvent("child_finished", step, result=result, tokens=record.tokens))
 
     def _score(self, child_id: int, arch: Architecture) -> ChildResult:
