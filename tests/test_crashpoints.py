@@ -70,11 +70,11 @@ def reference(tmp_path_factory, one_thread) -> dict[str, dict]:
     return outcomes
 
 
-def _crash(run: Path, strategy: str, point: str, mode: str) -> None:
+def _crash(run: Path, args: list[str], point: str, mode: str) -> None:
     env = {**os.environ, CRASH_AT_ENV: point, CRASH_MODE_ENV: mode, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "nascli", "search", *ARGS, "--strategy", strategy,
-                           "--run-dir", str(run)], env=env, cwd=ROOT, capture_output=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "nascli", "search", *args, "--run-dir", str(run)],
+                          env=env, cwd=ROOT, capture_output=True, timeout=300)
     expected = -9 if mode == "kill" else CRASH_EXIT
     assert proc.returncode == expected, proc.stderr.decode()[-2000:]
 
@@ -89,7 +89,7 @@ def _finished_before(run: Path) -> dict[int, float]:
 @pytest.mark.parametrize(("strategy", "point", "mode"), CASES, ids=[f"{s}-{p}-{m}" for s, p, m in CASES])
 def test_a_crash_at_any_write_resumes_to_the_same_run(runner, tmp_path, reference, strategy, point, mode):
     run = tmp_path / "run"
-    _crash(run, strategy, point, mode)
+    _crash(run, [*ARGS, "--strategy", strategy], point, mode)
     recorded = _finished_before(run)
     if point == "create":  # the run never came to exist: no half-made folder, and starting again works
         assert not run.exists() and [p.name.partition(".creating-")[0] for p in tmp_path.iterdir()] == [".run"]
@@ -120,6 +120,55 @@ def _same_state(a, b) -> bool:
 def test_every_crash_point_is_exercised():
     tested = {point.partition("@")[0] for _, point, _ in CASES}
     assert tested == set(POINTS) - {"enas_epoch"}  # ENAS's own point is tested with its strategy
+    assert {point.partition("@")[0] for point, _ in ENAS_CASES} >= {"enas_epoch", "checkpoint", "checkpoint_rotate",
+                                                                   "child_finish", "finish"}
+
+
+# ENAS: a tiny enas_rnn search of 2 epochs. Checkpoint hits: 1 = epoch 0's, 2 = epoch 1's (the generic
+# points fire inside the same write); child_finish@2 = the second derived child; finish = all derived.
+ENAS_ARGS = ["enas_rnn", "--strategy", "enas", "--epochs", "2", "--controller-steps", "1", "--batch", "2",
+             "--budget", "2", "--train-subset", "1200", "--shared-batch-size", "4", "--derive-subset", "400",
+             "--controller-hidden", "16", "--seed", "3"]
+ENAS_CASES = [("enas_epoch@1", "exit"), ("enas_epoch@2", "kill"), ("checkpoint@2", "exit"),
+              ("checkpoint_rotate@1", "kill"), ("child_finish@2", "kill"),
+              ("finish", "exit")]
+
+
+def _enas_outcome(run: Path) -> dict:
+    with RunStore.open_readonly(run) as store:
+        epochs = [r.model_dump(exclude={"seconds", "controller_seconds", "time"}) for r in store.epochs()]
+        outcome = _outcome(run)
+    return {**outcome, "epochs": epochs}
+
+
+@pytest.fixture(scope="module")
+def enas_reference(tmp_path_factory, one_thread) -> dict:
+    from typer.testing import CliRunner
+
+    run = tmp_path_factory.mktemp("enas_reference") / "run"
+    _search(CliRunner(), *ENAS_ARGS, "--run-dir", str(run))
+    return _enas_outcome(run)
+
+
+@pytest.mark.parametrize(("point", "mode"), ENAS_CASES, ids=[f"enas-{p}-{m}" for p, m in ENAS_CASES])
+def test_an_enas_crash_resumes_to_the_same_run(runner, tmp_path, enas_reference, point, mode):
+    run = tmp_path / "run"
+    _crash(run, ENAS_ARGS, point, mode)
+    recorded = _finished_before(run)
+    with RunStore.open_readonly(run) as store:
+        epochs_before, saved = store.epochs(), store.load_checkpoint()
+    checkpointed = saved["strategy"]["epoch"] if saved else 0  # epochs done that the crash did not lose
+    _search(runner, "--resume", str(run))
+    after = _enas_outcome(run)
+    assert after["state"] == "finished"
+    assert len(after["children"]) == 2 and all(c[3] == "done" for c in after["children"])
+    assert after["children"] == enas_reference["children"]  # the same derived children, the same rewards
+    assert after["epochs"] == enas_reference["epochs"] and after["steps"] == enas_reference["steps"]
+    assert _same_state(after["strategy"], enas_reference["strategy"])  # shared weights, controller, baseline
+    for child_id, finished in recorded.items():  # a derived child scored before the crash was not scored again
+        assert _finished_before(run)[child_id] == finished
+    with RunStore.open_readonly(run) as store:  # an epoch checkpointed before the crash was not trained again
+        assert store.epochs()[:checkpointed] == epochs_before[:checkpointed]
 
 
 def test_crash_point_does_nothing_unless_asked(monkeypatch):

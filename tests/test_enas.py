@@ -26,7 +26,11 @@ from nascli.space.compiler import compile_space
 
 SMALL = ChildConfig(micro=MicroConfig(filters=4, cells_per_stage=1),
                     language=LanguageModelConfig(embed_size=16, hidden_size=16))
-ENAS_SPACES = [("enas_macro", "cifar10"), ("enas_micro", "cifar10"), ("enas_rnn", "ptb")]
+ENAS_SPACES = [("enas_macro", "cifar10"), ("enas_micro", "cifar10"), ("enas_rnn", "ptb"), ("darts", "cifar10"),
+               ("nb201", "cifar10")]
+# Which covering children a test compares (the n-th is op n // inputs on input n % inputs): the first
+# ops of darts (none, max_pool) and nb201 (none, identity) have no weights; darts has 5 inputs.
+PICK = {"darts": (20, 25), "nb201": (2, 3)}
 
 
 def _shared(space: str, dataset: str):
@@ -38,7 +42,8 @@ def _shared(space: str, dataset: str):
 
 def _two_archs(compiled):
     """Two covering children: every op differs between them, the inputs are the same."""
-    first, second = list(_covering(compiled))[:2]
+    covering = list(_covering(compiled))
+    first, second = (covering[i] for i in PICK.get(compiled.name, (0, 1)))
     return architecture(compiled, first), architecture(compiled, second)
 
 
@@ -50,7 +55,9 @@ def _inputs(data):
 
 # What changes when the first op and the first input pick another value: these tensors, and only these.
 CHANGED = {"enas_macro": r"layers\.0\.op\.", "enas_micro": r"cells\.[024]\.nodes\.0\.0\.",  # normal cells
-           "enas_rnn": r"cell\.node_proj\.1\."}  # node 2: node 1 has one candidate
+           "enas_rnn": r"cell\.node_proj\.1\.",  # node 2: node 1 has one candidate
+           "darts": r"cells\.[013467]\.nodes\.0\.0\.",  # its `network stages 3 repeat 2`: normal cells
+           "nb201": r"cells\.\d+\.edges\.0\."}  # edge 0 -> 1 of every cell
 
 
 def _logits(output) -> torch.Tensor:
@@ -61,7 +68,7 @@ def _logits(output) -> torch.Tensor:
 @pytest.mark.parametrize("space,dataset", ENAS_SPACES)
 def test_same_op_same_place_same_parameters(space, dataset, one_thread):
     compiled, _, shared = _shared(space, dataset)
-    first = next(_covering(compiled))
+    first = list(_covering(compiled))[PICK.get(space, (0,))[0]]
     second = dict(first)
     for kind in ("choice", "index"):  # another op for the first choice, another input for the first index
         d = next((d for d in compiled.decisions() if d.kind == kind and d.size > 1), None)
@@ -148,6 +155,32 @@ def test_enas_search_through_the_cli(space, dataset, runner, tmp_path):
     assert shown.exit_code == 0 and children[0].tokens[:20] in shown.output
 
 
+def test_enas_runs_on_the_chosen_device_with_amp(runner, tmp_path):
+    run = tmp_path / "cpu"
+    result = runner.invoke(app, ["search", "enas_rnn", *TINY, *TINY_DATA["ptb"], "--controller-hidden", "16",
+                                 "--device", "cpu", "--amp", "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    with RunStore.open_readonly(run) as store:
+        children, config = store.children(), store.config
+    assert config["device"] == "cpu" and config["train"]["amp"] is True
+    assert len(children) == 2 and all(c.status == "done" and c.device == "cpu" for c in children)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_enas_on_cuda_checkpoints_load_on_the_cpu(tmp_path, one_thread):
+    search = _library_search(tmp_path / "cuda", device="cuda", amp=True)
+    search.run()
+    assert all(c.status == "done" and c.device == "cuda" for c in search.store.children())
+    assert all(t.device.type == "cuda" for t in search.shared.state_dict().values())
+    search.store.close()
+    saved = torch.load(tmp_path / "cuda" / "checkpoints" / "controller.pt", map_location="cpu",
+                       weights_only=True)["strategy"]
+    on_cpu = SharedWeights(search.compiled, search.data.task, search.config.child)
+    on_cpu.load_state_dict(saved["shared"])  # a CPU super-network takes the GPU-trained weights
+    for name, tensor in search.shared.state_dict().items():
+        torch.testing.assert_close(on_cpu.state_dict()[name], tensor.cpu(), rtol=0, atol=0, msg=name)
+
+
 def _epochs_done(db: Path) -> int:
     if not db.exists():
         return 0
@@ -188,7 +221,7 @@ def test_enas_resume_after_sigkill(runner, tmp_path):
         assert epochs[e] == kept[e]
 
 
-def _library_search(run_dir: Path):
+def _library_search(run_dir: Path, device: str = "cpu", amp: bool = False):
     from nascli.data.spec import DataSpec
     from nascli.search.enas.config import EnasConfig, enas_controller
     from nascli.search.loop import SearchConfig
@@ -196,7 +229,10 @@ def _library_search(run_dir: Path):
 
     if run_dir.exists():
         return resume_search(run_dir)
-    config = SearchConfig(strategy="enas", data=DataSpec(name="cifar10"), budget=2, controller=enas_controller(
+    from nascli.train.config import TrainConfig
+
+    config = SearchConfig(strategy="enas", data=DataSpec(name="cifar10"), budget=2, device=device,
+                          train=TrainConfig(amp=amp), controller=enas_controller(
         "macro", hidden=16), enas=EnasConfig.for_family("macro", epochs=2, train_subset=24, batch_size=8,
                                                         controller_steps=1, controller_aggregate=2, valid_batch=8,
                                                         derive_subset=16))

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ..errors import ArchitectureError, NasError
 from ..space import load_space
 from ..space.compiler import CompiledSpace, compile_space
-from ..space.ir import FixedDecl, SkipOffsets, Value
+from ..space.ir import ChoiceDecl, FixedDecl, SkipOffsets, Value
 from ..ops import OPS
 from .records import (Architecture, Cell, CellIndex, CellStack, CellNode, DagNode, DenseCell, DenseEdge, Inject, Layer,
                       TreeCell, TreeNode)
@@ -25,7 +25,9 @@ def _group_values(compiled: CompiledSpace, b: int, decisions, assignment: Assign
     values: dict[str, Value] = {d.name: d.value for d in plan.decls if isinstance(d, FixedDecl)}
     for d in decisions:
         values[d.name] = assignment[d.path]
-    taken = [sub for decl in plan.decls for sub in getattr(decl, "branches", {}).get(str(values.get(decl.name)), [])]
+    # only a choice has branches (isinstance, not getattr: a missing pydantic attribute is slow to miss)
+    taken = [sub for decl in plan.decls if isinstance(decl, ChoiceDecl)
+             for sub in decl.branches.get(str(values.get(decl.name)), [])]
     for sub in taken:  # fixed values under the branch taken
         if isinstance(sub, FixedDecl):
             values[sub.name] = sub.value

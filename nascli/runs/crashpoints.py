@@ -16,7 +16,9 @@ everything before it recorded and that write not done. The points:
     checkpoint        a strategy checkpoint is about to be written (after each propose and update)
     checkpoint_rotate the new checkpoint is on disk under a temporary name; the old one not yet rotated
     finish            every child is trained; the run is about to be marked finished
-    enas_epoch        (ENAS) a shared-weights epoch is about to be checkpointed
+    enas_epoch        (ENAS) a shared-weights epoch is recorded and about to be checkpointed
+                      (ENAS also reaches checkpoint, checkpoint_rotate, child_finish for each
+                      derived child, and finish)
 
 Tests (tests/test_crashpoints.py) crash at every point in turn, resume, and
 check that the finished run equals an uninterrupted one with the same seed.

@@ -17,6 +17,8 @@ from ..arch import Architecture
 from ..children import ChildConfig, build_child, profile_child
 from ..data import Data, LabelledSplits
 from ..errors import ChildError
+from ..runs import RunStore
+from ..runs.crashpoints import crash_point
 from ..train import RewardConfig, TrainConfig, fit_image, fit_language, image_reward, language_reward
 
 
@@ -74,3 +76,13 @@ def run_child(job: ChildJob, data: Data) -> ChildResult:
         return ChildResult(child_id=job.child_id, status="failed", reward=job.reward.failed, params=params,
                            macs=macs, seconds=time.perf_counter() - start, error=message.splitlines()[0][:500],
                            device=job.device)
+
+
+def record_result(store: RunStore, result: ChildResult) -> None:
+    """Write a scored child's row (done or failed); the `child_finish` crash point sits just before."""
+    crash_point("child_finish")
+    if result.status == "done":
+        store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
+                           result.params, result.macs, result.seconds, result.device)
+    else:
+        store.fail_child(result.child_id, result.error, result.reward, result.seconds, result.device)

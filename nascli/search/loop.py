@@ -39,7 +39,7 @@ from ..runs.checkpoint import CHECKPOINT_NAME
 from ..runs.crashpoints import crash_point
 from ..runs.store import CHECKPOINT_DIR
 from ..runs import ChildRecord
-from .evaluate import ChildJob, ChildResult
+from .evaluate import ChildJob, ChildResult, record_result
 from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
 from .strategies import Strategy, make_strategy
@@ -165,12 +165,7 @@ class Search:
 
     def record(self, result: ChildResult, step: int, tokens: str, observe: Observer | None) -> None:
         """Write a finished child to the store (this process is its only writer) and tell the observer."""
-        crash_point("child_finish")
-        if result.status == "done":
-            self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
-                                    result.params, result.macs, result.seconds, result.device)
-        else:
-            self.store.fail_child(result.child_id, result.error, result.reward, result.seconds, result.device)
+        record_result(self.store, result)
         if observe:
             observe(SearchEvent("child_finished", step, result=result, tokens=tokens))
 

@@ -63,7 +63,7 @@ class EnasConfig(BaseModel):
 
     @classmethod
     def for_family(cls, family: str, **changes) -> "EnasConfig":
-        """CPU-sized defaults for a family (macro, micro, dag; tree as dag), with `changes` applied."""
+        """CPU-sized defaults for a family (macro, micro, dag; tree as dag, dense as micro), with `changes` applied."""
         return cls(**{**_FAMILY[family], **changes})
 
 
@@ -78,6 +78,7 @@ _FAMILY: dict[str, dict] = {
 }
 
 _FAMILY["tree"] = _FAMILY["dag"]  # the NAS tree cell: trained like ENAS's recurrent cell
+_FAMILY["dense"] = _FAMILY["micro"]  # dense cells (NAS-Bench-201): trained like ENAS's micro cells
 
 # Where the CPU defaults are smaller than the reference scripts (shown at start).
 REFERENCE: dict[str, dict] = {
@@ -93,6 +94,7 @@ CONTROLLER: dict[str, dict] = {
     "dag": dict(tanh_constant=2.5, temperature=5.0),
 }
 REFERENCE["tree"], CONTROLLER["tree"] = REFERENCE["dag"], CONTROLLER["dag"]
+REFERENCE["dense"], CONTROLLER["dense"] = REFERENCE["micro"], CONTROLLER["micro"]
 
 
 def enas_controller(family: str, **changes) -> ControllerConfig:

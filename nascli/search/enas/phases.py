@@ -2,6 +2,8 @@
 
 (a) `shared_batch`: the policy fixed, one child sampled per training
     minibatch runs on the shared weights and SGD updates the weights it used.
+    It runs on the search's device (the shared weights and the batches live
+    there), autocast with `--amp` as a child's training is.
 (b) `controller_step`: the shared weights fixed, `controller_aggregate`
     children are sampled, each scored on the next validation minibatch
     (accuracy; c / perplexity for a language model, not squared), and one Adam
@@ -12,6 +14,9 @@
       (b <- b - (1 - decay)(b - R)) before the advantage R - b is taken;
     - macro spaces add skip_weight x KL(skip probability || skip_target) to the
       loss, averaged over the layers' skip decisions.
+    The controller stays on the CPU: a 1 x 100 LSTM sampling a few dozen
+    decisions one at a time is latency-bound, so a GPU would only add a launch
+    and a copy per decision; only the rewards (floats) cross over.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from torch import Tensor, nn
 
 from ...arch import Architecture, architecture
 from ...children.lm import detach_state
+from ...train.device import autocast
 from ..controller import Controller
 from ..heads import AnchorHead, shape_logits
 from .batches import Batches, epoch_seed, loss_of
@@ -47,8 +53,9 @@ class Phases:
     """The shared weights, the controller, their optimisers and the baseline."""
 
     def __init__(self, shared: SharedWeights, controller: Controller, batches: Batches, config: EnasConfig,
-                 seed: int):
+                 seed: int, amp: bool = False):
         self.shared, self.controller, self.batches, self.config, self.seed = shared, controller, batches, config, seed
+        self.amp = amp  # children's forward passes autocast as a child's training does (--amp)
         self.shared_opt = torch.optim.SGD(shared.parameters(), lr=config.lr, momentum=config.momentum,
                                           nesterov=config.momentum > 0, weight_decay=config.weight_decay)
         self.controller_opt = torch.optim.Adam(controller.parameters(), lr=config.controller_lr)
@@ -72,14 +79,15 @@ class Phases:
         for group in self.shared_opt.param_groups:
             group["lr"] = self.config.lr_at(epoch)
         inputs, targets = self.batches.train(epoch, index, self.augment_gen)
-        if self.batches.is_text:
-            if index == 0:
-                self.train_state = None
-            output = self.shared.run(arch, inputs, self.train_state, train=True)
-            self.train_state = detach_state(output[1])  # truncated BPTT
-        else:
-            output = self.shared.run(arch, inputs, train=True)
-        loss = loss_of(output, targets)
+        with autocast(self.batches.device, self.amp):
+            if self.batches.is_text:
+                if index == 0:
+                    self.train_state = None
+                output = self.shared.run(arch, inputs, self.train_state, train=True)
+                self.train_state = detach_state(output[1])  # truncated BPTT
+            else:
+                output = self.shared.run(arch, inputs, train=True)
+            loss = loss_of(output, targets)
         self.shared_opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.shared.parameters(), self.config.grad_clip)
@@ -91,13 +99,15 @@ class Phases:
         """The child's score on the next validation minibatch: accuracy, or c / perplexity."""
         inputs, targets, restart = self.batches.next_valid()
         if not self.batches.is_text:
-            logits = self.shared.run(arch, inputs, train=False)
+            with autocast(self.batches.device, self.amp):
+                logits = self.shared.run(arch, inputs, train=False)
             return float((logits.argmax(1) == targets).float().mean())
         if restart:
             self.valid_state = None  # the text starts again: no history
-        logits, state = self.shared.run(arch, inputs, self.valid_state, train=False)
+        with autocast(self.batches.device, self.amp):
+            logits, state = self.shared.run(arch, inputs, self.valid_state, train=False)
+            ppl = math.exp(float(loss_of(logits, targets)))
         self.valid_state = state
-        ppl = math.exp(float(loss_of(logits, targets)))
         return self.config.reward_c / ppl if math.isfinite(ppl) else 0.0
 
     def controller_step(self, epoch: int, step: int) -> StepStats:

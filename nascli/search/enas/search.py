@@ -8,13 +8,18 @@ Checkpoints (`checkpoints/controller.pt`, written atomically by the run store)
 hold the shared weights, the controller, both optimisers, the baseline, the
 position in the schedule (epoch, phase, minibatch or controller step) and the
 RNG states as tensors: plain containers of tensors, numbers and strings that
-`torch.load(weights_only=True)` reads. One is written after every epoch and
+`torch.load(weights_only=True)` reads; they load on the CPU and are moved to
+the resumed search's device, so a run may resume on another device. One is written after every epoch and
 on Ctrl-C; so a `kill -9` loses at most the work since the last finished
 epoch (or Ctrl-C), and deriving, whose every scored child is a finished row,
 loses at most the child in flight. Every draw (data order, the sampled
 children, each controller step) is seeded by (seed, epoch, position), so a
 resumed search samples what an unbroken one would have; a language model's
-hidden state restarts from zeros after a resume.
+hidden states are checkpointed too. The crash point `enas_epoch` sits just
+before the epoch checkpoint (the generic `checkpoint` and `checkpoint_rotate`
+fire inside the store's write, as for every strategy; `child_finish` and
+`finish` sit where the search loop has them, before a derived child's row
+and before the run is marked finished).
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from ...children import profile_child
 from ...data import Data, ImageData
 from ...errors import ChildError, RunError
 from ...runs import EpochRecord, RunStore
+from ...runs.crashpoints import crash_point
 from ...space.compiler import CompiledSpace
 from ...train.loops import EVAL_BATCH, accuracy, perplexity
 from ..controller import Controller
-from ..evaluate import ChildResult
+from ..evaluate import ChildResult, record_result
 from ..executor import InlineExecutor
 from .batches import Batches, epoch_seed
 from .phases import Phases, StepStats
@@ -71,10 +77,12 @@ class EnasSearch:
             raise RunError("strategy enas needs its settings (SearchConfig.enas; the CLI fills them in)",
                            where=str(store.path))
         torch.manual_seed(config.seed)
-        self.shared = SharedWeights(compiled, data.task, config.child)
+        # built on the CPU (the same initial weights whatever the device), then moved; the controller stays
+        # on the CPU (see phases.py)
+        self.shared = SharedWeights(compiled, data.task, config.child).to(config.device)
         self.controller = Controller(compiled, config.controller)
-        self.batches = Batches(data, cfg, config.seed)
-        self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed)
+        self.batches = Batches(data, cfg, config.seed, config.device)
+        self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed, config.train.amp)
         self.epoch, self.phase, self.index = 0, "shared", 0
         self.totals = dict.fromkeys(TOTALS, 0.0)
         checkpoint = store.load_checkpoint()
@@ -87,7 +95,9 @@ class EnasSearch:
                 "shared_opt": p.shared_opt.state_dict(), "controller_opt": p.controller_opt.state_dict(),
                 "baseline": p.baseline, "valid_position": self.batches.valid_position,
                 "epoch": self.epoch, "phase": self.phase, "index": self.index, "totals": dict(self.totals),
-                "augment_gen": p.augment_gen.get_state(), "torch_rng": torch.get_rng_state()}
+                "augment_gen": p.augment_gen.get_state(), "torch_rng": torch.get_rng_state(),
+                # a language model's hidden states (tensors or None): a resume goes on from them
+                "train_state": p.train_state, "valid_state": p.valid_state}
 
     def load_state_dict(self, state: dict) -> None:
         p = self.phases
@@ -100,9 +110,13 @@ class EnasSearch:
         self.totals = dict(state["totals"])
         p.augment_gen.set_state(state["augment_gen"])
         torch.set_rng_state(state["torch_rng"])
+        device = self.config.device  # checkpoints load on the CPU
+        p.train_state, p.valid_state = (_state_to(state.get(k), device) for k in ("train_state", "valid_state"))
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, epoch_done: bool = False) -> None:
         # the run store's checkpoint layout: the strategy's state, and the last step (here: epoch) finished
+        if epoch_done:
+            crash_point("enas_epoch")
         self.store.save_checkpoint({"strategy": self.state_dict(), "updated_through": self.epoch - 1})
 
     def run(self, observe: Observer | None = None) -> None:
@@ -116,6 +130,7 @@ class EnasSearch:
             self._checkpoint()  # at the last finished minibatch or controller step
             raise
         self._derive(observe)
+        crash_point("finish")
         self.store.state = "finished"
         self.store.set_meta("finished_at", time.time())
 
@@ -151,7 +166,7 @@ class EnasSearch:
         self.store.record_step(e, record.baseline, record.valid_reward, record.shared_loss, record.entropy, None)
         self.epoch, self.phase, self.index = e + 1, "shared", 0
         self.totals = dict.fromkeys(TOTALS, 0.0)
-        self._checkpoint()
+        self._checkpoint(epoch_done=True)
         observe(EnasEvent("epoch_finished", e, record=record))
 
     def _derive(self, observe: Observer) -> None:
@@ -168,29 +183,34 @@ class EnasSearch:
         observe(EnasEvent("deriving", step, total=len(pending)))
         for record in pending:
             result = self._score(record.id, Architecture.model_validate_json(record.arch_json))
-            if result.status == "done":
-                self.store.finish_child(result.child_id, result.reward, result.metric, result.metric_name,
-                                        result.params, result.macs, result.seconds)
-            else:
-                self.store.fail_child(result.child_id, result.error, result.reward, result.seconds)
+            record_result(self.store, result)
             observe(EnasEvent("child_finished", step, result=result, tokens=record.tokens))
 
     def _score(self, child_id: int, arch: Architecture) -> ChildResult:
         """A derived child on the shared weights: validation accuracy, or c / perplexity."""
-        start, cfg = time.perf_counter(), self.config.enas
+        start, cfg, device, amp = time.perf_counter(), self.config.enas, self.config.device, self.config.train.amp
         child = self.shared.extract(arch)
-        profile = profile_child(child, self.data.task)
+        profile = profile_child(child, self.data.task)  # on the CPU: profiling feeds it a CPU dummy input
+        child.to(device)  # scored where the shared weights trained; the loops copy each batch there
         subset = cfg.derive_subset
         try:
             if isinstance(self.data, ImageData):
-                metric = accuracy(child, self.data.valid_x[:subset], self.data.valid_y[:subset])
+                metric = accuracy(child, self.data.valid_x[:subset], self.data.valid_y[:subset], amp=amp)
                 reward, name = metric, "valid_accuracy"
             else:
-                metric = perplexity(child, self.data.valid[:subset], EVAL_BATCH, cfg.bptt)
+                metric = perplexity(child, self.data.valid[:subset], EVAL_BATCH, cfg.bptt, amp=amp)
                 reward, name = cfg.reward_c / metric, "valid_perplexity"
         except ChildError as err:
             return ChildResult(child_id=child_id, status="failed", reward=self.config.reward.failed,
                                params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start,
-                               error=err.message)
+                               error=err.message, device=device)
         return ChildResult(child_id=child_id, status="done", reward=reward, metric=metric, metric_name=name,
-                           params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start)
+                           params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start,
+                           device=device)
+
+
+def _state_to(state, device: str):
+    """A checkpointed hidden state (a tensor, a tuple of them, or None) on `device`."""
+    if state is None:
+        return None
+    return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)

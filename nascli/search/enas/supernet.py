@@ -17,6 +17,11 @@ What is shared, per family (the key of every child tensor is `_key`'s):
   reference code keeps one weight per possible input (`w[prev_cell]`); each
   cell's output 1x1 conv is one weight over all of its states, from which a
   child takes the blocks of its loose ends (the reference's `tf.gather`).
+  The cell of each position is the one `MicroNet` built there (`layout`), so
+  DARTS-like spaces (`network stages S repeat R width W`) share as ENAS's do.
+- Dense cells (`DenseNet`, NAS-Bench-201): stem, residual reductions, last
+  batch norm and classifier; per (cell, edge i->j, op) one module (`none`
+  has none). A child runs only the op each edge picked.
 - ENAS recurrent cell (`DagCell` in `LanguageModel`): embedding, decoder and
   node 0's projections; per (node, previous node) one projection W_{j,prev},
   as in the paper's formula.
@@ -48,7 +53,7 @@ from ...data.base import Task
 from ...errors import ChildError
 from ...space.compiler import CompiledSpace
 
-Family = str  # "macro" | "micro" | "dag" | "tree"
+Family = str  # "macro" | "micro" | "dense" | "dag" | "tree"
 LANGUAGE_FAMILIES = ("dag", "tree")
 
 
@@ -58,11 +63,14 @@ def family_of(arch: Architecture) -> Family:
         return "macro"
     if arch.cells:
         return "micro"
+    if arch.dense:
+        return "dense"
     if arch.dag:
         return "dag"
     if arch.tree:
         return "tree"
-    raise ChildError("ENAS shares weights only in ENAS spaces and the NAS tree cell: a NAS conv layer reads the "
+    raise ChildError("ENAS shares weights only in ENAS macro wiring, cell spaces (ENAS micro, DARTS-like, dense "
+                     "NAS-Bench-201 cells), ENAS's recurrent cell and the NAS tree cell: a NAS conv layer reads the "
                      "concatenation of a sampled set of layers with sampled filter counts and kernel sizes, so "
                      "its weight has no one shape that every child could use", where=arch.space)
 
@@ -108,14 +116,11 @@ def _macro_key(parts: list[str], arch: Architecture, child: nn.Module) -> Key:
     return ":".join(parts), None
 
 
-def _micro_key(parts: list[str], arch: Architecture, child: nn.Module, config: ChildConfig) -> Key:
+def _micro_key(parts: list[str], child: nn.Module) -> Key:
     if parts[0] != "cells":
         return ":".join(parts), None
     c, cell_module = int(parts[1]), child.cells[int(parts[1])]
-    per_stage = config.micro.cells_per_stage
-    # MicroNet's layout: stages of `per_stage` normal cells with a reduction cell before stages 2 and 3
-    cell = max(arch.cells, key=lambda x: x.stride) if c in (per_stage, 2 * per_stage + 1) else \
-        min(arch.cells, key=lambda x: x.stride)
+    cell = child.layout[c]  # the normal or reduction cell record, whatever the space's `network` stack
     if parts[2] == "nodes":  # cells.c.nodes.n.side.* -> per (node, side, op, input state)
         node, side = cell.nodes[int(parts[3])], int(parts[4])
         op, src = (node.left_op, node.left) if side == 0 else (node.right_op, node.right)
@@ -125,6 +130,13 @@ def _micro_key(parts: list[str], arch: Architecture, child: nn.Module, config: C
     if parts[2:] == ["combine", "1", "weight"]:  # 1x1 conv over the loose ends: their blocks of one weight
         return f"cells:{c}:combine:1:weight", cell_module._loose
     return ":".join(parts), None
+
+
+def _dense_key(parts: list[str], arch: Architecture) -> Key:
+    if parts[0] == "cells" and parts[2] == "edges":  # cells.c.edges.k.* -> per (cell, edge i->j, op)
+        edge = arch.dense.edges[int(parts[3])]
+        return f"cells:{parts[1]}:edge{edge.source}-{edge.target}:{edge.op}:" + ":".join(parts[4:]), None
+    return ":".join(parts), None  # stem, residual reductions, last BN, classifier: in every child
 
 
 def _dag_key(parts: list[str], arch: Architecture) -> Key:
@@ -175,7 +187,9 @@ class SharedWeights(nn.Module):
         if self.family == "macro":
             return _macro_key(parts, arch, child)
         if self.family == "micro":
-            return _micro_key(parts, arch, child, self.config)
+            return _micro_key(parts, child)
+        if self.family == "dense":
+            return _dense_key(parts, arch)
         if self.family == "dag":
             return _dag_key(parts, arch)
         return ":".join(parts), None  # tree: one shape per name in every child
