@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from children import markdown_table  # bench/ is on sys.path
+from children import markdown_table, mean_std  # bench/ is on sys.path
 from nascli.arch import decode
 from nascli.children import ChildConfig
 from nascli.data.spec import DataSpec
@@ -51,8 +51,8 @@ class QualityConfig:
 
 
 FULL = QualityConfig(budget_cpu=40, seeds=3, scratch_subset=128,
-                     enas=dict(epochs=2, train_subset=128, controller_steps=1, controller_aggregate=10,
-                               derive_subset=100), enas_derived=6,
+                     enas=dict(epochs=3, train_subset=256, controller_steps=2, controller_aggregate=10,
+                               derive_subset=100), enas_derived=8,
                      retrain_subset=512, retrain_epochs=1, fidelity_children=5, fidelity_epochs=1, fidelity_subset=128)
 QUICK = QualityConfig(budget_cpu=4, seeds=1, scratch_subset=16,
                       enas=dict(epochs=1, train_subset=16, controller_steps=1, controller_aggregate=2,
@@ -104,11 +104,6 @@ def retrain_best(run_dir: Path, cfg: QualityConfig, data_dir: Path, out_dir: Pat
     return result.metric, len(done), time.process_time() - start
 
 
-def _spread(values: list[float], digits: int = 4) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
-
-
 def part4(cfg: QualityConfig, data_dir: Path, workdir: Path) -> list[list[str]]:
     measured: dict[str, list[tuple[float, float, int, float]]] = {s: [] for s in STRATEGIES}
     for seed in range(cfg.seeds):
@@ -121,8 +116,8 @@ def part4(cfg: QualityConfig, data_dir: Path, workdir: Path) -> list[list[str]]:
                   f"best retrained test accuracy {accuracy:.4f} ({retrain_cpu:.1f} CPU-s)", flush=True)
     rows = []
     for strategy, runs in measured.items():
-        rows.append([strategy, str(len(runs)), _spread([r[0] for r in runs], 1),
-                     f"{statistics.mean(r[2] for r in runs):.1f}", _spread([r[1] for r in runs])])
+        rows.append([strategy, str(len(runs)), mean_std([r[0] for r in runs], 1),
+                     f"{statistics.mean(r[2] for r in runs):.1f}", mean_std([r[1] for r in runs])])
     return rows
 
 
