@@ -205,8 +205,8 @@ def main() -> None:
             print(table, flush=True)
     if "6" in parts:
         torch.set_num_threads(1)
-        print(markdown_table(["PTB language model (1 epoch, same recipe and seed)", "parameters", "test perplexity",
-                              "retrain CPU-s"], part6(args.quick, DATA_DIR["ptb"])), flush=True)
+        print(markdown_table(["PTB language model (same recipe and seeds)", "parameters per seed",
+                              "test perplexity (mean ± std)"], part6(args.quick, DATA_DIR["ptb"])), flush=True)
     print(load_line())
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from children import LstmLanguageModel  # bench/ is on sys.path
+from children import LstmLanguageModel, mean_std  # bench/ is on sys.path
 from nascli.arch import decode
 from nascli.children import ChildConfig, LanguageModelConfig
 from nascli.data.spec import DataSpec
@@ -28,9 +28,10 @@ from nascli.search.runs import create_search
 from nascli.train import TrainConfig, fit_language, perplexity
 from nascli.train.loops import EVAL_BATCH
 
-SEARCH = {"full": dict(epochs=1, train_subset=20_000, controller_steps=5, controller_aggregate=10, derive_subset=2000),
+SEARCH = {"full": dict(epochs=3, train_subset=20_000, controller_steps=5, controller_aggregate=10, derive_subset=2000),
           "quick": dict(epochs=1, train_subset=2_000, controller_steps=1, controller_aggregate=2, derive_subset=500)}
-RETRAIN_TOKENS = {"full": 40_000, "quick": 2_000}
+RETRAIN = {"full": dict(epochs=3, train_subset=None), "quick": dict(epochs=1, train_subset=2_000)}
+SEEDS = {"full": 3, "quick": 1}
 
 
 class _Lstm(LstmLanguageModel):
@@ -57,12 +58,13 @@ def _equal_lstm(vocab: int, params: int, dropout: float) -> _Lstm:
     return _Lstm(vocab, LanguageModelConfig(embed_size=hidden, hidden_size=hidden, dropout=dropout))
 
 
-def part6(quick: bool, data_dir: Path) -> list[list[str]]:
-    size = "quick" if quick else "full"
+def _one_seed(size: str, seed: int, data_dir: Path) -> tuple[float, int, float, int, int, float]:
+    """Search CPU-s; the found cell's parameters and test perplexity; the LSTM's hidden size, parameters and
+    test perplexity."""
     data_spec = DataSpec(name="ptb", data_dir=str(data_dir))
-    config = SearchConfig(strategy="enas", data=data_spec, budget=5, controller=enas_controller("dag"),
+    config = SearchConfig(strategy="enas", data=data_spec, budget=5, seed=seed, controller=enas_controller("dag"),
                           enas=EnasConfig.for_family("dag", **SEARCH[size]))
-    train = TrainConfig.for_language(epochs=1, train_subset=RETRAIN_TOKENS[size], seed=0)
+    train = TrainConfig.for_language(seed=seed, **RETRAIN[size])
     with tempfile.TemporaryDirectory() as tmp:
         start = time.process_time()
         job = create_search("enas_rnn", config, Path(tmp) / "run")
@@ -73,16 +75,21 @@ def part6(quick: bool, data_dir: Path) -> list[list[str]]:
             compiled, done = run_space(store), store.children("done")
         best = max(done, key=lambda c: (c.reward or 0.0, -c.id))
         data = data_spec.load()
-        start = time.process_time()
         found = retrain(decode(best.tokens, compiled), data, "ptb", train, ChildConfig(), Path(tmp) / "retrain")
-        found_cpu = time.process_time() - start
-    start = time.process_time()
     torch.manual_seed(train.seed)
     lstm = _equal_lstm(data.task.vocab_size, found.params, ChildConfig().language.dropout)
     fit_language(lstm, torch.cat([data.train, data.valid]), None, train)
     lstm_ppl = perplexity(lstm, data.test, EVAL_BATCH, train.bptt)
-    lstm_cpu = time.process_time() - start
-    return [[f"ENAS's found cell (search {search_cpu:.0f} CPU-s)", f"{found.params:,}", f"{found.metric:.1f}",
-             f"{found_cpu:.0f}"],
-            [f"nn.LSTM, hidden {lstm.lstm.hidden_size}", f"{sum(p.numel() for p in lstm.parameters()):,}",
-             f"{lstm_ppl:.1f}", f"{lstm_cpu:.0f}"]]
+    print(f"PTB seed {seed}: search {search_cpu:.1f} CPU-s; found cell {found.params:,} params, test ppl "
+          f"{found.metric:.1f}; LSTM {lstm.lstm.hidden_size} units, test ppl {lstm_ppl:.1f}", flush=True)
+    return search_cpu, found.params, found.metric, lstm.lstm.hidden_size, sum(p.numel() for p in lstm.parameters()), lstm_ppl
+
+
+def part6(quick: bool, data_dir: Path) -> list[list[str]]:
+    size = "quick" if quick else "full"
+    runs = [_one_seed(size, seed, data_dir) for seed in range(SEEDS[size])]
+    search_cpu = mean_std([r[0] for r in runs], 1)
+    return [[f"ENAS's found cell (search {search_cpu} CPU-s)", " / ".join(f"{r[1]:,}" for r in runs),
+             mean_std([r[2] for r in runs], 1)],
+            [f"nn.LSTM, hidden {' / '.join(str(r[3]) for r in runs)}", " / ".join(f"{r[4]:,}" for r in runs),
+             mean_std([r[5] for r in runs], 1)]]
