@@ -45,7 +45,8 @@ class QualityConfig:
     enas_derived: int  # children ENAS derives (its search budget)
     retrain_subset: int  # the retrain recipe: training images per epoch
     retrain_epochs: int
-    fidelity_children: int  # K
+    fidelity_children: int  # K; the study's recipe below differs from scratch_subset's proxy, else a
+    # reinforce run's children would be retrained exactly as the search trained them (τ = 1 by construction)
     fidelity_epochs: int
     fidelity_subset: int
 
@@ -53,7 +54,7 @@ class QualityConfig:
 FULL = QualityConfig(budget_cpu=40, seeds=3, scratch_subset=128,
                      enas=dict(epochs=3, train_subset=256, controller_steps=2, controller_aggregate=10,
                                derive_subset=100), enas_derived=8,
-                     retrain_subset=512, retrain_epochs=1, fidelity_children=5, fidelity_epochs=1, fidelity_subset=128)
+                     retrain_subset=512, retrain_epochs=1, fidelity_children=5, fidelity_epochs=2, fidelity_subset=256)
 QUICK = QualityConfig(budget_cpu=4, seeds=1, scratch_subset=16,
                       enas=dict(epochs=1, train_subset=16, controller_steps=1, controller_aggregate=2,
                                 derive_subset=20), enas_derived=3,
