@@ -1,6 +1,6 @@
 """ENAS benchmark: what sharing weights buys, on the real data in /work/shared/data.
 
-    python bench/enas.py [--parts 1,2,3] [--nni ~/nni-venv/bin/python]
+    python bench/enas.py [--parts 1,2,4,5,6] [--quick] [--nni ~/nni-venv/bin/python]
 
 1. Children evaluated per CPU-minute (process CPU time): a short ENAS search
    (one epoch of the shared weights, then controller steps whose every child is
@@ -14,6 +14,11 @@
    then one epoch of the full enas_macro space (12 layers, 36 filters,
    any-subset skips), which NNI cannot express.
 3. The controller's share of ENAS wall time, from the epochs of part 1.
+4. Quality at equal CPU budget, 3 seeds: enas vs reinforce vs random, best child retrained
+   and tested once (bench/enas_quality.py).
+5. Kendall τ of the seed-0 ENAS and reinforce runs of part 4 (nascli fidelity's study).
+6. PTB: ENAS's found enas_rnn cell against an nn.LSTM language model of equal parameter count,
+   both retrained and tested the same way (bench/enas_ptb.py).
 Results are printed as markdown tables with the machine's load average.
 """
 
@@ -32,6 +37,8 @@ from pathlib import Path
 import torch
 
 from children import machine_lines, markdown_table  # bench/ is on sys.path
+from enas_ptb import part6
+from enas_quality import run_parts
 from nascli.arch.sample import sample_architecture
 from nascli.children import ChildConfig, build_child, profile_child
 from nascli.cli.search_cmds import PROXY_SUBSET
@@ -173,10 +180,11 @@ def part2(python: str, rounds: int) -> list[list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="1,2", help="comma-separated parts to run (3 comes with 1)")
+    parser.add_argument("--parts", default="1,2", help="comma-separated parts to run (3 comes with 1, 5 needs 4)")
     parser.add_argument("--nni", default=str(Path.home() / "nni-venv" / "bin" / "python"))
     parser.add_argument("--rounds", type=int, default=2, help="alternating NNI / nascli rounds in part 2")
     parser.add_argument("--scratch-children", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="parts 4-6 with tiny settings (a smoke run)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     for line in machine_lines():
@@ -191,6 +199,14 @@ def main() -> None:
     if "2" in parts:
         print(markdown_table(["one ENAS epoch", "wall s (median)", "training images", "GFLOP/s (estimate)"],
                              part2(args.nni, args.rounds)))
+    if "4" in parts:
+        torch.set_num_threads(1)  # part 4's budgets are process CPU seconds on one thread
+        for table in run_parts(parts, args.quick, DATA_DIR["cifar10"]):
+            print(table, flush=True)
+    if "6" in parts:
+        torch.set_num_threads(1)
+        print(markdown_table(["PTB language model (same recipe and seeds)", "parameters per seed",
+                              "test perplexity (mean ± std)"], part6(args.quick, DATA_DIR["ptb"])), flush=True)
     print(load_line())
 
 

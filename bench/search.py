@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from children import alternate_rounds, machine_lines, markdown_table  # bench/ is on sys.path
+from children import alternate_rounds, machine_lines, markdown_table, mean_std  # bench/ is on sys.path
 from nascli.data import ImageData
 from nascli.search.controller import Controller, ControllerConfig
 from nascli.data.spec import DataSpec
@@ -142,11 +142,6 @@ def _run_strategy(strategy: str, seed: int, cfg: BenchConfig, data: ImageData, s
         store.close()
 
 
-def _spread(values: list[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4f} ± {std:.4f}"
-
-
 def compare_strategies(cfg: BenchConfig, workdir: Path) -> tuple[list[list[str]], float]:
     data = _proxy_data(cfg)
     text = (REPO / "spaces" / "conv.space").read_text(encoding="utf-8")
@@ -163,10 +158,10 @@ def compare_strategies(cfg: BenchConfig, workdir: Path) -> tuple[list[list[str]]
     rows = []
     for strategy, rewards in runs.items():
         rows.append([strategy, str(len(rewards)), str(cfg.compare_budget),
-                     _spread([max(r) for r in rewards]),
-                     _spread([statistics.mean(sorted(r)[-5:]) for r in rewards]),
-                     _spread([statistics.mean(r[:quarter]) for r in rewards]),
-                     _spread([statistics.mean(r[-quarter:]) for r in rewards])])
+                     mean_std([max(r) for r in rewards]),
+                     mean_std([statistics.mean(sorted(r)[-5:]) for r in rewards]),
+                     mean_std([statistics.mean(r[:quarter]) for r in rewards]),
+                     mean_std([statistics.mean(r[-quarter:]) for r in rewards])])
     return rows, seconds
 
 

@@ -277,3 +277,21 @@ def test_plugin_ops_get_shared_weights_per_parameter_value(one_thread):
         rebuilt.load_state_dict({**rebuilt.state_dict(), **shared.child_tensors(arch, rebuilt)})
         torch.testing.assert_close(shared.run(arch, *_inputs(data), train=False), rebuilt.eval()(*_inputs(data)),
                                    rtol=0, atol=1e-6)
+
+
+def test_a_diverged_language_child_gets_no_reward_instead_of_crashing_the_search():
+    from types import SimpleNamespace
+
+    from nascli.search.enas.config import EnasConfig
+    from nascli.search.enas.phases import Phases
+
+    targets = torch.zeros(3, 2, dtype=torch.long)  # (T, B)
+    logits = torch.zeros(3, 2, 5)
+    logits[..., 0] = -1e6  # the right word is a million nats away: exp(loss) overflows a float
+    phases = Phases.__new__(Phases)  # only what reward() reads
+    phases.batches = SimpleNamespace(is_text=True, device="cpu", next_valid=lambda: (None, targets, False))
+    phases.shared = SimpleNamespace(run=lambda arch, inputs, state, train: (logits, "state"))
+    phases.amp, phases.valid_state, phases.config = False, None, EnasConfig.for_family("dag")
+    assert phases.reward(None) == 0.0
+    logits[..., 0] = 0.0  # uniform over 5 words: perplexity 5
+    assert phases.reward(None) == pytest.approx(phases.config.reward_c / 5)

@@ -106,8 +106,12 @@ class Phases:
             self.valid_state = None  # the text starts again: no history
         with autocast(self.batches.device, self.amp):
             logits, state = self.shared.run(arch, inputs, self.valid_state, train=False)
-            ppl = math.exp(float(loss_of(logits, targets)))
+            loss = float(loss_of(logits, targets))
         self.valid_state = state
+        try:
+            ppl = math.exp(loss)
+        except OverflowError:  # diverged shared weights: no reward, as for a NaN loss, rather than a crashed search
+            ppl = math.inf
         return self.config.reward_c / ppl if math.isfinite(ppl) else 0.0
 
     def controller_step(self, epoch: int, step: int) -> StepStats:
