@@ -27,7 +27,7 @@ CLASSES = 10
 
 def _load(path: Path) -> dict:
     with path.open("rb") as f:
-        return pickle.load(f, encoding="bytes")  # trusted input: the project's own data folder
+        return pickle.load(f, encoding="bytes")  # trusted: the project's own data folder (a maintainer script)
 
 
 def _first_per_class(batches: list[dict], per_class: int, label: bytes) -> dict:
