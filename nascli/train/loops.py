@@ -52,6 +52,11 @@ def _step(model: nn.Module, loss: Tensor, opt, sched, cfg: TrainConfig, where: s
     return value
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where `model`'s parameters live (the CPU for a model without any): evaluation batches go there."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 Inputs = Tensor | NormalisedImages  # indexing either gives a batch of model inputs
 
 
@@ -61,7 +66,7 @@ def accuracy(model: nn.Module, x: Inputs, y: Tensor, batch_size: int = 500, amp:
     diverged (argmax of NaN is noise)."""
     model.eval()
     correct = 0
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = model_device(model)
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size].to(device, non_blocking=True), y[i:i + batch_size].to(device, non_blocking=True)
         with autocast(str(device), amp):
@@ -115,7 +120,7 @@ def _detach(state):
 @single_thread()
 def perplexity(model: nn.Module, ids: Tensor, batch_size: int, bptt: int, amp: bool = False) -> float:
     model.eval()
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))  # where the model lives
+    device = model_device(model)
     data = batchify(ids, batch_size).to(device)
     state = model.init_state(batch_size)
     nll, count = 0.0, 0
