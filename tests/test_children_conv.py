@@ -239,3 +239,24 @@ def test_count_macs_of_grouped_convs_and_sequence_linears():
     assert count_macs(sep, torch.randn(3, 8, 8, 8)) == 4608 + 8192
     linear = nn.Linear(5, 7)  # a (T, B, in) input: every leading dim is a row
     assert count_macs(linear, torch.randn(3, 4, 5), examples=12) == 35
+
+
+def test_image_children_take_channels_last_input_and_compute_the_same():
+    # build_child hands image children a channels-last batch (faster on oneDNN); the weights keep their layout,
+    # so the result must equal the same module run on the plain NCHW batch.
+    from nascli.children import build_child
+
+    arch = sample_architecture(_compiled("enas_macro"), random.Random(3))
+    child = build_child(arch, CIFAR).eval()
+    seen = []
+    first_conv = next(m for m in child.modules() if isinstance(m, nn.Conv2d))
+    first_conv.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        fast = child(x)
+        child._forward_pre_hooks.clear()  # the same module without build_child's layout change
+        plain = child(x)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last) and not seen[0].is_contiguous()
+    assert seen[1].is_contiguous()
+    assert first_conv.weight.is_contiguous()
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
