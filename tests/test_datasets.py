@@ -142,6 +142,15 @@ def test_unreadable_image_is_named(tmp_path: Path) -> None:
     assert "bad.png" in str(info.value)
 
 
+def test_folder_named_like_an_image_is_named(tmp_path: Path) -> None:
+    # the listing goes by name (fast reloads); the cache key's stat must then refuse what is not a file
+    write_images(tmp_path / "d", {"a": 3, "b": 3})
+    (tmp_path / "d" / "b" / "album.png").mkdir()
+    with pytest.raises(DataError, match="not an image file") as info:
+        load_dataset("images", tmp_path / "d")
+    assert info.value.where.endswith("album.png")
+
+
 def test_val_class_missing_from_train(tmp_path: Path) -> None:
     write_images(tmp_path / "d" / "train", {"a": 3, "b": 3})
     write_images(tmp_path / "d" / "val", {"a": 1, "c": 1})

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import NamedTuple
 
 import numpy as np
@@ -46,9 +48,16 @@ class FileList:
         digest = hashlib.sha256(f"format {FORMAT}; size {image_size}\n".encode())
         skip = len(str(self.root)) + 1  # hash paths relative to the root, so a moved folder stays cached
         digest.update("\0".join([path[skip:] for path in self.files]).encode())
-        # One array of every (size, mtime) pair, hashed at once: per-file hashing would cost more than the stats.
-        stats = [(stat.st_size, stat.st_mtime_ns) for stat in map(os.stat, self.files)]
-        digest.update(np.array(stats, dtype=np.int64).tobytes())
+        # Every (size, mtime) pair in one flat array, hashed at once: per-file hashing would cost more than
+        # the stats. The stat also tells a file from a folder named like an image.
+        stats = array("q")
+        for path in self.files:
+            stat = os.stat(path)
+            if not S_ISREG(stat.st_mode):
+                raise DataError("not an image file (a folder or a special file named like one)", where=path)
+            stats.append(stat.st_size)
+            stats.append(stat.st_mtime_ns)
+        digest.update(stats.tobytes())
         return cache_root() / "images" / f"{digest.hexdigest()[:32]}.npy"
 
 

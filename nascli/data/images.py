@@ -28,15 +28,16 @@ SPLIT_DIRS = {"train": ("train",), "valid": ("val", "valid", "validation"), "tes
 def _class_files(folder: Path) -> dict[str, list[str]]:
     """Class name -> the paths of its image files (sorted), for the class subfolders of `folder`.
 
-    os.scandir tells files from folders without a stat per entry, which keeps a cached reload fast."""
+    A cached reload does little more than list these folders and stat each file (cache.py), so the
+    listing is by name only: a folder named like an image is caught by that stat, not by one here."""
     with os.scandir(folder) as entries:
         classes = sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
     if not classes:
         raise DataError("no class folders (expected one subfolder of images per class)", where=str(folder))
     found = {}
     for cls in classes:
-        with os.scandir(cls) as entries:
-            files = sorted(e.path for e in entries if e.name.lower().endswith(SUFFIXES) and e.is_file())
+        prefix = cls + os.sep
+        files = [prefix + name for name in sorted(os.listdir(cls)) if name.lower().endswith(SUFFIXES)]
         if not files:
             raise DataError(f"class folder has no images ({', '.join(SUFFIXES)})", where=cls)
         found[os.path.basename(cls)] = files
