@@ -195,7 +195,7 @@ def search(
         err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
         raise typer.Exit(128 + stop.signal)
     finally:
-        job.executor.close()
+        job.close()
         store.close()
     if failures:
         err.print(escape(failures), soft_wrap=True)

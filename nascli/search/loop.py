@@ -192,6 +192,10 @@ class Search:
         self._checkpoint()
         return stats
 
+    def close(self) -> None:
+        """Stop the executor's workers (the store is closed by its owner)."""
+        self.executor.close()
+
     def run(self, observe: Observer | None = None) -> None:
         """Search until `budget` children are trained; safe to stop and call again."""
         self.store.state = "running"

@@ -40,7 +40,6 @@ from ...space.compiler import CompiledSpace
 from ...train.loops import EVAL_BATCH, accuracy, perplexity
 from ..controller import Controller
 from ..evaluate import ChildResult, record_result
-from ..executor import InlineExecutor
 from .batches import Batches, epoch_seed
 from .phases import Phases, StepStats
 from .supernet import SharedWeights
@@ -70,8 +69,6 @@ class EnasSearch:
 
     def __init__(self, config, compiled: CompiledSpace, store: RunStore, data: Data):
         self.config, self.compiled, self.store, self.data = config, compiled, store, data
-        # the CLI closes a search's executor; ENAS trains in-process, in this executor's place
-        self.executor = InlineExecutor(data, config.executor, config.device)
         cfg = config.enas
         if cfg is None:
             raise RunError("strategy enas needs its settings (SearchConfig.enas; the CLI fills them in)",
@@ -118,6 +115,9 @@ class EnasSearch:
         if epoch_done:
             crash_point("enas_epoch")
         self.store.save_checkpoint({"strategy": self.state_dict(), "updated_through": self.epoch - 1})
+
+    def close(self) -> None:
+        """Nothing to stop: ENAS trains in this process, on no executor (the store is closed by its owner)."""
 
     def run(self, observe: Observer | None = None) -> None:
         """Train until the configured epochs are done, then derive `budget` children."""
