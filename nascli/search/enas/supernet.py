@@ -87,7 +87,8 @@ def family_of(arch: Architecture) -> Family:
                      where=arch.space)
 
 
-def _covering(compiled: CompiledSpace, depth: int | None = None, largest: tuple[str, ...] = ()) -> Iterator[Assignment]:
+def _covering(compiled: CompiledSpace, depth: int | None = None,
+              largest: tuple[str, ...] = ()) -> Iterator[Assignment]:
     """Assignments whose children together use every shared key: each op (with each value of each
     op parameter, such as a plugin's kernel) at each place, on each input; the choices named in
     `largest` at their largest value (a NAS conv's slices come from the largest tensor)."""
