@@ -67,6 +67,7 @@ def test_a_sliced_child_computes_what_build_child_computes(space, one_thread):
         expect = rebuilt.eval()(images)
         torch.testing.assert_close(shared.run(arch, images, train=False), expect, rtol=0, atol=1e-6)
         torch.testing.assert_close(shared.extract(arch).eval()(images), expect, rtol=0, atol=1e-6)
+        torch.testing.assert_close(shared.run(arch, images, train=True), rebuilt.train()(images), rtol=0, atol=1e-6)
 
 
 def test_a_conv_weight_is_the_filters_prefix_of_the_read_blocks_and_the_kernel_centre(one_thread):

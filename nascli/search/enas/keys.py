@@ -32,11 +32,12 @@ class Slice:
 
     def take(self, shared: Tensor) -> Tensor:
         out = shared
+        for dim, runs in enumerate(self.runs):  # views first, so that a concatenation copies only what is read
+            if runs is not None and len(runs) == 1:
+                out = out.narrow(dim, *runs[0])
         for dim, runs in enumerate(self.runs):
-            if runs is None:
-                continue
-            pieces = [out.narrow(dim, start, length) for start, length in runs]
-            out = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim)
+            if runs is not None and len(runs) > 1:
+                out = torch.cat([out.narrow(dim, start, length) for start, length in runs], dim)
         return out
 
 
