@@ -113,13 +113,6 @@ def test_a_child_trains_only_the_weights_it_picked(space, dataset, one_thread):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared.weights.values())
 
 
-def test_nas_conv_spaces_are_refused_with_the_reason(runner, tmp_path):
-    result = runner.invoke(app, ["search", "conv", "--strategy", "enas", "--run-dir", str(tmp_path / "r")])
-    assert result.exit_code == 2
-    assert "no one shape that every child could use" in result.output and "Traceback" not in result.output
-    assert not (tmp_path / "r").exists()
-
-
 def test_nas_tree_cell_shares_every_leaf_projection(one_thread):
     compiled, data, shared = _shared("rnn", "ptb")
     a, b = _two_archs(compiled)
@@ -221,7 +214,7 @@ def test_enas_resume_after_sigkill(runner, tmp_path):
         assert epochs[e] == kept[e]
 
 
-def _library_search(run_dir: Path, device: str = "cpu", amp: bool = False):
+def _library_search(run_dir: Path, device: str = "cpu", amp: bool = False, space: str = "enas_macro"):
     from nascli.data.spec import DataSpec
     from nascli.search.enas.config import EnasConfig, enas_controller
     from nascli.search.loop import SearchConfig
@@ -236,11 +229,12 @@ def _library_search(run_dir: Path, device: str = "cpu", amp: bool = False):
         "macro", hidden=16), enas=EnasConfig.for_family("macro", epochs=2, train_subset=24, batch_size=8,
                                                         controller_steps=1, controller_aggregate=2, valid_batch=8,
                                                         derive_subset=16))
-    return create_search("enas_macro", config, run_dir)
+    return create_search(space, config, run_dir)
 
 
-def test_ctrl_c_mid_epoch_then_resume_is_an_unbroken_search(tmp_path, one_thread):
-    unbroken = _library_search(tmp_path / "unbroken")
+@pytest.mark.parametrize("space", ["enas_macro", "conv_pool"])  # conv_pool: NAS conv slices (nas_conv.py)
+def test_ctrl_c_mid_epoch_then_resume_is_an_unbroken_search(space, tmp_path, one_thread):
+    unbroken = _library_search(tmp_path / "unbroken", space=space)
     unbroken.run()
     seen = []
 
@@ -249,7 +243,7 @@ def test_ctrl_c_mid_epoch_then_resume_is_an_unbroken_search(tmp_path, one_thread
         if event.kind == "batch" and event.epoch == 1 and event.done == 2:
             raise KeyboardInterrupt
 
-    broken = _library_search(tmp_path / "broken")
+    broken = _library_search(tmp_path / "broken", space=space)
     with pytest.raises(KeyboardInterrupt):
         broken.run(interrupt)
     broken.store.close()

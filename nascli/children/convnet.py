@@ -114,6 +114,7 @@ class NasConvNet(nn.Module):
             shapes[i] = (width_out, out_size(height, stride), out_size(width, stride))
         self.layers = nn.ModuleList(ops)
         self._wiring = wiring  # per layer: ((source slot, pad or None), ...)
+        self.widths = tuple(shape[0] for shape in shapes)  # channels of each slot's output (an ENAS slice reads them)
         read = {j for layer in layers for j in layer.inputs}
         self._loose = tuple(i for i in range(image) if i not in read)  # rule 2
         self._dead_after = _last_readers([tuple(layer.inputs) for layer in layers], image)

@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 def enas_config(config: SearchConfig, space: SearchSpace, shaping: dict, options: dict) -> SearchConfig:
     """`config` with ENAS's controller and phases for the space's family; given options (not None) win."""
     from ..search.enas.config import EnasConfig, enas_controller
-    from ..search.enas.supernet import space_family
+    from ..search.enas.supernet import search_depth, space_family
     from ..space.compiler import compile_space
 
-    family = space_family(compile_space(space))  # refuses a space whose children cannot share weights
+    compiled = compile_space(space)
+    family = space_family(compiled)  # refuses a space whose children cannot share weights
+    options = {**options, "depth": search_depth(compiled, options.get("depth"))}  # recorded: a resume keeps it
     enas = EnasConfig.for_family(family, **{k: v for k, v in options.items() if v is not None})
     return config.model_copy(update={"controller": enas_controller(family, **shaping), "enas": enas})
 
@@ -42,6 +44,8 @@ def print_settings(config: SearchConfig, family: str, console) -> None:
         f"then {config.budget} children derived")
     console.print(f"controller: {c.layers} x {c.hidden} LSTM, temperature {c.temperature}, tanh constant "
                   f"{c.tanh_constant}, op tanh reduce {c.op_tanh_reduce}")
+    if e.depth is not None:
+        console.print(f"children of {e.depth} layers (--depth; default: the first of the space's depth schedule)")
     ref = ", ".join(f"{k} {v}" for k, v in REFERENCE[family].items())
     console.print(f"[dim]CPU-sized defaults; the reference code uses {ref} "
                   f"(--epochs, --shared-batch-size, --controller-steps, --batch)[/]")

@@ -63,7 +63,7 @@ def _sigterm_as_interrupt(stop: _Stop) -> Iterator[None]:
 @command("search")
 def search(
     space: Annotated[Optional[str], typer.Argument(help="A .space file or bundled space name (not needed with --resume).")] = None,
-    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller), random (its control experiment) or enas (shared weights; ENAS spaces).")] = "reinforce",
+    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller), random (its control experiment) or enas (shared weights: ENAS, cell, NAS conv and tree-cell spaces).")] = "reinforce",
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
@@ -98,6 +98,7 @@ def search(
     controller_steps: Annotated[Optional[int], typer.Option(min=1, help="enas: controller steps per epoch (default: 5; the reference: 50, 30, 100).", rich_help_panel="ENAS")] = None,
     shared_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="enas: the shared weights' SGD learning rate (default: 0.05 (images, cosine to 5e-4 with restarts), 20 (text)).", rich_help_panel="ENAS")] = None,
     derive_subset: Annotated[Optional[int], typer.Option(min=1, help="enas: validation images (or tokens) each derived child is scored on (default: 1,000 images, 5,000 tokens).", rich_help_panel="ENAS")] = None,
+    depth: Annotated[Optional[int], typer.Option(min=1, help="enas: layers of a space with a depth schedule (conv, conv_strides, conv_pool), one the schedule reaches (default: its first, 6).", rich_help_panel="ENAS")] = None,
     shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch (default: 64; text 20).", rich_help_panel="ENAS")] = None,
     reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
     reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
@@ -113,6 +114,9 @@ def search(
     from ..train import RewardConfig
     from .progress import SearchView
 
+    if depth is not None and (resume is not None or strategy != "enas"):
+        raise RunError("--depth applies to a new --strategy enas search (a resume keeps the run's depth; the "
+                       "other strategies follow the space's depth schedule)")
     if resume is not None:
         if space is not None:
             run_space = RunStore.open_readonly(find_run(resume))
@@ -165,7 +169,7 @@ def search(
             config = enas_config(config, space_ir, shaping, dict(
                 epochs=epochs, train_subset=train_subset, controller_aggregate=batch, controller_lr=controller_lr,
                 entropy_weight=entropy_weight, controller_steps=controller_steps, lr=shared_lr,
-                batch_size=shared_batch_size, reward_c=reward_c, derive_subset=derive_subset))
+                batch_size=shared_batch_size, reward_c=reward_c, derive_subset=derive_subset, depth=depth))
         job = create_search(space, config, run_dir)
     store = job.store
     data = job.config.data

@@ -36,9 +36,10 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     compiled = compile_space(space)
     if config.strategy == "enas":
         from .enas.search import EnasSearch
-        from .enas.supernet import space_family
+        from .enas.supernet import search_depth, space_family
 
-        space_family(compiled)  # refuse a space whose children cannot share weights before the folder exists
+        # refuse a space whose children cannot share weights (ops, sizes) before the folder exists
+        space_family(compiled, search_depth(compiled, config.enas.depth if config.enas else None), data.task)
         store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
         return EnasSearch(config, compiled, store, data)
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)

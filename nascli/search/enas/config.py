@@ -24,6 +24,7 @@ class EnasConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     epochs: int = Field(2, ge=1)  # alternations of the two phases
+    depth: int | None = Field(None, ge=1)  # layers of a space with a depth schedule; None: its first (`search_depth`)
     # (a) shared weights: SGD, one sampled child per training minibatch
     batch_size: int = Field(64, ge=1)  # images, or token streams for a language model
     train_subset: int | None = Field(None, ge=1)  # training images (tokens) per epoch; None: all
@@ -63,7 +64,8 @@ class EnasConfig(BaseModel):
 
     @classmethod
     def for_family(cls, family: str, **changes) -> "EnasConfig":
-        """CPU-sized defaults for a family (macro, micro, dag; tree as dag, dense as micro), with `changes` applied."""
+        """CPU-sized defaults for a family (macro, micro, dag; tree as dag, dense as micro, nas as macro), with
+        `changes` applied."""
         return cls(**{**_FAMILY[family], **changes})
 
 
@@ -79,6 +81,10 @@ _FAMILY: dict[str, dict] = {
 
 _FAMILY["tree"] = _FAMILY["dag"]  # the NAS tree cell: trained like ENAS's recurrent cell
 _FAMILY["dense"] = _FAMILY["micro"]  # dense cells (NAS-Bench-201): trained like ENAS's micro cells
+# NAS-wired conv layers (conv, conv_strides, conv_pool): whole conv networks with anchor (skip) decisions, as
+# ENAS macro's, so trained like it, the skip penalty included (papers.md: NAS has none; we keep ENAS's, which also
+# keeps the sampled children from drifting to dense wiring, whose concatenated inputs make every layer wider)
+_FAMILY["nas"] = _FAMILY["macro"]
 
 # Where the CPU defaults are smaller than the reference scripts (shown at start).
 REFERENCE: dict[str, dict] = {
@@ -95,6 +101,7 @@ CONTROLLER: dict[str, dict] = {
 }
 REFERENCE["tree"], CONTROLLER["tree"] = REFERENCE["dag"], CONTROLLER["dag"]
 REFERENCE["dense"], CONTROLLER["dense"] = REFERENCE["micro"], CONTROLLER["micro"]
+REFERENCE["nas"], CONTROLLER["nas"] = REFERENCE["macro"], CONTROLLER["macro"]
 
 
 def enas_controller(family: str, **changes) -> ControllerConfig:

@@ -70,9 +70,9 @@ class Phases:
         start = time.perf_counter()
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, salt=2))
         with torch.no_grad():
-            sample = self.controller.sample(self.batches.count(), None, generator)
+            sample = self.controller.sample(self.batches.count(), self.shared.depth, generator)
         self.controller_seconds += time.perf_counter() - start
-        return [architecture(self.shared.compiled, a) for a in sample.assignments]
+        return [architecture(self.shared.compiled, a, self.shared.depth) for a in sample.assignments]
 
     def shared_batch(self, epoch: int, index: int, arch: Architecture) -> float:
         """One SGD step of the shared weights on training minibatch `index`, through `arch`."""
@@ -123,11 +123,11 @@ class Phases:
         hooks = [h.register_forward_hook(lambda _m, _i, out: skip_logits.append(out))
                  for h in self.controller.heads if isinstance(h, AnchorHead)] if cfg.skip_weight else []
         try:
-            sample = self.controller.sample(cfg.controller_aggregate, None, generator)
+            sample = self.controller.sample(cfg.controller_aggregate, self.shared.depth, generator)
         finally:
             for hook in hooks:
                 hook.remove()
-        archs = [architecture(self.shared.compiled, a) for a in sample.assignments]
+        archs = [architecture(self.shared.compiled, a, self.shared.depth) for a in sample.assignments]
         spent = time.perf_counter() - start
         scores = [self.reward(arch) for arch in archs]
         start = time.perf_counter()

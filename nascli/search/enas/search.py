@@ -42,7 +42,7 @@ from ..controller import Controller
 from ..evaluate import ChildResult, record_result
 from .batches import Batches, epoch_seed
 from .phases import Phases, StepStats
-from .supernet import SharedWeights
+from .supernet import SharedWeights, search_depth
 
 
 @dataclass
@@ -76,7 +76,8 @@ class EnasSearch:
         torch.manual_seed(config.seed)
         # built on the CPU (the same initial weights whatever the device), then moved; the controller stays
         # on the CPU (see phases.py)
-        self.shared = SharedWeights(compiled, data.task, config.child).to(config.device)
+        self.shared = SharedWeights(compiled, data.task, config.child, search_depth(compiled, cfg.depth)).to(
+            config.device)
         self.controller = Controller(compiled, config.controller)
         self.batches = Batches(data, cfg, config.seed, config.device)
         self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed, config.train.amp)
@@ -176,9 +177,9 @@ class EnasSearch:
         if missing > 0:
             generator = torch.Generator().manual_seed(epoch_seed(self.config.seed, step, salt=self.config.budget))
             with torch.no_grad():
-                sample = self.controller.sample(missing, None, generator)
-            archs = [architecture(self.compiled, a) for a in sample.assignments]
-            self.store.add_children(step, None, [(a.tokens, a.model_dump_json()) for a in archs])
+                sample = self.controller.sample(missing, self.shared.depth, generator)
+            archs = [architecture(self.compiled, a, self.shared.depth) for a in sample.assignments]
+            self.store.add_children(step, self.shared.depth, [(a.tokens, a.model_dump_json()) for a in archs])
         pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
         observe(EnasEvent("deriving", step, total=len(pending)))
         for record in pending:

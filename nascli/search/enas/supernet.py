@@ -29,12 +29,23 @@ What is shared, per family (the key of every child tensor is `_key`'s):
   tensors (embedding, decoder, each leaf's W_x and W_h; inner nodes, combines,
   activations and the memory-cell wiring have no weights), so all are shared
   by name: a leaf keeps its projections whatever it combines them with.
-NAS conv children (`conv`, `max_pool` layers) are refused with the reason: a
-layer's input is the concatenation of a sampled set of layers with sampled
-widths and kernels, so its weight has no fixed shape to share.
+- NAS conv layers (`NasConvNet`: spaces conv, conv_strides, conv_pool): per
+  (layer, op) one tensor at the largest shape it takes in the space, and the
+  classifier over every layer's widest output; a child takes once-for-all
+  slices of them: its filters' prefix, the centre of the largest kernel, and
+  the block of each source it reads (nas_conv.py says how, and which ops it
+  refuses: those whose weights are more than one convolution over the
+  concatenated inputs and batch norms over its filters, such as `mbconv`).
+  Every child of a space with a depth schedule has the same depth
+  (`search_depth`): one super-network is trained, so the depth does not grow.
 
-The super-network's tensors are taken from children that `build_child` builds
-with its usual initialisation, chosen to cover every key (`_covering`).
+A child's tensor is a whole shared tensor or a `Slice` of one (keys.py): ENAS
+micro's output conv and the NAS conv layers. The super-network's tensors are
+taken from children that `build_child` builds with its usual initialisation,
+chosen to cover every key (`_covering`); NAS conv tensors from each (layer,
+op)'s module built by the same factory at its largest shape (`NasLayout`).
+Weight decay and SGD momentum act on a whole shared tensor once it has a
+gradient, as in once-for-all's training, also where this child did not read it.
 """
 
 from __future__ import annotations
@@ -50,17 +61,19 @@ from ...arch.tokens import Assignment
 from ...children import ChildConfig, build_child
 from ...children.convnet import uses_nas_wiring
 from ...data.base import Task
-from ...errors import ChildError
+from ...errors import ChildError, RunError
 from ...space.compiler import CompiledSpace
+from .keys import Key, Slice, op_key
+from .nas_conv import SLICED, NasLayout
 
-Family = str  # "macro" | "micro" | "dense" | "dag" | "tree"
+Family = str  # "macro" | "nas" | "micro" | "dense" | "dag" | "tree"
 LANGUAGE_FAMILIES = ("dag", "tree")
 
 
 def family_of(arch: Architecture) -> Family:
     """Which ENAS family an architecture belongs to; ChildError where weights cannot be shared."""
-    if arch.layers and not uses_nas_wiring(arch.layers):  # any registered op (plugins too) wired as ENAS macro
-        return "macro"
+    if arch.layers and arch.cells is None:  # any registered op (plugins too), wired as ENAS macro or as NAS
+        return "nas" if uses_nas_wiring(arch.layers) else "macro"
     if arch.cells:
         return "micro"
     if arch.dense:
@@ -69,16 +82,17 @@ def family_of(arch: Architecture) -> Family:
         return "dag"
     if arch.tree:
         return "tree"
-    raise ChildError("ENAS shares weights only in ENAS macro wiring, cell spaces (ENAS micro, DARTS-like, dense "
-                     "NAS-Bench-201 cells), ENAS's recurrent cell and the NAS tree cell: a NAS conv layer reads the "
-                     "concatenation of a sampled set of layers with sampled filter counts and kernel sizes, so "
-                     "its weight has no one shape that every child could use", where=arch.space)
+    raise ChildError("ENAS shares weights only in conv networks (ENAS macro and NAS wiring), cell spaces (ENAS "
+                     "micro, DARTS-like, dense NAS-Bench-201 cells), ENAS's recurrent cell and the NAS tree cell",
+                     where=arch.space)
 
 
-def _covering(compiled: CompiledSpace) -> Iterator[Assignment]:
+def _covering(compiled: CompiledSpace, depth: int | None = None,
+              largest: tuple[str, ...] = ()) -> Iterator[Assignment]:
     """Assignments whose children together use every shared key: each op (with each value of each
-    op parameter, such as a plugin's kernel) at each place, on each input."""
-    decisions = compiled.decisions(compiled.max_depth)
+    op parameter, such as a plugin's kernel) at each place, on each input; the choices named in
+    `largest` at their largest value (a NAS conv's slices come from the largest tensor)."""
+    decisions = compiled.decisions(depth)
     ops = max((len(d.options) for d in decisions if d.kind == "choice" and d.condition is None), default=1)
     inputs = max((len(d.candidates) for d in decisions if d.kind == "index"), default=1)
     nested: dict[str, int] = {}  # an op's own parameters: per name, the most values it takes
@@ -89,7 +103,9 @@ def _covering(compiled: CompiledSpace) -> Iterator[Assignment]:
         picks = dict(zip(nested, params))
         assignment: Assignment = {}
         for d in decisions:
-            if d.kind == "choice":
+            if d.kind == "choice" and d.name in largest:
+                assignment[d.path] = max(o.value for o in d.options)
+            elif d.kind == "choice":
                 assignment[d.path] = d.options[picks.get(d.name, op) % len(d.options)].value
             elif d.kind == "anchor":  # every skip: every skip's batch norm and reduction exists
                 assignment[d.path] = tuple(d.candidates)
@@ -98,25 +114,16 @@ def _covering(compiled: CompiledSpace) -> Iterator[Assignment]:
         yield assignment
 
 
-Key = tuple[str, tuple[int, ...] | None]  # shared key; for a sliced weight, the state blocks taken
-
-
-def _op_key(layer) -> str:
-    """A layer's op and the parameters that shape it (a plugin's kernel, say); the width is the space's."""
-    shape = ",".join(f"{k}={v}" for k, v in sorted(layer.params.items()) if k != "filters")
-    return (f"{layer.op}[{shape}]" if shape else layer.op).replace(".", "_")  # no '.' in a parameter name
-
-
 def _macro_key(parts: list[str], arch: Architecture, child: nn.Module) -> Key:
     if parts[0] == "layers" and parts[2] == "op":  # layers.i.op.* -> one module per (layer, op and its params)
-        return f"layers:{parts[1]}:{_op_key(arch.layers[int(parts[1])])}:" + ":".join(parts[3:]), None
+        return f"layers:{parts[1]}:{op_key(arch.layers[int(parts[1])])}:" + ":".join(parts[3:]), None
     if parts[0] == "reductions":  # reductions.i.k.* -> per (point, earlier layer halved)
         layer = child._reduced[int(parts[1])][int(parts[2])]
         return f"reductions:{parts[1]}:from{layer}:" + ":".join(parts[3:]), None
     return ":".join(parts), None
 
 
-def _micro_key(parts: list[str], child: nn.Module) -> Key:
+def _micro_key(parts: list[str], tensor: Tensor, arch: Architecture, child: nn.Module) -> Key:
     if parts[0] != "cells":
         return ":".join(parts), None
     c, cell_module = int(parts[1]), child.cells[int(parts[1])]
@@ -128,7 +135,10 @@ def _micro_key(parts: list[str], child: nn.Module) -> Key:
     if parts[2] == "fit":  # cells.c.fit.k.* -> per loose cell input
         return f"cells:{c}:fit:from{cell_module._loose[int(parts[3])]}:" + ":".join(parts[4:]), None
     if parts[2:] == ["combine", "1", "weight"]:  # 1x1 conv over the loose ends: their blocks of one weight
-        return f"cells:{c}:combine:1:weight", cell_module._loose
+        loose = cell_module._loose
+        width = tensor.shape[1] // len(loose)  # per state
+        whole = (tensor.shape[0], width * _states(arch), *tensor.shape[2:])  # one block per state
+        return f"cells:{c}:combine:1:weight", Slice((None, tuple((b * width, width) for b in loose)), whole)
     return ":".join(parts), None
 
 
@@ -151,43 +161,84 @@ def _states(arch: Architecture) -> int:
     return arch.cells[0].inputs + len(arch.cells[0].nodes)
 
 
-def space_family(compiled: CompiledSpace) -> Family:
-    """The ENAS family of a space's children; ChildError (with the reason) where weights cannot be shared."""
-    return family_of(architecture(compiled, next(_covering(compiled)), compiled.max_depth))
+def _largest_archs(compiled: CompiledSpace, depth: int | None) -> list[Architecture]:
+    """A NAS conv space's largest children: every skip on, each `SLICED` choice at its largest, and
+    each value of the other choices (an op, a pool's size) in one of them."""
+    unique = {tuple(a.items()): a for a in _covering(compiled, depth, largest=SLICED)}
+    return [architecture(compiled, a, depth) for a in unique.values()]
+
+
+def search_depth(compiled: CompiledSpace, depth: int | None) -> int | None:
+    """The one depth ENAS searches a space at: `depth`, or, for a space with a depth schedule, its first
+    (NAS's starting depth; ENAS trains one super-network, so it does not grow); None without a schedule."""
+    if not compiled.depths:
+        if depth is not None:
+            raise RunError(f"{compiled.name} has no depth schedule (`layers N from M grow ...`); leave --depth out",
+                           where=compiled.name)
+        return None
+    if depth is None:
+        return compiled.depths[0]
+    if depth not in compiled.depths:
+        raise RunError(f"depth {depth} is not one {compiled.name}'s schedule reaches "
+                       f"({', '.join(map(str, compiled.depths))})", where=compiled.name)
+    return depth
+
+
+def space_family(compiled: CompiledSpace, depth: int | None = None, task: Task | None = None) -> Family:
+    """The ENAS family of a space's children at `depth` (None: the deepest); ChildError (with the
+    reason) where weights cannot be shared. Given the task, a NAS conv space's ops and the size of its
+    largest tensors are checked too (`NasLayout.check`)."""
+    family = family_of(architecture(compiled, next(_covering(compiled, depth)), depth))
+    if family == "nas" and task is not None:
+        NasLayout(_largest_archs(compiled, depth), task.channels, task.classes).check(compiled.name)
+    return family
 
 
 class SharedWeights(nn.Module):
     """The super-network: `weights` and `stats` hold every child tensor under its shared key."""
 
-    def __init__(self, compiled: CompiledSpace, task: Task, config: ChildConfig):
+    def __init__(self, compiled: CompiledSpace, task: Task, config: ChildConfig, depth: int | None = None):
         super().__init__()
-        self.compiled, self.task, self.config = compiled, task, config
-        self.family = space_family(compiled)
+        self.compiled, self.task, self.config, self.depth = compiled, task, config, depth
+        self.family = space_family(compiled, depth, task)
         self.weights = nn.ParameterDict()
         self.stats = nn.Module()  # batch-norm running statistics, one buffer per key
-        for assignment in _covering(compiled):
-            arch = architecture(compiled, assignment, compiled.max_depth)
-            child = build_child(arch, task, config)
-            for name, tensor in _tensors(child):
-                key, blocks = self.key(name, arch, child)
-                if key in self.weights or key in self.stats._buffers:
-                    continue
-                if blocks is not None:  # made whole: one block per state, initialised as a conv of that fan-in
-                    whole = tensor.new_empty(tensor.shape[0], tensor.shape[1] // len(blocks) * _states(arch),
-                                             *tensor.shape[2:])
-                    tensor = nn.Parameter(nn.init.kaiming_uniform_(whole, a=5 ** 0.5))
-                if isinstance(tensor, nn.Parameter):
-                    self.weights[key] = nn.Parameter(tensor.detach().clone())
-                else:
-                    self.stats.register_buffer(key, tensor.detach().clone())
+        self.layout = None  # NAS conv: the largest tensors' layout, from which children take slices
+        if self.family == "nas":
+            self.layout = NasLayout(_largest_archs(compiled, depth), task.channels, task.classes)
+        for key, tensor in self.layout.tensors() if self.layout else self._covered():
+            if isinstance(tensor, nn.Parameter):
+                self.weights[key] = nn.Parameter(tensor.detach().clone())
+            else:
+                self.stats.register_buffer(key, tensor.detach().clone())
 
-    def key(self, name: str, arch: Architecture, child: nn.Module) -> Key:
-        """The shared key of a child tensor `name` (and the state blocks it takes, for a sliced one)."""
+    def _covered(self) -> Iterator[tuple[str, Tensor]]:
+        """(key, tensor) of each key's first use in the covering children, grown whole where sliced."""
+        for assignment in _covering(self.compiled, self.depth):
+            arch = architecture(self.compiled, assignment, self.depth)
+            child = build_child(arch, self.task, self.config)
+            for name, tensor in _tensors(child):
+                key, part = self.key(name, tensor, arch, child)
+                if self._shared(key) is not None:
+                    continue
+                if part is not None:  # grown whole (one block per state), initialised as a conv of that fan-in
+                    tensor = nn.Parameter(nn.init.kaiming_uniform_(tensor.new_empty(part.whole), a=5 ** 0.5))
+                yield key, tensor
+
+    def _shared(self, key: str) -> Tensor | None:
+        return self.weights[key] if key in self.weights else self.stats._buffers.get(key)
+
+    def key(self, name: str, tensor: Tensor, arch: Architecture, child: nn.Module) -> Key:
+        """The shared key of a child tensor `name` (and the part of the shared tensor it is, if a part)."""
         parts = name.split(".")
+        if self.family == "nas":
+            key = self.layout.key(name, arch)
+            full = self._shared(key)
+            return key, None if full is None else self.layout.slice(name, tensor.shape, full.shape, child)
         if self.family == "macro":
             return _macro_key(parts, arch, child)
         if self.family == "micro":
-            return _micro_key(parts, child)
+            return _micro_key(parts, tensor, arch, child)
         if self.family == "dense":
             return _dense_key(parts, arch)
         if self.family == "dag":
@@ -200,16 +251,13 @@ class SharedWeights(nn.Module):
             raise ChildError(f"a {family_of(arch)} child cannot run on {self.family} shared weights",
                              where=arch.space)
         out = {}
-        for name, _ in _tensors(child):
-            key, blocks = self.key(name, arch, child)
-            if key not in self.weights and key not in self.stats._buffers:
+        for name, tensor in _tensors(child):
+            key, part = self.key(name, tensor, arch, child)
+            shared = self._shared(key)
+            if shared is None:
                 raise ChildError(f"no shared weight for {name} ({key}): an op parameter the covering children "
                                  "did not reach", where=arch.tokens)
-            shared = self.weights[key] if key in self.weights else self.stats._buffers[key]
-            if blocks is not None:
-                width = shared.shape[1] // _states(arch)
-                shared = torch.cat([shared.narrow(1, b * width, width) for b in blocks], 1)
-            out[name] = shared
+            out[name] = shared if part is None else part.take(shared)
         return out
 
     def skeleton(self, arch: Architecture) -> nn.Module:
