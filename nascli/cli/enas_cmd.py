@@ -38,7 +38,8 @@ def print_settings(config: SearchConfig, family: str, console) -> None:
     console.print(
         f"{e.epochs} epochs; each: shared weights on {e.train_subset or 'all'} training "
         f"{'tokens' if text else 'images'} in minibatches of {e.batch_size} {unit} (SGD lr {e.lr:g}, "
-        f"{e.schedule}), then {e.controller_steps} controller steps x {e.controller_aggregate} children "
+        f"{e.schedule}), then {e.controller_steps} controller steps x {e.controller_aggregate} children, each "
+        f"rewarded on {e.reward_batch} validation {unit} "
         f"(Adam lr {e.controller_lr:g}, entropy weight {e.entropy_weight:g}"
         f"{f', skip target {e.skip_target:g} weight {e.skip_weight:g}' if e.skip_weight else ''}); "
         f"then {config.budget} children derived")

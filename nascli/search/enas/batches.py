@@ -1,9 +1,9 @@
 """Minibatches for ENAS's two phases: training batches per epoch, and a cycle of validation batches.
 
 Images: an epoch is a seeded permutation of (a subset of) the training split,
-augmented as children are; a reward reads the next `valid_batch` validation
+augmented as children are; a reward reads the next `reward_batch` validation
 images. Text: an epoch is the BPTT windows of `batch_size` streams of the
-training ids; a reward reads the next window of `valid_batch` validation
+training ids; a reward reads the next window of `reward_batch` validation
 streams. Minibatches come on the search's device: token streams are copied
 there once, images one minibatch at a time. Both orders depend only on (seed, epoch) and a position, so a search
 resumed mid-epoch sees the batches it would have seen.
@@ -36,7 +36,7 @@ class Batches:
         if self.is_text:  # token streams are small: moved to the device once, windows are views
             ids = data.train[: config.train_subset] if config.train_subset else data.train
             self._train_windows = list(bptt_batches(batchify(ids, config.batch_size).to(device), config.bptt))
-            self._valid_windows = list(bptt_batches(batchify(data.valid, config.valid_batch).to(device),
+            self._valid_windows = list(bptt_batches(batchify(data.valid, config.reward_batch).to(device),
                                                     config.bptt))
         else:
             self._train_count = min(len(data.train_x), config.train_subset or len(data.train_x))
@@ -63,7 +63,7 @@ class Batches:
             index = self.valid_position % len(self._valid_windows)
             inputs, targets = self._valid_windows[index]
         else:
-            n, size = len(self.data.valid_x), self.config.valid_batch
+            n, size = len(self.data.valid_x), self.config.reward_batch
             index = (self.valid_position * size) % n
             inputs, targets = self._to_device(self.data.valid_x[index:index + size],
                                               self.data.valid_y[index:index + size])

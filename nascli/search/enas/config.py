@@ -47,10 +47,17 @@ class EnasConfig(BaseModel):
     skip_target: float = Field(0.4, gt=0, lt=1)
     skip_weight: float | None = Field(None, ge=0)  # macro: weight x KL(skip rate || target) in the loss
     baseline_decay: float = Field(0.99, ge=0, lt=1)
-    valid_batch: int = Field(100, ge=1)  # images (or token streams x bptt) per reward
+    # images (or token streams x bptt) per reward; None: `batch_size`, as the reference's reward minibatch
+    # (shuffle_batch(..., batch_size=self.batch_size) in its children's build_valid_rl)
+    valid_batch: int | None = Field(None, ge=1)
     reward_c: float = Field(80.0, gt=0)  # language models: reward = c / validation perplexity
     # deriving (how many children: the search's budget)
     derive_subset: int | None = Field(1000, ge=1)  # validation images (tokens) each is scored on; None: all
+
+    @property
+    def reward_batch(self) -> int:
+        """Validation images (or token streams) each reward reads."""
+        return self.valid_batch or self.batch_size
 
     def lr_at(self, epoch: int) -> float:
         """The shared weights' learning rate in `epoch` (0-based): set per epoch, as the reference does."""

@@ -25,6 +25,7 @@ and before the run is marked finished).
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -37,6 +38,7 @@ from ...errors import ChildError, RunError
 from ...runs import EpochRecord, RunStore
 from ...runs.crashpoints import crash_point
 from ...space.compiler import CompiledSpace
+from ...threads import single_thread
 from ...train.loops import EVAL_BATCH, accuracy, perplexity
 from ..controller import Controller
 from ..evaluate import ChildResult, record_result
@@ -124,13 +126,15 @@ class EnasSearch:
         """Train until the configured epochs are done, then derive `budget` children."""
         observe = observe or (lambda event: None)
         self.store.state = "running"
-        try:
-            while self.epoch < self.config.enas.epochs:
-                self._run_epoch(observe)
-        except KeyboardInterrupt:
-            self._checkpoint()  # at the last finished minibatch or controller step
-            raise
-        self._derive(observe)
+        # a language model steps through time in small matrix products: one thread, as fit_language trains
+        with single_thread() if self.batches.is_text else nullcontext():
+            try:
+                while self.epoch < self.config.enas.epochs:
+                    self._run_epoch(observe)
+            except KeyboardInterrupt:
+                self._checkpoint()  # at the last finished minibatch or controller step
+                raise
+            self._derive(observe)
         crash_point("finish")
         self.store.state = "finished"
         self.store.set_meta("finished_at", time.time())
