@@ -13,6 +13,9 @@ both alike, and reports medians (ratios are the median of per-round ratios).
    wrapper; training tokens/s (batch 32, bptt 35, embedded PTB vocabulary).
 3. Achieved GFLOP/s of the conv child's training (6 x MACs per image x images/s)
    as a fraction of a 2048x2048 fp32 torch.mm timed in the same rounds.
+4. Input layout: per bundled image space, two sampled children's training steps
+   (batch 64, 1 thread) with build_child's channels-last input vs the same
+   children fed NCHW (the pre-hook removed).
 """
 
 from __future__ import annotations
@@ -313,6 +316,31 @@ def bench_language(rounds: int, steps_per_round: int) -> tuple[list[list[str]], 
     return rows, notes
 
 
+LAYOUT_SPACES = {"enas_macro": None, "enas_micro": None, "conv": 6, "conv_pool": 6, "nb201": None, "darts": None,
+                 "mobilenet": None}  # space -> depth (None: the space's own)
+
+
+def bench_layout(rounds: int) -> list[list[str]]:
+    """Training images/s of channels-last vs NCHW input, per image space (1 thread)."""
+    torch.set_num_threads(1)
+    data = load_dataset("cifar10")
+    x, y = data.train_x[:64], data.train_y[:64]
+    rows = []
+    for space, depth in LAYOUT_SPACES.items():
+        compiled, rng = compile_space(load_space(space)), random.Random(0)
+        last = [build_child(sample_architecture(compiled, rng, depth), data.task) for _ in range(2)]
+        nchw = [copy.deepcopy(child) for child in last]
+        for child in nchw:
+            child._forward_pre_hooks.clear()
+        steps = {name: [train_stepper(c, lambda m: F.cross_entropy(m(x), y), 0.01, None) for c in children]
+                 for name, children in (("last", last), ("nchw", nchw))}
+        samples = alternate_rounds({name: (lambda name=name: 2 * len(x) / sum(step() for step in steps[name]))
+                                    for name in steps}, rounds)
+        rows.append([space, f"{statistics.median(samples['last']):.1f}", f"{statistics.median(samples['nchw']):.1f}",
+                     f"{median_ratio(samples['last'], samples['nchw']):.2f}×"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller version (< 2 minutes)")
@@ -328,6 +356,8 @@ def main() -> None:
     print("\nChecks passed: conv twins have equal parameter counts and outputs; naive LM has equal outputs.")
     print(f"conv child: {CONV_TOKENS}")
     print("\n".join(notes))
+    print("\n### Input layout: channels-last (build_child's) vs NCHW, training images/s, 1 thread, batch 64\n")
+    print(markdown_table(["space", "channels-last", "NCHW", "speed-up"], bench_layout(conv_rounds)))
     print(f"wall time: {time.perf_counter() - began:.0f} s")
 
 

@@ -7,7 +7,8 @@
    rewarded on a validation minibatch, then the derived children) against
    training children from scratch at the search's default proxy
    (`nascli search`'s 2 epochs on 400 images or 20,000 tokens), for
-   enas_macro and enas_micro on cifar10-mini and enas_rnn on ptb-mini.
+   enas_macro and enas_micro on cifar10-mini and enas_rnn on ptb-mini; the median of `--repeats` ENAS
+   runs against the mean of as many scratch children.
 2. One ENAS epoch of nascli against NNI 3.0's one-shot ENAS
    (/work/shared/peers/nni_enas_macro.py) on a 6-layer, 24-channel macro space,
    the same 4,577 training images, batch 64, 2 threads, alternating the two;
@@ -104,12 +105,14 @@ def scratch_seconds(space: str, dataset: str, children: int) -> float:
     return (time.process_time() - start) / children
 
 
-def part1(scratch_children: int) -> tuple[list[list[str]], list[list[str]]]:
+def part1(repeats: int) -> tuple[list[list[str]], list[list[str]]]:
+    """Per space: the median-CPU of `repeats` ENAS runs, and the mean CPU of `repeats` scratch children."""
     rates, shares = [], []
     for space, sizes in PART1.items():
         dataset = DATASET[space]
-        run = enas_run(space, dataset, budget=5, **sizes)
-        per_scratch = scratch_seconds(space, dataset, scratch_children)
+        runs = sorted((enas_run(space, dataset, budget=5, **sizes) for _ in range(repeats)), key=lambda r: r["cpu"])
+        run = runs[len(runs) // 2]
+        per_scratch = scratch_seconds(space, dataset, repeats)
         enas_rate = run["rewarded"] / (run["cpu"] / 60)
         scratch_rate = 60 / per_scratch
         rates.append([space, f"{run['rewarded']} in {run['cpu']:.0f} CPU-s", f"{enas_rate:,.0f}",
@@ -183,7 +186,7 @@ def main() -> None:
     parser.add_argument("--parts", default="1,2", help="comma-separated parts to run (3 comes with 1, 5 needs 4)")
     parser.add_argument("--nni", default=str(Path.home() / "nni-venv" / "bin" / "python"))
     parser.add_argument("--rounds", type=int, default=2, help="alternating NNI / nascli rounds in part 2")
-    parser.add_argument("--scratch-children", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="part 1: ENAS runs (median) and scratch children")
     parser.add_argument("--quick", action="store_true", help="parts 4-6 with tiny settings (a smoke run)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -192,7 +195,7 @@ def main() -> None:
     print(load_line())
     if "1" in parts:
         torch.set_num_threads(2)
-        rates, shares = part1(args.scratch_children)
+        rates, shares = part1(args.repeats)
         print(markdown_table(["space", "ENAS: children rewarded", "per CPU-min", "from scratch (default proxy)",
                               "per CPU-min", "ENAS / scratch"], rates))
         print(markdown_table(["space", "ENAS epoch s", "controller s", "controller share"], shares))
