@@ -96,8 +96,9 @@ def test_killing_the_search_leaves_no_orphan_workers(tmp_path):
 
 
 def test_ctrl_c_while_workers_start_prints_no_worker_tracebacks(tmp_path):
-    cmd = [sys.executable, "-m", "nascli", "search", "conv", "--budget", "4", "--workers", "2", *FAST,
-           "--run-dir", str(tmp_path / "r")]
+    # children long enough that the search cannot finish between the workers' start and the signal
+    cmd = [sys.executable, "-m", "nascli", "search", "conv", "--budget", "4", "--workers", "2", "--epochs", "5",
+           "--train-subset", "512", "--run-dir", str(tmp_path / "r")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)
     _wait_for(lambda: len(_children_of(proc.pid)) >= 2, 120, proc)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to every process of the group
