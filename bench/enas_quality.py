@@ -52,8 +52,8 @@ class QualityConfig:
 
 
 FULL = QualityConfig(budget_cpu=40, seeds=3, scratch_subset=128,
-                     enas=dict(epochs=3, train_subset=256, controller_steps=2, controller_aggregate=10,
-                               derive_subset=100), enas_derived=8,
+                     enas=dict(epochs=7, train_subset=256, controller_steps=2, controller_aggregate=10,
+                               derive_subset=100), enas_derived=15,
                      retrain_subset=512, retrain_epochs=1, fidelity_children=5, fidelity_epochs=2, fidelity_subset=256)
 QUICK = QualityConfig(budget_cpu=4, seeds=1, scratch_subset=16,
                       enas=dict(epochs=1, train_subset=16, controller_steps=1, controller_aggregate=2,
