@@ -289,3 +289,16 @@ def test_a_diverged_language_child_gets_no_reward_instead_of_crashing_the_search
     assert phases.reward(None) == 0.0
     logits[..., 0] = 0.0  # uniform over 5 words: perplexity 5
     assert phases.reward(None) == pytest.approx(phases.config.reward_c / 5)
+
+
+def test_a_reward_reads_one_training_minibatch_of_validation_images():
+    # the reference rewards a child on shuffle_batch(..., batch_size=self.batch_size) of validation images
+    from nascli.search.enas.batches import Batches
+    from nascli.search.enas.config import EnasConfig
+
+    data = load_dataset("cifar10")
+    config = EnasConfig.for_family("macro", batch_size=12)
+    inputs, targets, _ = Batches(data, config, seed=0).next_valid()
+    assert config.reward_batch == 12 and inputs.shape[0] == 12 and targets.shape == (12,)
+    assert EnasConfig.for_family("macro", batch_size=12, valid_batch=5).reward_batch == 5
+    assert EnasConfig.for_family("dag").reward_batch == 10  # text: 10 streams of bptt tokens

@@ -99,7 +99,7 @@ def search(
     shared_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="enas: the shared weights' SGD learning rate (default: 0.05 (images, cosine to 5e-4 with restarts), 20 (text)).", rich_help_panel="ENAS")] = None,
     derive_subset: Annotated[Optional[int], typer.Option(min=1, help="enas: validation images (or tokens) each derived child is scored on (default: 1,000 images, 5,000 tokens).", rich_help_panel="ENAS")] = None,
     depth: Annotated[Optional[int], typer.Option(min=1, help="enas: layers of a space with a depth schedule (conv, conv_strides, conv_pool), one the schedule reaches (default: its first, 6).", rich_help_panel="ENAS")] = None,
-    shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch (default: 64; text 20).", rich_help_panel="ENAS")] = None,
+    shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch; images: also the validation images per reward, as the reference (default: 64; text 20, rewards on 10 streams).", rich_help_panel="ENAS")] = None,
     reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
     reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
