@@ -302,3 +302,26 @@ def test_a_reward_reads_one_training_minibatch_of_validation_images():
     assert config.reward_batch == 12 and inputs.shape[0] == 12 and targets.shape == (12,)
     assert EnasConfig.for_family("macro", batch_size=12, valid_batch=5).reward_batch == 5
     assert EnasConfig.for_family("dag").reward_batch == 10  # text: 10 streams of bptt tokens
+
+
+def test_a_language_model_search_trains_on_one_thread_and_gives_the_threads_back(tmp_path):
+    # as fit_language: a recurrent child's small per-step products waste a second thread's CPU time
+    from nascli.data.spec import DataSpec
+    from nascli.search.enas.config import EnasConfig, enas_controller
+    from nascli.search.loop import SearchConfig
+    from nascli.search.runs import create_search
+
+    config = SearchConfig(strategy="enas", data=DataSpec(name="ptb"), budget=1, controller=enas_controller(
+        "dag", hidden=16), enas=EnasConfig.for_family("dag", epochs=1, train_subset=400, batch_size=4, bptt=10,
+                                                      controller_steps=1, controller_aggregate=2, derive_subset=100))
+    job = create_search("enas_rnn", config, tmp_path / "r")
+    threads = []
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        job.run(lambda event: threads.append(torch.get_num_threads()))
+        assert threads and set(threads) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        job.store.close()
+        torch.set_num_threads(old)
