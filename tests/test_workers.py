@@ -99,7 +99,10 @@ def test_ctrl_c_while_workers_start_prints_no_worker_tracebacks(tmp_path):
     # children long enough that the search cannot finish between the workers' start and the signal
     cmd = [sys.executable, "-m", "nascli", "search", "conv", "--budget", "4", "--workers", "2", "--epochs", "5",
            "--train-subset", "512", "--run-dir", str(tmp_path / "r")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)
+    # SIGINT at its default, as under a terminal: a suite started as a background job (`pytest &`) inherits it
+    # ignored, and Python then keeps ignoring it, as a background nascli should
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for(lambda: len(_children_of(proc.pid)) >= 2, 120, proc)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to every process of the group
     assert proc.wait(timeout=60) == 130
