@@ -190,8 +190,15 @@ def space_family(compiled: CompiledSpace, depth: int | None = None, task: Task |
     largest tensors are checked too (`NasLayout.check`)."""
     family = family_of(architecture(compiled, next(_covering(compiled, depth)), depth))
     if family == "nas" and task is not None:
-        NasLayout(_largest_archs(compiled, depth), task.channels, task.classes).check(compiled.name)
+        _nas_layout(compiled, depth, task)
     return family
+
+
+def _nas_layout(compiled: CompiledSpace, depth: int | None, task: Task) -> NasLayout:
+    """A NAS conv space's largest tensors at `depth`; ChildError where an op cannot be sliced or they are too big."""
+    layout = NasLayout(_largest_archs(compiled, depth), task.channels, task.classes)
+    layout.check(compiled.name)
+    return layout
 
 
 class SharedWeights(nn.Module):
@@ -200,12 +207,12 @@ class SharedWeights(nn.Module):
     def __init__(self, compiled: CompiledSpace, task: Task, config: ChildConfig, depth: int | None = None):
         super().__init__()
         self.compiled, self.task, self.config, self.depth = compiled, task, config, depth
-        self.family = space_family(compiled, depth, task)
+        self.family = space_family(compiled, depth)
         self.weights = nn.ParameterDict()
         self.stats = nn.Module()  # batch-norm running statistics, one buffer per key
         self.layout = None  # NAS conv: the largest tensors' layout, from which children take slices
         if self.family == "nas":
-            self.layout = NasLayout(_largest_archs(compiled, depth), task.channels, task.classes)
+            self.layout = _nas_layout(compiled, depth, task)
         for key, tensor in self.layout.tensors() if self.layout else self._covered():
             if isinstance(tensor, nn.Parameter):
                 self.weights[key] = nn.Parameter(tensor.detach().clone())
