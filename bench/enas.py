@@ -42,7 +42,6 @@ from enas_ptb import part6
 from enas_quality import run_parts
 from nascli.arch.sample import sample_architecture
 from nascli.children import ChildConfig, build_child, profile_child
-from nascli.cli.search_cmds import _train_config
 from nascli.data.registry import dataset_kind
 from nascli.data.spec import DataSpec
 from nascli.search.enas.config import EnasConfig, enas_controller
@@ -52,7 +51,7 @@ from nascli.search.loop import SearchConfig
 from nascli.search.runs import create_search
 from nascli.space import load_space, parse_space
 from nascli.space.compiler import compile_space
-from nascli.train import RewardConfig
+from nascli.train import RewardConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path("/work/shared/data")
@@ -94,7 +93,7 @@ def scratch_seconds(space: str, dataset: str, children: int) -> float:
     """CPU seconds per child trained from scratch at `nascli search`'s default proxy."""
     compiled = compile_space(load_space(space))
     data = DataSpec(name=dataset, data_dir=str(DATA_DIR[dataset])).load()
-    train = _train_config(dataset_kind(dataset).task, None, None, seed=0, amp=False)  # `nascli search`'s proxy
+    train = TrainConfig.proxy(dataset_kind(dataset).task)  # `nascli search`'s children
     rng = random.Random(0)
     start = time.process_time()
     for k in range(children):

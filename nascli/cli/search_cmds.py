@@ -24,20 +24,7 @@ from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTime
                              CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options)
 
 
-# Training examples per epoch per child unless --train-subset says otherwise: a proxy
-# search that finishes in minutes on a laptop CPU (the paper: 45,000 images, 50 epochs).
-# Tables are small: every row, every epoch.
-PROXY_SUBSET = {"image": 400, "language": 20_000}
 UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
-
-
-def _train_config(task: str, epochs: int | None, subset: int | None, seed: int, amp: bool):
-    from ..train import TrainConfig
-
-    base = TrainConfig.for_task(task)
-    update = {"epochs": epochs or base.epochs, "train_subset": subset or PROXY_SUBSET.get(task), "seed": seed,
-              "amp": amp}
-    return base.model_copy(update=update)
 
 
 @dataclass
@@ -111,7 +98,7 @@ def search(
     from ..search.loop import SearchConfig
     from ..search.reinforce import ReinforceConfig
     from ..search.runs import create_search, resume_search
-    from ..train import RewardConfig
+    from ..train import RewardConfig, TrainConfig
     from .progress import SearchView
 
     if depth is not None and (resume is not None or strategy != "enas"):
@@ -157,8 +144,8 @@ def search(
                 backend, workers, address, child_timeout, child_tries, cpus_per_child, gpus_per_child, device)}),
             device=device,
             async_k=async_k,
-            train=_train_config(dataset_kind(spec.name).task, epochs or compiled_settings.get("epochs"), train_subset, seed,
-                                amp),
+            train=TrainConfig.proxy(dataset_kind(spec.name).task, epochs or compiled_settings.get("epochs"), train_subset,
+                                    seed, amp),
             controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
             reinforce=ReinforceConfig(lr=controller_lr or 6e-4, entropy_weight=entropy_weight or 0.0),
             reward=RewardConfig(power=reward_power, c=reward_c, failed=failed_reward),

@@ -9,6 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..space.ir import Value
 
 
+# Training examples per epoch per child unless --train-subset says otherwise: a proxy
+# search that finishes in minutes on a laptop CPU (the paper: 45,000 images, 50 epochs).
+# Tables are small: every row, every epoch.
+PROXY_SUBSET = {"image": 400, "language": 20_000}
+
+
 class TrainConfig(BaseModel):
     """How one child is trained. Defaults follow the NAS paper's CIFAR-10 children
     (SGD, Nesterov momentum 0.9, lr 0.1, weight decay 1e-4) at a CPU-sized proxy scale:
@@ -44,6 +50,14 @@ class TrainConfig(BaseModel):
         if task == "tabular":  # rows have no pixels to crop or flip; small tables want small batches
             return cls(augment=False, batch_size=32, lr=0.05)
         return cls()
+
+    @classmethod
+    def proxy(cls, task: str, epochs: int | None = None, subset: int | None = None, seed: int = 0,
+              amp: bool = False) -> "TrainConfig":
+        """`nascli search`'s children: the task's defaults on `PROXY_SUBSET` examples per epoch, unless given."""
+        base = cls.for_task(task)
+        return base.model_copy(update={"epochs": epochs or base.epochs,
+                                       "train_subset": subset or PROXY_SUBSET.get(task), "seed": seed, "amp": amp})
 
     @classmethod
     def for_language(cls, **kw) -> "TrainConfig":
