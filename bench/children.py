@@ -175,6 +175,13 @@ def mm_gflops(size: int = 2048) -> Callable[[], float]:
     return measure
 
 
+def nchw_twin(child: nn.Module) -> nn.Module:
+    """A copy of an image child without build_child's channels-last pre-hook: it runs on the batch as given."""
+    twin = copy.deepcopy(child)
+    twin._forward_pre_hooks.clear()
+    return twin
+
+
 def bench_conv(batch: int, rounds: int) -> list[list[str]]:
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -191,8 +198,7 @@ def bench_conv(batch: int, rounds: int) -> list[list[str]]:
     # build_child's children take images channels-last (a forward pre-hook); the hand-written net gets its
     # batch in that layout too, so that the first row compares the construction, and `nchw` is the built
     # child without the hook, for what the layout alone is worth.
-    nchw = copy.deepcopy(built)
-    nchw._forward_pre_hooks.clear()
+    nchw = nchw_twin(built)
     x_last = x.contiguous(memory_format=torch.channels_last)
     steps = {name: train_stepper(model, lambda m, xb=xb: F.cross_entropy(m(xb), y), 0.01, None)
              for name, model, xb in (("built", built, x), ("hand", hand, x_last), ("nchw", nchw, x))}
@@ -329,9 +335,7 @@ def bench_layout(rounds: int) -> list[list[str]]:
     for space, depth in LAYOUT_SPACES.items():
         compiled, rng = compile_space(load_space(space)), random.Random(0)
         last = [build_child(sample_architecture(compiled, rng, depth), data.task) for _ in range(2)]
-        nchw = [copy.deepcopy(child) for child in last]
-        for child in nchw:
-            child._forward_pre_hooks.clear()
+        nchw = [nchw_twin(child) for child in last]
         steps = {name: [train_stepper(c, lambda m: F.cross_entropy(m(x), y), 0.01, None) for c in children]
                  for name, children in (("last", last), ("nchw", nchw))}
         samples = alternate_rounds({name: (lambda name=name: 2 * len(x) / sum(step() for step in steps[name]))
