@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,23 @@ def test_cache_is_reused_and_invalidated(tmp_path: Path, tmp_cache: Path) -> Non
     cached_pixels(FileList(tmp_path / "d", files), None)
     cached_pixels(FileList(tmp_path / "d", files), 4)  # so does another size
     assert len(list((tmp_cache / "images").glob("*.sums.npy"))) == 3
+
+
+def test_cached_reload_copies_splits_out_of_the_map(tmp_path: Path, tmp_cache: Path) -> None:
+    """A reload maps the cache file read-only; the splits must be copies, not views of the map:
+    torch warns on a read-only array, and training must not depend on the file staying unchanged."""
+    write_images(tmp_path / "d", {"a": 6, "b": 6})
+    first = load_dataset("images", tmp_path / "d", valid_fraction=0.25, test_fraction=0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = load_dataset("images", tmp_path / "d", valid_fraction=0.25, test_fraction=0.25)
+    for cache_file in (tmp_cache / "images").glob("*.npy"):
+        with open(cache_file, "r+b") as f:  # overwritten in place: a view of the (shared) map would see it
+            f.write(bytes(cache_file.stat().st_size))
+    for split in ("train", "valid", "test"):
+        assert torch.equal(getattr(again, f"{split}_x").pixels, getattr(first, f"{split}_x").pixels)
+        assert torch.equal(getattr(again, f"{split}_y"), getattr(first, f"{split}_y"))
+    assert again.mean == first.mean and again.std == first.std
 
 
 @pytest.mark.parametrize("layout, match", [

@@ -6,7 +6,7 @@ normalisation statistics follow without touching a pixel. The file lives in `$NA
 `~/.cache/nascli/images/`) and is named by a hash of every image's path, size
 and modification time and of the requested image size, so that changing,
 adding or removing a file, or asking for another size, decodes again. Later
-loads read it back in one go: no image is opened, only the folder is listed.
+loads map it back: no image is opened, only the folder is listed and its files stat'ed.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray) -> N
 class Decoded(NamedTuple):
     """What the cache holds for a file list."""
 
-    pixels: np.ndarray  # uint8 (N, C, H, W)
+    pixels: np.ndarray  # uint8 (N, C, H, W), read-only
     sums: np.ndarray  # int64 (N, C, 2): splits.pixel_sums(pixels)
 
 
@@ -137,4 +137,6 @@ def cached_pixels(images: FileList, image_size: int | None, path: Path | None = 
         except OSError as e:
             raise DataError(f"cannot write the image cache ({e.strerror}); set NASCLI_CACHE to a writable folder",
                             where=str(path.parent)) from e
-    return Decoded(np.load(path), np.load(_sums_file(path)))
+    # Pixels are mapped read-only, not read: the loader copies out each split (cheaper than reading
+    # the whole file and then copying), and the map closes once those copies are taken.
+    return Decoded(np.load(path, mmap_mode="r"), np.load(_sums_file(path)))

@@ -62,17 +62,18 @@ def find_splits(root: Path) -> dict[str, dict[str, list[str]]]:
     return splits
 
 
-def _labelled(splits: dict[str, dict[str, list[str]]]) -> tuple[list[str], list[int], list[str], tuple[str, ...]]:
-    """Every file in order, its class id, its split name, and the class names (from train)."""
+def _labelled(splits: dict[str, dict[str, list[str]]]) -> tuple[list[str], np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Every file in order, its class id and its split name (numpy arrays), and the class names (from train)."""
     class_names = tuple(splits["train"])
     index = {name: i for i, name in enumerate(class_names)}
-    files, labels, split_of = [], [], []
+    files, labels, split_of, counts = [], [], [], []
     for split, classes in splits.items():
         for name, paths in classes.items():
             files += paths
-            labels += [index[name]] * len(paths)
-            split_of += [split] * len(paths)
-    return files, labels, split_of, class_names
+            labels.append(index[name])
+            split_of.append(split)
+            counts.append(len(paths))
+    return files, np.repeat(labels, counts).astype(np.int64), np.repeat(split_of, counts), class_names
 
 
 def load_images(root: Path, spec) -> ImageData:
@@ -84,21 +85,19 @@ def load_images(root: Path, spec) -> ImageData:
     images = FileList(root, files)
     cache_file = images.cache_file(spec.image_size)
     pixels, sums = cached_pixels(images, spec.image_size, cache_file)
-    y = torch.tensor(labels, dtype=torch.int64)
-    where = np.array(split_of)
-    parts = {s: torch.from_numpy(np.flatnonzero(where == s)) for s in ("train", "valid", "test")}
+    parts = {s: np.flatnonzero(split_of == s) for s in ("train", "valid", "test")}
     notes = []
     for split, fraction, seed in (("test", spec.test_fraction, spec.seed), ("valid", spec.valid_fraction, spec.seed + 1)):
         if split not in splits:
             kept, held = holdout(len(parts["train"]), fraction, seed, str(root))
-            parts["train"], parts[split] = parts["train"][kept], parts["train"][held]
+            parts["train"], parts[split] = parts["train"][kept.numpy()], parts["train"][held.numpy()]
             notes.append(f"{split}: {len(held)} training images held out at random (seed {seed})")
 
     def split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.from_numpy(pixels[parts[name].numpy()]), y[parts[name]]
+        return torch.from_numpy(pixels[parts[name]]), torch.from_numpy(labels[parts[name]])
 
     return normalised_images(split("train"), split("valid"), split("test"), len(class_names), str(root),
-                             class_names, "; ".join(notes), str(cache_file), torch.from_numpy(sums)[parts["train"]])
+                             class_names, "; ".join(notes), str(cache_file), sums[parts["train"]])
 
 
 @register_dataset("images", task="image",
