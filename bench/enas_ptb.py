@@ -17,10 +17,9 @@ import torch
 from torch import nn
 
 from children import LstmLanguageModel, mean_std  # bench/ is on sys.path
-from nascli.arch import decode
 from nascli.children import ChildConfig, LanguageModelConfig
 from nascli.data.spec import DataSpec
-from nascli.runs import RunStore, run_space
+from nascli.runs import best_child
 from nascli.search.enas.config import EnasConfig, enas_controller
 from nascli.search.loop import SearchConfig
 from nascli.search.retrain import retrain
@@ -71,11 +70,9 @@ def _one_seed(size: str, seed: int, data_dir: Path) -> tuple[float, int, float, 
         job.run()
         job.store.close()
         search_cpu = time.process_time() - start
-        with RunStore.open_readonly(Path(tmp) / "run") as store:
-            compiled, done = run_space(store), store.children("done")
-        best = max(done, key=lambda c: (c.reward or 0.0, -c.id))
+        best = best_child(Path(tmp) / "run")  # as `nascli eval --best` picks it
         data = data_spec.load()
-        found = retrain(decode(best.tokens, compiled), data, "ptb", train, ChildConfig(), Path(tmp) / "retrain")
+        found = retrain(best.arch, data, "ptb", train, ChildConfig(), Path(tmp) / "retrain")
     torch.manual_seed(train.seed)
     lstm = _equal_lstm(data.task.vocab_size, found.params, ChildConfig().language.dropout)
     fit_language(lstm, torch.cat([data.train, data.valid]), None, train)

@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 from children import markdown_table, mean_std  # bench/ is on sys.path
-from nascli.arch import decode
 from nascli.children import ChildConfig
 from nascli.data.spec import DataSpec
 from nascli.errors import RunError
 from nascli.fidelity.study import run_study
-from nascli.runs import RunStore, run_space
+from nascli.runs import RunStore, best_child
 from nascli.runs.fidelity import FidelitySettings
 from nascli.search.enas.config import EnasConfig, enas_controller
 from nascli.search.loop import SearchConfig, SearchEvent
@@ -95,14 +94,14 @@ def search(strategy: str, seed: int, cfg: QualityConfig, data_dir: Path, run_dir
 
 def retrain_best(run_dir: Path, cfg: QualityConfig, data_dir: Path, out_dir: Path) -> tuple[float, int, float]:
     """Test accuracy of the run's best child retrained from scratch, the run's child count, and the retrain CPU-s."""
+    best = best_child(run_dir)  # as `nascli eval --best` picks it
     with RunStore.open_readonly(run_dir) as store:
-        compiled, done = run_space(store), store.children("done")
-    best = max(done, key=lambda c: (c.reward or 0.0, -c.id))
+        children = store.counts()["done"]
     start = time.process_time()
     data = DataSpec(name="cifar10", data_dir=str(data_dir)).load()
     train = TrainConfig(epochs=cfg.retrain_epochs, train_subset=cfg.retrain_subset, seed=0)
-    result = retrain(decode(best.tokens, compiled), data, "cifar10", train, ChildConfig(), out_dir)
-    return result.metric, len(done), time.process_time() - start
+    result = retrain(best.arch, data, "cifar10", train, ChildConfig(), out_dir)
+    return result.metric, children, time.process_time() - start
 
 
 def part4(cfg: QualityConfig, data_dir: Path, workdir: Path) -> list[list[str]]:
