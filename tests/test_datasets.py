@@ -172,8 +172,9 @@ def test_folder_named_like_an_image_is_named(tmp_path: Path) -> None:
 def test_val_class_missing_from_train(tmp_path: Path) -> None:
     write_images(tmp_path / "d" / "train", {"a": 3, "b": 3})
     write_images(tmp_path / "d" / "val", {"a": 1, "c": 1})
-    with pytest.raises(DataError, match="class 'c' of valid is not in train"):
+    with pytest.raises(DataError, match="class 'c' of valid is not in train") as info:
         load_dataset("images", tmp_path / "d")
+    assert info.value.where == str(tmp_path / "d" / "val")  # the folder that is there, not the split's name
 
 
 # --- text ------------------------------------------------------------------------

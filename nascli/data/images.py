@@ -58,7 +58,8 @@ def find_splits(root: Path) -> dict[str, dict[str, list[str]]]:
     for split, classes in splits.items():
         unknown = sorted(set(classes) - set(splits["train"]))
         if unknown:
-            raise DataError(f"class {unknown[0]!r} of {split} is not in train", where=str(root / split))
+            # where: the folder as it is named (val/, valid/ or validation/), not the split
+            raise DataError(f"class {unknown[0]!r} of {split} is not in train", where=str(named[split]))
     return splits
 
 
