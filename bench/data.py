@@ -68,7 +68,7 @@ def read_pixels(files: FileList) -> np.ndarray:
 
 def one_round(folder: Path) -> dict[str, float]:
     """Seconds of a first and a cached load, whole and pixel stage only, each from an empty cache."""
-    files = FileList(folder, _labelled(find_splits(folder))[0])
+    files = _labelled(folder, find_splits(folder))[0]
     times = {}
     with tempfile.TemporaryDirectory() as cache:
         os.environ["NASCLI_CACHE"] = cache
@@ -99,7 +99,7 @@ def main() -> None:
         if not folder.is_dir():
             print(f"skipped {name}: not present at {folder}")
             continue
-        n = len(_labelled(find_splits(folder))[0])
+        n = len(_labelled(folder, find_splits(folder))[0].files)
         rounds = [one_round(folder) for _ in range(args.rounds)]
         for stage in ("load", "two runs", "pixels"):
             first = [r[f"{stage} first"] for r in rounds]

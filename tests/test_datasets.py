@@ -15,6 +15,7 @@ from conftest import SHARED_DATA
 from nascli.data import (ImageData, TabularData, TextData, dataset_kind, known_datasets, load_dataset,
                          register_dataset)
 from nascli.data.registry import DATASETS
+from nascli.data import cache
 from nascli.data.cache import FileList, cached_pixels
 from nascli.data.splits import pixel_sums
 from nascli.data.text import EOS, UNK
@@ -47,6 +48,12 @@ def write_images(folder: Path, classes: dict[str, int], size=(6, 6), mode="L", s
             Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(folder / name / f"{i}.png")
 
 
+def class_files(folder: Path) -> FileList:
+    """The PNGs under `folder`'s class subfolders, sorted, as cache.FileList groups them."""
+    classes = sorted(d for d in folder.iterdir() if d.is_dir())
+    return FileList(folder, [(str(d), sorted(p.name for p in d.glob("*.png"))) for d in classes])
+
+
 # --- image folders ----------------------------------------------------------------
 
 
@@ -66,8 +73,10 @@ def test_digits_folder_splits_and_shape() -> None:
 
 def test_digits_cache_holds_the_png_pixels() -> None:
     folder = shared("digits-png")
-    files = [str(p) for p in sorted(folder.rglob("*.png"))]
-    pixels = cached_pixels(FileList(folder, files), None).pixels
+    images = class_files(folder)
+    files = images.files
+    assert files == [str(p) for p in sorted(folder.rglob("*.png"), key=lambda p: (p.parent.name, p.name))]
+    pixels = cached_pixels(images, None).pixels
     assert pixels.shape == (1797, 1, 8, 8)
     for i in (0, 1796):
         assert np.array_equal(pixels[i, 0], np.asarray(Image.open(files[i])))
@@ -109,19 +118,28 @@ def test_jpeg_is_read(tmp_path: Path) -> None:
 
 def test_cache_is_reused_and_invalidated(tmp_path: Path, tmp_cache: Path) -> None:
     write_images(tmp_path / "d", {"a": 4, "b": 4})
-    files = [str(p) for p in sorted((tmp_path / "d").rglob("*.png"))]
-    first = cached_pixels(FileList(tmp_path / "d", files), None)
+    images = class_files(tmp_path / "d")
+    first = cached_pixels(images, None)
     cached = sorted((tmp_cache / "images").glob("*.npy"))
     assert len(cached) == 2 and first.pixels.dtype == np.uint8 and first.pixels.shape == (8, 1, 6, 6)
     assert np.array_equal(first.sums, pixel_sums(first.pixels))
-    again = cached_pixels(FileList(tmp_path / "d", files), None)
+    again = cached_pixels(class_files(tmp_path / "d"), None)
     assert np.array_equal(again.pixels, first.pixels) and np.array_equal(again.sums, first.sums)
     assert sorted((tmp_cache / "images").glob("*.npy")) == cached  # nothing decoded again
-    stat = os.stat(files[0])
-    os.utime(files[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a touched file decodes again
-    cached_pixels(FileList(tmp_path / "d", files), None)
-    cached_pixels(FileList(tmp_path / "d", files), 4)  # so does another size
+    stat = os.stat(images.files[0])
+    os.utime(images.files[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a touched file decodes again
+    cached_pixels(images, None)
+    cached_pixels(images, 4)  # so does another size
     assert len(list((tmp_cache / "images").glob("*.sums.npy"))) == 3
+
+
+def test_cache_key_is_the_same_stat_by_folder_or_by_full_path(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    write_images(tmp_path / "d", {"a": 3, "b": 2})
+    images = class_files(tmp_path / "d")
+    by_folder = images.cache_file(None)
+    monkeypatch.setattr(cache, "_STAT_IN_FOLDER", False)  # as where os.stat takes no dir_fd (Windows)
+    assert images.cache_file(None) == by_folder
 
 
 def test_cached_reload_copies_splits_out_of_the_map(tmp_path: Path, tmp_cache: Path) -> None:
@@ -161,7 +179,7 @@ def test_unreadable_image_is_named(tmp_path: Path) -> None:
 
 
 def test_folder_named_like_an_image_is_named(tmp_path: Path) -> None:
-    # the listing goes by name (fast reloads); the cache key's stat must then refuse what is not a file
+    # the listing goes by name (fast reloads); the first decode must then refuse what is not a file
     write_images(tmp_path / "d", {"a": 3, "b": 3})
     (tmp_path / "d" / "b" / "album.png").mkdir()
     with pytest.raises(DataError, match="not an image file") as info:

@@ -16,7 +16,6 @@ import os
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISREG
 from typing import NamedTuple
 
 import numpy as np
@@ -33,30 +32,47 @@ def cache_root() -> Path:
     return Path(os.environ.get("NASCLI_CACHE") or Path.home() / ".cache" / "nascli").expanduser()
 
 
+# Stat each file by name relative to its open folder: the kernel then walks one path component, not
+# the whole path, and no full path is built (~0.5 ms of a 1,797-file reload). Full paths where dir_fd is missing.
+_STAT_IN_FOLDER = os.stat in os.supports_dir_fd
+
+
 @dataclass(frozen=True)
 class FileList:
-    """The image files of a dataset (paths under `root`, as strings) in load order.
+    """The image files of a dataset in load order, grouped by folder: (folder path, file names in it).
 
     Plain strings and os.stat, not pathlib: a cached reload does little else than
     stat every file, and pathlib's per-path overhead would dominate it."""
 
     root: Path
-    files: list[str]
+    folders: list[tuple[str, list[str]]]
+
+    @property
+    def files(self) -> list[str]:
+        """Every file's path, in load order."""
+        return [os.path.join(folder, name) for folder, names in self.folders for name in names]
 
     def cache_file(self, image_size: int | None) -> Path:
         """The cache file for these files' current stats at `image_size`."""
         digest = hashlib.sha256(f"format {FORMAT}; size {image_size}\n".encode())
         skip = len(str(self.root)) + 1  # hash paths relative to the root, so a moved folder stays cached
-        digest.update("\0".join([path[skip:] for path in self.files]).encode())
-        # Every (size, mtime) pair in one flat array, hashed at once: per-file hashing would cost more than
-        # the stats. The stat also tells a file from a folder named like an image.
+        # Every (size, mtime) pair in one flat array, hashed at once: per-file hashing would cost more than the
+        # stats. No file-type check here: what was decoded was a regular file (_shape), and a folder
+        # or FIFO put in its place would have to match its size and mtime to the nanosecond.
         stats = array("q")
-        for path in self.files:
-            stat = os.stat(path)
-            if not S_ISREG(stat.st_mode):
-                raise DataError("not an image file (a folder or a special file named like one)", where=path)
-            stats.append(stat.st_size)
-            stats.append(stat.st_mtime_ns)
+        for folder, names in self.folders:
+            listing = "\0".join([folder[skip:], str(len(names)), *names])
+            digest.update(listing.encode() + b"\0")
+            in_folder = os.open(folder, os.O_RDONLY) if _STAT_IN_FOLDER else None
+            prefix = "" if _STAT_IN_FOLDER else folder + os.sep
+            try:
+                for name in names:
+                    stat = os.stat(prefix + name, dir_fd=in_folder)
+                    stats.append(stat.st_size)
+                    stats.append(stat.st_mtime_ns)
+            finally:
+                if in_folder is not None:
+                    os.close(in_folder)
         digest.update(stats.tobytes())
         return cache_root() / "images" / f"{digest.hexdigest()[:32]}.npy"
 
@@ -74,6 +90,8 @@ def _shape(files: list[str], image_size: int | None) -> tuple[int, int, int]:
     """(channels, height, width): grayscale only if every image is; the common size, or the default."""
     modes, sizes = set(), set()
     for path in files:
+        if not os.path.isfile(path):  # Pillow would fail on a folder named like an image, and block on a FIFO
+            raise DataError("not an image file (a folder or a special file named like one)", where=path)
         with _open(path) as img:  # reads the header only
             modes.add(img.mode)
             sizes.add(img.size)
@@ -127,9 +145,10 @@ def cached_pixels(images: FileList, image_size: int | None, path: Path | None = 
     `images.cache_file(image_size)`) and its sums file, decoded into them first if absent."""
     path = path or images.cache_file(image_size)
     if not (path.is_file() and _sums_file(path).is_file()):
-        shape = _shape(images.files, image_size)
-        pixels = np.empty((len(images.files), *shape), dtype=np.uint8)
-        _decode(images.files, shape, pixels)
+        files = images.files
+        shape = _shape(files, image_size)
+        pixels = np.empty((len(files), *shape), dtype=np.uint8)
+        _decode(files, shape, pixels)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _save(pixel_sums(pixels), _sums_file(path))  # first: the pixels file is what marks a complete entry

@@ -25,27 +25,29 @@ SUFFIXES = (".png", ".jpg", ".jpeg")
 SPLIT_DIRS = {"train": ("train",), "valid": ("val", "valid", "validation"), "test": ("test",)}
 
 
-def _class_files(folder: Path) -> dict[str, list[str]]:
-    """Class name -> the paths of its image files (sorted), for the class subfolders of `folder`.
+ClassFiles = dict[str, tuple[str, list[str]]]  # class name -> (its folder's path, its image file names, sorted)
+
+
+def _class_files(folder: Path) -> ClassFiles:
+    """The image files of each class subfolder of `folder`.
 
     A cached reload does little more than list these folders and stat each file (cache.py), so the
-    listing is by name only: a folder named like an image is caught by that stat, not by one here."""
+    listing is by name only: a folder named like an image is refused when it would be decoded."""
     with os.scandir(folder) as entries:
         classes = sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
     if not classes:
         raise DataError("no class folders (expected one subfolder of images per class)", where=str(folder))
     found = {}
     for cls in classes:
-        prefix = cls + os.sep
-        files = [prefix + name for name in sorted(os.listdir(cls)) if name.lower().endswith(SUFFIXES)]
-        if not files:
+        names = [name for name in sorted(os.listdir(cls)) if name.lower().endswith(SUFFIXES)]
+        if not names:
             raise DataError(f"class folder has no images ({', '.join(SUFFIXES)})", where=cls)
-        found[os.path.basename(cls)] = files
+        found[os.path.basename(cls)] = (cls, names)
     return found
 
 
-def find_splits(root: Path) -> dict[str, dict[str, list[str]]]:
-    """The split folders present under `root` (train always), each as class -> files."""
+def find_splits(root: Path) -> dict[str, ClassFiles]:
+    """The split folders present under `root` (train always), each with its classes' files."""
     if not root.is_dir():
         raise DataError("image folder not found (expected one subfolder per class, or train/ and test/)",
                         where=str(root))
@@ -63,18 +65,20 @@ def find_splits(root: Path) -> dict[str, dict[str, list[str]]]:
     return splits
 
 
-def _labelled(splits: dict[str, dict[str, list[str]]]) -> tuple[list[str], np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Every file in order, its class id and its split name (numpy arrays), and the class names (from train)."""
+def _labelled(root: Path, splits: dict[str, ClassFiles]) -> tuple[FileList, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The files in load order, each file's class id and split name (numpy arrays), and the class names
+    (from train)."""
     class_names = tuple(splits["train"])
     index = {name: i for i, name in enumerate(class_names)}
-    files, labels, split_of, counts = [], [], [], []
+    folders, labels, split_of, counts = [], [], [], []
     for split, classes in splits.items():
-        for name, paths in classes.items():
-            files += paths
+        for name, (folder, names) in classes.items():
+            folders.append((folder, names))
             labels.append(index[name])
             split_of.append(split)
-            counts.append(len(paths))
-    return files, np.repeat(labels, counts).astype(np.int64), np.repeat(split_of, counts), class_names
+            counts.append(len(names))
+    return (FileList(root, folders), np.repeat(labels, counts).astype(np.int64), np.repeat(split_of, counts),
+            class_names)
 
 
 def load_images(root: Path, spec) -> ImageData:
@@ -82,8 +86,7 @@ def load_images(root: Path, spec) -> ImageData:
     check_fraction("valid_fraction", spec.valid_fraction)
     check_fraction("test_fraction", spec.test_fraction)
     splits = find_splits(root)
-    files, labels, split_of, class_names = _labelled(splits)
-    images = FileList(root, files)
+    images, labels, split_of, class_names = _labelled(root, splits)
     cache_file = images.cache_file(spec.image_size)
     pixels, sums = cached_pixels(images, spec.image_size, cache_file)
     parts = {s: np.flatnonzero(split_of == s) for s in ("train", "valid", "test")}
