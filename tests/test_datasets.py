@@ -142,6 +142,20 @@ def test_cache_key_is_the_same_stat_by_folder_or_by_full_path(tmp_path: Path,
     assert images.cache_file(None) == by_folder
 
 
+def test_file_name_that_is_not_utf8_is_cached(tmp_path: Path, tmp_cache: Path) -> None:
+    write_images(tmp_path / "d", {"a": 3, "b": 3})
+    odd = os.fsencode(tmp_path / "d" / "b") + b"/\xff.png"  # Linux names are bytes; this one is not UTF-8
+    try:
+        with open(odd, "wb") as f:
+            f.write((tmp_path / "d" / "b" / "0.png").read_bytes())
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    first = load_dataset("images", tmp_path / "d", valid_fraction=0.25, test_fraction=0.25)
+    again = load_dataset("images", tmp_path / "d", valid_fraction=0.25, test_fraction=0.25)
+    assert len(first.train_y) + len(first.valid_y) + len(first.test_y) == 7
+    assert again.cache_file == first.cache_file and len(list((tmp_cache / "images").glob("*.sums.npy"))) == 1
+
+
 def test_cached_reload_copies_splits_out_of_the_map(tmp_path: Path, tmp_cache: Path) -> None:
     """A reload maps the cache file read-only; the splits must be copies, not views of the map:
     torch warns on a read-only array, and training must not depend on the file staying unchanged."""

@@ -62,7 +62,7 @@ class FileList:
         stats = array("q")
         for folder, names in self.folders:
             listing = "\0".join([folder[skip:], str(len(names)), *names])
-            digest.update(listing.encode() + b"\0")
+            digest.update(os.fsencode(listing) + b"\0")  # fsencode: a name need not be valid UTF-8
             in_folder = os.open(folder, os.O_RDONLY) if _STAT_IN_FOLDER else None
             prefix = "" if _STAT_IN_FOLDER else folder + os.sep
             try:
