@@ -192,6 +192,29 @@ def test_unreadable_image_is_named(tmp_path: Path) -> None:
     assert "bad.png" in str(info.value)
 
 
+def test_broken_link_named_like_an_image_is_named(tmp_path: Path) -> None:
+    write_images(tmp_path / "d", {"a": 3, "b": 3})
+    (tmp_path / "d" / "b" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(DataError, match="unreadable image: No such file") as info:
+        load_dataset("images", tmp_path / "d")
+    assert info.value.where == str(tmp_path / "d" / "b" / "gone.png")
+
+
+def test_class_folder_that_cannot_be_listed_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_images(tmp_path / "d", {"a": 3, "b": 3})
+    listdir = os.listdir
+
+    def refuse_b(path):  # as for a folder this user may not read (the tests may run as root, who can)
+        if str(path).endswith(os.sep + "b"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", refuse_b)
+    with pytest.raises(DataError, match="cannot list the folder: Permission denied") as info:
+        load_dataset("images", tmp_path / "d")
+    assert info.value.where == str(tmp_path / "d" / "b")
+
+
 def test_folder_named_like_an_image_is_named(tmp_path: Path) -> None:
     # the listing goes by name (fast reloads); the first decode must then refuse what is not a file
     write_images(tmp_path / "d", {"a": 3, "b": 3})

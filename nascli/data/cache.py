@@ -70,6 +70,8 @@ class FileList:
                     stat = os.stat(prefix + name, dir_fd=in_folder)
                     stats.append(stat.st_size)
                     stats.append(stat.st_mtime_ns)
+            except OSError as e:  # a broken link, or a file removed since the listing
+                raise DataError(f"unreadable image: {e.strerror}", where=os.path.join(folder, name)) from e
             finally:
                 if in_folder is not None:
                     os.close(in_folder)

@@ -33,13 +33,17 @@ def _class_files(folder: Path) -> ClassFiles:
 
     A cached reload does little more than list these folders and stat each file (cache.py), so the
     listing is by name only: a folder named like an image is refused when it would be decoded."""
-    with os.scandir(folder) as entries:
-        classes = sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
+    try:
+        with os.scandir(folder) as entries:
+            classes = sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
+        listed = [(cls, os.listdir(cls)) for cls in classes]
+    except OSError as e:  # e.g. a folder this user may not read
+        raise DataError(f"cannot list the folder: {e.strerror}", where=str(e.filename or folder)) from e
     if not classes:
         raise DataError("no class folders (expected one subfolder of images per class)", where=str(folder))
     found = {}
-    for cls in classes:
-        names = [name for name in sorted(os.listdir(cls)) if name.lower().endswith(SUFFIXES)]
+    for cls, listing in listed:
+        names = [name for name in sorted(listing) if name.lower().endswith(SUFFIXES)]
         if not names:
             raise DataError(f"class folder has no images ({', '.join(SUFFIXES)})", where=cls)
         found[os.path.basename(cls)] = (cls, names)
