@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import pytest
+import typer.main
 from PIL import Image
 
 from conftest import SHARED_DATA
@@ -91,6 +93,17 @@ def test_search_on_a_text_file_is_labelled_text(runner, tmp_path) -> None:
     assert "on text from" in out and "ptb" not in out.split("from")[0]
     with RunStore.open_readonly(run) as store:
         assert store.config["data"]["vocab_size"] == 500 and len(store.children()) == 2
+
+
+def test_help_states_the_data_defaults(runner) -> None:
+    # "[default: ...]" unescaped is rich markup: typer's help dropped it, and with it the defaults
+    shown = " ".join(runner.invoke(app, ["data", "--help"]).output.replace("│", " ").split())
+    for default in ("[default: the images' own size when all agree, else 32]", "[default: word]", "[default: all]"):
+        assert default in shown
+    command = typer.main.get_command(app)
+    for name, sub in command.commands.items():
+        for param in sub.params:
+            assert not re.search(r"(?<!\\)\[", getattr(param, "help", None) or ""), (name, param.name)
 
 
 def test_options_of_another_kind_exit_2(runner) -> None:

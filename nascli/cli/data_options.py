@@ -17,9 +17,9 @@ DataDirOpt = Annotated[Optional[Path], typer.Option(
     help="The dataset's folder or file (default: the embedded sample of cifar10, ptb or csv).", rich_help_panel=PANEL)]
 MAX_SEED = 2**32 - 1  # children seed torch with seed + child id, which must stay in torch's 64-bit range
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Fetch the full CIFAR-10 into --data-dir (default ./data) first; needs torchvision and a network.", rich_help_panel=PANEL)]
-ImageSizeOpt = Annotated[Optional[int], typer.Option(min=1, help="images: resize every image to this side [default: the images' own size when all agree, else 32].", rich_help_panel=PANEL)]
-TokensOpt = Annotated[Optional[str], typer.Option(help="text: word or char tokens [default: word].", rich_help_panel=PANEL)]
-VocabSizeOpt = Annotated[Optional[int], typer.Option(min=2, help="text: keep the N most frequent tokens, the rest become <unk> [default: all].", rich_help_panel=PANEL)]
+ImageSizeOpt = Annotated[Optional[int], typer.Option(min=1, help="images: resize every image to this side \\[default: the images' own size when all agree, else 32].", rich_help_panel=PANEL)]
+TokensOpt = Annotated[Optional[str], typer.Option(help="text: word or char tokens \\[default: word].", rich_help_panel=PANEL)]
+VocabSizeOpt = Annotated[Optional[int], typer.Option(min=2, help="text: keep the N most frequent tokens, the rest become <unk> \\[default: all].", rich_help_panel=PANEL)]
 TargetOpt = Annotated[Optional[str], typer.Option(help="csv: the column to predict (required for csv).", rich_help_panel=PANEL)]
 
 

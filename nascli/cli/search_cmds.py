@@ -61,7 +61,7 @@ def search(
     budget: Annotated[Optional[int], typer.Option(min=1, help="Children to train in all; enas: children derived from the trained policy (with --resume: the new total).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Children per controller step (m).")] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs per child; enas: epochs of the two phases.")] = None,
-    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child [default: 400 images, 20,000 tokens: a CPU proxy]; enas: per epoch of the shared weights.")] = None,
+    train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch per child \\[default: 400 images, 20,000 tokens: a CPU proxy]; enas: per epoch of the shared weights.")] = None,
     workers: WorkersOpt = None,
     backend: BackendOpt = None,
     address: AddressOpt = None,
