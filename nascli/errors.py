@@ -56,3 +56,7 @@ class ChildError(NasError):
 
 class RunError(NasError):
     """A run folder or run database that is missing, locked or inconsistent."""
+
+
+class BenchmarkError(NasError):
+    """A benchmark table that cannot be read, or an architecture or space it does not cover."""
