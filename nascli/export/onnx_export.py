@@ -4,8 +4,9 @@ Exporter: `torch.onnx.export(..., dynamo=True)` (torch.export, then onnxscript's
 ATen-to-ONNX library), at opset 18. It is torch's default exporter since 2.9;
 the TorchScript-based one warns that it is deprecated and will be removed. It
 exported a child of every bundled space, and onnxruntime matched them within
-1e-5 (tests/test_onnx.py); only it keeps a language model's T dynamic. Opset 18 is that library's own opset, so no
-version-conversion pass runs, and onnxruntime has read it since 1.14.
+1e-5 (tests/test_onnx.py), with a language model's time loop as a Scan. Opset
+18 is that library's own opset, so no version-conversion pass runs, and
+onnxruntime has read it since 1.14.
 
 The graph's inputs and outputs are named, with a dynamic batch axis:
 
