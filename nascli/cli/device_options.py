@@ -61,3 +61,14 @@ def executor_options(backend: str | None, workers: int | None, address: str | No
     given = {"backend": backend, "address": address, "child_timeout": child_timeout, "max_tries": child_tries,
              "cpus_per_child": cpus_per_child, "gpus_per_child": gpus_per_child}
     return {k: v for k, v in given.items() if v is not None}
+
+
+def refuse_for_enas(given: dict[str, object]) -> None:
+    """ENAS trains one super-network in the search process: the options that say where children train
+    (`given`: flag -> value, None when not given) do not apply to it, so they are refused, not ignored."""
+    from ..errors import RunError
+
+    named = [flag for flag, value in given.items() if value is not None]
+    if named:
+        raise RunError(f"{', '.join(named)} {'does' if len(named) == 1 else 'do'} not apply to --strategy enas: it "
+                       "trains one shared network in the search process, on --device")
