@@ -17,7 +17,11 @@ AmpOpt = Annotated[bool, typer.Option("--amp", help="Mixed precision: bf16 autoc
 BackendOpt = Annotated[Optional[str], typer.Option(
     help="local (this process), process (--workers N processes here) or ray (Ray tasks; pip install 'nascli\\[ray]') "
          "\\[default: process with --workers > 1, else local].", rich_help_panel=SCALE_PANEL)]
-WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="Children trained at once (worker processes, or Ray tasks in flight).",
+WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="Children trained at once (worker processes, or Ray tasks in flight); "
+                                                            "fewer start, with a note, where more could not be used: at most "
+                                                            "--batch (--budget with --async) children are in flight, and "
+                                                            "process runs at most one per core, ray as many as the "
+                                                            "cluster's CPUs (GPUs) fit. See docs/scaling.md.",
                                                    rich_help_panel=SCALE_PANEL)]
 AddressOpt = Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (e.g. ray://head:10001, auto); "
                                                         "default: start a local Ray instance.", rich_help_panel=SCALE_PANEL)]

@@ -180,7 +180,9 @@ def search(
                   f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
         updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
         out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
-                  f"{cfg.workers} at once, {updates}")
+                  f"{job.executor.capacity} at once, {updates}")
+        if job.executor.note:
+            err.print(f"note: {escape(job.executor.note)}")
         view = SearchView(store, job.config.budget, out)
     stop = _Stop()
     try:
