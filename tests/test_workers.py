@@ -15,7 +15,7 @@ import pytest
 from nascli.cli import app
 from nascli.data.spec import DataSpec
 from nascli.runs import RunStore
-from nascli.search.executor import ExecutorConfig, death_reason
+from nascli.search.executor import ExecutorConfig, bounded_workers, death_reason
 from nascli.search.workers import ProcessExecutor, worker_command
 from test_search import FAST, _job
 
@@ -188,3 +188,17 @@ def test_a_search_killed_while_its_workers_start_leaves_none_behind():
     killed = time.perf_counter()
     _wait_for(lambda: not any(_alive(w) for w in workers), 3)
     assert time.perf_counter() - killed < 3
+
+
+def test_workers_are_bounded_by_what_can_be_used():
+    assert bounded_workers(3, {"at most 2 in flight": 2, "4 cores": 4}) == (2, "--workers 3: 2 started, as at most 2 in flight")
+    assert bounded_workers(2, {"at most 2 in flight": 2, "4 cores": 4}) == (2, None)
+    assert bounded_workers(9, {"0 slots": 0}) == (1, "--workers 9: 1 started, as 0 slots")  # never none
+
+
+def test_more_workers_than_children_in_flight_start_no_more_and_say_so(runner, tmp_path):
+    result = runner.invoke(app, ["search", "conv", "--budget", "2", "--batch", "1", *FAST, "--workers", "3",
+                                 "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "backend process, 1 at once" in result.output  # one core is enough to hold this test
+    assert "note: --workers 3: 1 started, as at most 1 child is in flight at once (--batch 1)" in result.output

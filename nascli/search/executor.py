@@ -228,7 +228,7 @@ def make_executor(spec: DataSpec, data: Data, config: ExecutorConfig, workers: i
         from .workers import ProcessExecutor
 
         cores = usable_cores()
-        capacity, note = bounded_workers(workers, {**limits, f"this machine has {cores} cores": cores})
+        capacity, note = bounded_workers(workers, {**limits, f"this machine has {cores} core{'s' * (cores > 1)}": cores})
         executor = ProcessExecutor(spec, config, capacity, device)
         executor.note = note
         return executor

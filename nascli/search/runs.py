@@ -23,12 +23,9 @@ def _device(config: SearchConfig) -> str:
 def _executor(config: SearchConfig, data) -> Executor:
     """The executor the config asks for, on its device (checked before anything starts), with no more
     workers than children can be in flight at once."""
-    if config.async_k:
-        in_flight = {f"at most {config.budget} children are in flight at once (--budget {config.budget})": config.budget}
-    else:
-        m = min(config.batch, config.budget)
-        flag = f"--batch {config.batch}" if m == config.batch else f"--budget {config.budget}"
-        in_flight = {f"at most {m} children are in flight at once ({flag})": m}
+    m = config.budget if config.async_k else min(config.batch, config.budget)
+    flag = f"--batch {config.batch}" if m == config.batch and not config.async_k else f"--budget {config.budget}"
+    in_flight = {f"at most {m} {'child is' if m == 1 else 'children are'} in flight at once ({flag})": m}
     return make_executor(config.data, data, config.executor, config.workers, _device(config), in_flight)
 
 
