@@ -194,3 +194,11 @@ def test_a_ray_search_killed_mid_child_resumes(runner, tmp_path):
     assert result.exit_code == 0, result.output
     with RunStore.open_readonly(tmp_path / "r") as store:
         assert [c.status for c in store.children()] == ["done", "done"]
+
+
+def test_the_connect_timeout_stated_in_help_and_docs_is_the_one_used():
+    from nascli.cli.device_options import AddressOpt
+
+    stated = f"within {CONNECT_TIMEOUT_S:g} s"
+    assert stated in AddressOpt.__metadata__[0].help
+    assert stated in (REPO / "docs" / "scaling.md").read_text()

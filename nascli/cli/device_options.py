@@ -24,11 +24,13 @@ WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="Children trained
                                                             "cluster's CPUs (GPUs) fit. See docs/scaling.md.",
                                                    rich_help_panel=SCALE_PANEL)]
 AddressOpt = Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (e.g. ray://head:10001, auto); "
-                                                        "default: start a local Ray instance.", rich_help_panel=SCALE_PANEL)]
+                                                        "default: start a local Ray instance. One not reached, and joined, within 15 s "
+                                                        "each is an error.", rich_help_panel=SCALE_PANEL)]
 ChildTimeoutOpt = Annotated[Optional[float], typer.Option(min=0.001, help="Seconds a child may train; one still running then is "
                                                                           "stopped and recorded failed.", rich_help_panel=SCALE_PANEL)]
-ChildTriesOpt = Annotated[Optional[int], typer.Option(min=1, help="Runs of a child whose worker dies (killed, out of memory) "
-                                                                  "before it is recorded failed \\[default: 3].", rich_help_panel=SCALE_PANEL)]
+ChildTriesOpt = Annotated[Optional[int], typer.Option(min=1, help="Runs of a child whose worker dies (killed, out of memory; "
+                                                                  "ray: also its node, raylet or agent) before it is "
+                                                                  "recorded failed \\[default: 3].", rich_help_panel=SCALE_PANEL)]
 CpusPerChildOpt = Annotated[Optional[int], typer.Option(min=1, help="Torch threads of each child (ray: also the CPUs its "
                                                                     "task declares) \\[default: process: the cores divided "
                                                                     "among the workers; ray: 1].", rich_help_panel=SCALE_PANEL)]
