@@ -21,7 +21,8 @@ from .app import command, err, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
 from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
-                             CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options)
+                             CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options,
+                             refuse_for_enas)
 
 
 UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
@@ -104,6 +105,11 @@ def search(
     if depth is not None and (resume is not None or strategy != "enas"):
         raise RunError("--depth applies to a new --strategy enas search (a resume keeps the run's depth; the "
                        "other strategies follow the space's depth schedule)")
+    scale = {"--workers": workers, "--backend": backend, "--address": address, "--async": async_k,
+             "--child-timeout": child_timeout, "--child-tries": child_tries, "--cpus-per-child": cpus_per_child,
+             "--gpus-per-child": gpus_per_child}
+    if any(v is not None for v in scale.values()) and (strategy if resume is None else _run_strategy(resume)) == "enas":
+        refuse_for_enas(scale)
     if resume is not None:
         if space is not None:
             run_space = RunStore.open_readonly(find_run(resume))
@@ -174,7 +180,9 @@ def search(
                   f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
         updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
         out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
-                  f"{cfg.workers} at once, {updates}")
+                  f"{job.executor.capacity} at once, {updates}")
+        if job.executor.note:
+            err.print(f"note: {escape(job.executor.note)}")
         view = SearchView(store, job.config.budget, out)
     stop = _Stop()
     try:
@@ -193,6 +201,11 @@ def search(
     if counts["failed"] and not counts["done"]:
         raise RunError(f"no child trained: all {counts['failed']} failed (see above); nascli show {store.path} lists them")
     out.print(f"done. See the best children with: nascli show {store.path}   retrain the best: nascli eval --best --run {store.path}")
+
+
+def _run_strategy(run: str) -> str | None:
+    with RunStore.open_readonly(find_run(run)) as store:
+        return store.config.get("strategy")
 
 
 def _failures(store: RunStore, shown: int = 3) -> str:
