@@ -56,3 +56,7 @@ class ChildError(NasError):
 
 class RunError(NasError):
     """A run folder or run database that is missing, locked or inconsistent."""
+
+
+class TrackingError(NasError):
+    """A tracking tool (TensorBoard, MLflow) that is not installed or cannot be written to."""
