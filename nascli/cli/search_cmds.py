@@ -20,7 +20,7 @@ from ..space import load_space, read_space_text
 from .app import command, err, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
-from .track_cmd import MlflowExperimentOpt, MlflowUriOpt, TensorBoardDirOpt, TrackOpt, live_tracking, track_config
+from .track_options import MlflowExperimentOpt, MlflowUriOpt, TensorBoardDirOpt, TrackOpt, live_tracking, track_config
 from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
                              CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options)
 

@@ -40,8 +40,8 @@ def draw_best(store: RunStore, best: ChildRecord, folder: Path, notice: Notice) 
         arch = Architecture.model_validate_json(best.arch_json)
         shape = _image_shape(store, notice) if arch.task == "image" else None
         drawn = draw(arch, folder / FIGURE_NAME, shape or IMAGE_SHAPE)
-    except (NasError, ValueError) as err:
-        notice(f"the best architecture cannot be drawn ({err}); tracked without its figure")
+    except Exception as err:  # noqa: BLE001 - graphviz's own errors too: the rest of the finale goes on
+        notice(f"the best architecture cannot be drawn ({type(err).__name__}: {err}); tracked without its figure")
         return None
     if not drawn.rendered:
         notice("graphviz's `dot` is not installed, so the best architecture is not tracked as an image (MLflow "
@@ -49,11 +49,15 @@ def draw_best(store: RunStore, best: ChildRecord, folder: Path, notice: Notice) 
     return drawn.path
 
 
-def write_report_files(run_dir: Path, folder: Path) -> list[Path]:
-    """`nascli report`'s chart and page of the run: report.png and report.html."""
+def write_report_files(run_dir: Path, folder: Path, notice: Notice) -> list[Path]:
+    """`nascli report`'s chart and page of the run: report.png and report.html (none when it cannot be drawn)."""
     from ..report import write_reports  # matplotlib loads only when a report is drawn
 
-    return write_reports([run_dir], [folder / "report.png", folder / "report.html"])
+    try:
+        return write_reports([run_dir], [folder / "report.png", folder / "report.html"])
+    except Exception as err:  # noqa: BLE001 - a report that cannot be drawn leaves the rest of the finale
+        notice(f"the run's report cannot be drawn ({type(err).__name__}: {err}); tracked without it")
+        return []
 
 
 def make_finale(store: RunStore, trained: int, folder: Path, with_report: bool, notice: Notice) -> Finale:
@@ -62,4 +66,4 @@ def make_finale(store: RunStore, trained: int, folder: Path, with_report: bool, 
     ended = store.meta_number("updated", float) or time.time()  # the run's last write (a finished run: its finish)
     return Finale(state=store.summary().state, ended=ended, trained=trained, best=best[0] if best else None,
                   figure=draw_best(store, best[0], folder, notice) if best else None,
-                  report=write_report_files(store.path, folder) if with_report else [])
+                  report=write_report_files(store.path, folder, notice) if with_report else [])
