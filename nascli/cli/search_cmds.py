@@ -20,6 +20,7 @@ from ..space import load_space, read_space_text
 from .app import command, err, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
+from .track_options import MlflowExperimentOpt, MlflowUriOpt, TensorBoardDirOpt, TrackOpt, live_tracking, track_config
 from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
                              CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options,
                              refuse_for_enas)
@@ -91,6 +92,10 @@ def search(
     reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
     reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
+    track: TrackOpt = None,
+    tensorboard_dir: TensorBoardDirOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = None,
 ) -> None:
     """Search a space: sample children, train them, and train the controller on their rewards."""
     from ..data import dataset_kind
@@ -102,6 +107,7 @@ def search(
     from ..train import RewardConfig, TrainConfig
     from .progress import SearchView
 
+    tracking = track_config(track, tensorboard_dir, mlflow_uri, mlflow_experiment)  # a missing extra fails first
     if depth is not None and (resume is not None or strategy != "enas"):
         raise RunError("--depth applies to a new --strategy enas search (a resume keeps the run's depth; the "
                        "other strategies follow the space's depth schedule)")
@@ -185,17 +191,20 @@ def search(
             err.print(f"note: {escape(job.executor.note)}")
         view = SearchView(store, job.config.budget, out)
     stop = _Stop()
-    try:
-        with view, _sigterm_as_interrupt(stop):
-            job.run(view)
-        failures, counts = _failures(store), store.counts()
-    except KeyboardInterrupt:
-        store.state = "stopped"
-        err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
-        raise typer.Exit(128 + stop.signal)
-    finally:
-        job.close()
-        store.close()
+    # the tracker reads the store on its own thread; it ends after the run's final state is recorded
+    with live_tracking(store.path, tracking) as tracker:
+        observe = view if tracker is None else (lambda event: (view(event), tracker.nudge()))
+        try:
+            with view, _sigterm_as_interrupt(stop):
+                job.run(observe)
+            failures, counts = _failures(store), store.counts()
+        except KeyboardInterrupt:
+            store.state = "stopped"
+            err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
+            raise typer.Exit(128 + stop.signal)
+        finally:
+            job.close()
+            store.close()
     if failures:
         err.print(escape(failures), soft_wrap=True)
     if counts["failed"] and not counts["done"]:
