@@ -17,6 +17,12 @@ SourceArg = Annotated[Optional[str], typer.Argument(
 BestOpt = Annotated[bool, typer.Option("--best", help="The best child of a run.")]
 RunOpt = Annotated[Optional[str], typer.Option(help="The run for --best: a folder or a name under runs/ (default: the most recent).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Take an arch.json made from another version of its space file.")]
+SpaceOpt = Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names (a space outside ./spaces/).")]
+
+
+def no_space_with_best(best: bool, space: str | None) -> None:
+    if best and space is not None:
+        raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
 
 
 @command("render")
@@ -25,7 +31,7 @@ def render(
     best: BestOpt = False,
     run: RunOpt = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a figure: .svg, .png, .pdf or .dot.")] = None,
-    space: Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names.")] = None,
+    space: SpaceOpt = None,
     force: ForceOpt = False,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
@@ -38,8 +44,7 @@ def render(
     from ..render import architecture_tree, draw
     from ..render.conv import IMAGE_SHAPE
 
-    if best and space is not None:
-        raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
+    no_space_with_best(best, space)
     found = locate(source, best, run, dataset, data_dir, space=space, force=force, image_size=image_size)
     arch = found.arch
     shape = IMAGE_SHAPE  # only a conv child's drawing shows the input's shape; load the data just for it
@@ -83,6 +88,7 @@ def export(
     tokens: TokensOpt = None,
     vocab_size: VocabSizeOpt = None,
     target: TargetOpt = None,
+    space: SpaceOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Write a found child as a standalone PyTorch module file or as TorchScript.
@@ -91,8 +97,9 @@ def export(
     else --dataset and its options."""
     from ..export import check_export, export_child, locate
 
-    found = locate(source, best, run, dataset, data_dir, force=force, image_size=image_size, tokens=tokens,
-                   vocab_size=vocab_size, target=target)
+    no_space_with_best(best, space)
+    found = locate(source, best, run, dataset, data_dir, space=space, force=force, image_size=image_size,
+                   tokens=tokens, vocab_size=vocab_size, target=target)
     check_export(output, found.weights)  # before loading the data
     task = found.data.load().task
     path = export_child(found.arch, task, found.child, found.weights, output)

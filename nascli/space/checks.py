@@ -16,6 +16,7 @@ from typing import Callable
 from ..ops import OPS, ops_for
 from ..plugins import loaded_plugins, plugin_names
 from . import vocab
+from .hints import unknown_op_hint
 from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, SkipOffsets, Value
 
 Fail = Callable[[str, Pos], None]
@@ -34,8 +35,12 @@ def _check_value(name: str, value: Value, domain: str, pos: Pos, fail: Fail, blo
             fail(f"'{name}' takes numbers, got '{value}'", pos)
         elif value < 0 or (domain == "posnum" and value == 0):
             fail(f"'{name}' must be {'positive' if domain == 'posnum' else 'at least 0'}, got {value}", pos)
+    elif domain == "op" and value in OPS and value not in ops_for(block):
+        fail(f"unknown op '{value}' for '{name}': it can be used in a {' or '.join(OPS.get(str(value)).blocks)} "
+             f"only, not in a {block}", pos)
     elif domain == "op" and value not in ops_for(block):
-        fail(f"unknown op '{value}' for '{name}'; expected one of: {', '.join(ops_for(block))}", pos)
+        known = ops_for(block)
+        fail(f"unknown op '{value}' for '{name}' (known: {', '.join(known)}){unknown_op_hint(str(value), known)}", pos)
     elif domain in vocab.DOMAIN_VALUES and value not in vocab.DOMAIN_VALUES[domain]:
         fail(f"unknown {domain} '{value}' for '{name}'; expected one of: {', '.join(vocab.DOMAIN_VALUES[domain])}", pos)
 
