@@ -25,10 +25,10 @@ def _fixed(name: str, layer: str, cell: str | None = None, keeps: bool = False, 
 declare_op(OpSpec(
     name="conv", factories={"layer": _M + "nas_conv"}, nas=True,
     params=(Param("filter_height"), Param("filter_width"), FILTERS, STRIDE),
-    summary="{filter_height}×{filter_width} | {filters} filters, stride {stride}"))
+    summary="{filter_height}×{filter_width} | {filters} filters"))
 declare_op(OpSpec(
     name="max_pool", factories={"layer": _M + "nas_max_pool"}, nas=True, keeps_channels=True,
-    params=(Param("pool_size", default=2), STRIDE), summary="{pool_size}×{pool_size} | stride {stride}"))
+    params=(Param("pool_size", default=2), STRIDE), summary="{pool_size}×{pool_size}"))
 _fixed("conv_3x3", "conv_3x3", "conv_3x3")
 _fixed("conv_5x5", "conv_5x5", "conv_5x5")
 _fixed("sep_conv_3x3", "sep_conv_3x3", "cell_sep_conv_3x3")
@@ -49,4 +49,4 @@ declare_op(OpSpec(
     name="mbconv", factories={"layer": _M + "mbconv"}, nas=True,
     params=(Param("kernel", values=(3, 5, 7), default=3), Param("expansion", default=6),
             Param("se", domain="nonneg", values=(0, 1), default=0), FILTERS, STRIDE),
-    summary="{kernel}×{kernel} | expansion {expansion}, se {se}, {filters} filters, stride {stride}"))
+    summary="{kernel}×{kernel} | expansion {expansion}, se {se}, {filters} filters"))

@@ -123,6 +123,12 @@ def _layer_cases(block) -> tuple[object, list[tuple[str, list]]]:
     return op, [(str(o.value), outer + op.branches.get(str(o.value), [])) for o in op.options]
 
 
+def op_reads(name: str) -> set[str]:
+    """The layer decisions op `name` reads: its own parameters, and the layer settings every image op honours."""
+    spec = OPS.get(name)
+    return {p.name for p in spec.params} | set(spec.settings) - {"merge"}  # merge: a layer slot, read by the wiring
+
+
 def _check_layer_ops(block, fail: Fail) -> None:
     """Every op a layer can take finds the parameters it reads; every decision is read by some op."""
     op, cases = _layer_cases(block)
@@ -136,7 +142,7 @@ def _check_layer_ops(block, fail: Fail) -> None:
                 if value not in param.values:
                     allowed = ", ".join(map(str, param.values))
                     fail(f"op '{name}' takes {param.name} in {{{allowed}}}, got {value}", pos)
-    reads = {name: {p.name for p in OPS.get(name).params} for name, _ in cases}
+    reads = {name: op_reads(name) for name, _ in cases}
     for decl in (d for d in block.decisions if d.name not in vocab.LAYER_SLOTS):
         if not any(decl.name in r for r in reads.values()):
             fail(f"'{decl.name}' is read by no op this layer can take ({', '.join(reads)}); remove it", decl.pos)

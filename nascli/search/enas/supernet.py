@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from ...arch import Architecture, architecture
 from ...arch.tokens import Assignment
 from ...children import ChildConfig, build_child
-from ...children.convnet import uses_nas_wiring
+from ...arch.wiring import uses_nas_wiring
 from ...data.base import Task
 from ...errors import ChildError, RunError
 from ...space.compiler import CompiledSpace
