@@ -152,19 +152,42 @@ class _Reader:
         return assignment, depth
 
     def read_group(self, plan: BlockPlan, b: int, g: int, tokens, assignment: Assignment) -> None:
+        try:
+            assignment.update(self.group_values(plan, self.compiled.group_decisions(b, g), g, tokens))
+        except TokenError:
+            if plan.written is None:
+                raise
+            assignment.update(self.written_group(plan, b, g, tokens))  # or the error of the form written now
+
+    def written_group(self, plan: BlockPlan, b: int, g: int, tokens) -> Assignment:
+        """A group as earlier versions wrote it, every decision of the layer with a token (`BlockPlan.written`);
+        the values of the decisions that exist now. The group's error as now written if it is not one."""
+        try:
+            values = self.group_values(plan, self.compiled.group_decisions(b, g, written=True), g, tokens)
+        except TokenError:
+            return self.group_values(plan, self.compiled.group_decisions(b, g), g, tokens)
         chosen: dict[str, Value] = {}
+        for d in self.compiled.group_decisions(b, g):
+            if _active(d, chosen):
+                chosen[d.name] = values[d.path]
+        return {d.path: values[d.path] for d in self.compiled.group_decisions(b, g) if d.name in chosen}
+
+    def group_values(self, plan: BlockPlan, decisions, g: int, tokens) -> Assignment:
+        chosen: dict[str, Value] = {}
+        values: Assignment = {}
         it = iter(tokens)
         last = tokens[-1][1] + len(tokens[-1][0]) if tokens else len(self.text) - 1
-        for d in self.compiled.group_decisions(b, g):
+        for d in decisions:
             if not _active(d, chosen):
                 continue
             tok = next(it, None)
             if tok is None:
                 self.fail(f"missing a value for {d.path}", last)
-            assignment[d.path] = chosen[d.name] = self.parse_token(d, *tok)
+            values[d.path] = chosen[d.name] = self.parse_token(d, *tok)
         extra = next(it, None)
         if extra is not None:
             self.fail(f"unexpected '{extra[0]}': group {g} of block '{plan.label}' is already complete", extra[1])
+        return values
 
 
 def decode_tokens(compiled: CompiledSpace, text: str) -> tuple[Assignment, int | None]:

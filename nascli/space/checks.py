@@ -16,6 +16,7 @@ from typing import Callable
 from ..ops import OPS, ops_for
 from ..plugins import loaded_plugins, plugin_names
 from . import vocab
+from .conditions import missing_tie_targets, op_reads
 from .hints import unknown_op_hint
 from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, SkipOffsets, Value
 
@@ -123,12 +124,6 @@ def _layer_cases(block) -> tuple[object, list[tuple[str, list]]]:
     return op, [(str(o.value), outer + op.branches.get(str(o.value), [])) for o in op.options]
 
 
-def op_reads(name: str) -> set[str]:
-    """The layer decisions op `name` reads: its own parameters, and the layer settings every image op honours."""
-    spec = OPS.get(name)
-    return {p.name for p in spec.params} | set(spec.settings) - {"merge"}  # merge: a layer slot, read by the wiring
-
-
 def _check_layer_ops(block, fail: Fail) -> None:
     """Every op a layer can take finds the parameters it reads; every decision is read by some op."""
     op, cases = _layer_cases(block)
@@ -150,6 +145,9 @@ def _check_layer_ops(block, fail: Fail) -> None:
         for decl in branch:
             if decl.name not in reads[value]:
                 fail(f"'{decl.name}' is not read by op '{value}'; remove it", decl.pos)
+    for tie, value in missing_tie_targets(block.decisions):
+        fail(f"'{tie.name}' takes the value of '{tie.value}', which op '{value}' does not read (it exists only "
+             "under the ops that read it)", tie.pos)
 
 
 def _check_layer_stem(space: SearchSpace, fail: Fail) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .conditions import lift_conditional
 from .ir import ChoiceDecl, FixedDecl, Option, SearchSpace, Value
 
 
@@ -58,7 +59,8 @@ class BlockPlan(BaseModel):
     groups: int
     node_offset: int = 0  # number of the first group's node (cells: after the inputs)
     variable: bool = False  # True for a layers block with a depth schedule
-    decls: list  # the IR decisions each group makes
+    decls: list  # the IR decisions each group makes (a layer's only under the ops that read them: conditions.py)
+    written: list | None = None  # a layers block's decisions as written, when lifting moved some (old strings)
     candidates_all: int = -1  # index decisions pick among this many nodes (-1: earlier ones only)
 
     def candidates(self, group: int) -> tuple[int, ...]:
@@ -75,9 +77,10 @@ def _plans(space: SearchSpace) -> list[BlockPlan]:
             plans.append(BlockPlan(label="hyper", kind="hyper", ir_block=i, groups=1, decls=block.decisions))
         elif block.kind == "layers":
             stages += 1
+            decls = lift_conditional(block.decisions)
             plans.append(BlockPlan(label="layers" if stages == 1 else f"layers_{stages}", kind="layers", ir_block=i,
-                                   groups=block.max_layers, variable=block.schedule is not None,
-                                   decls=block.decisions))
+                                   groups=block.max_layers, variable=block.schedule is not None, decls=decls,
+                                   written=block.decisions if decls is not block.decisions else None))
         elif block.kind == "tree":
             plans.append(BlockPlan(label="tree", kind="tree", ir_block=i, groups=block.node_count, decls=block.decisions))
             for sec in block.sections:
@@ -127,9 +130,11 @@ class CompiledSpace:
         return depth if plan.variable and depth is not None else plan.groups
 
     @lru_cache(maxsize=None)
-    def group_decisions(self, b: int, group: int) -> tuple[Decision, ...]:
+    def group_decisions(self, b: int, group: int, written: bool = False) -> tuple[Decision, ...]:
         """The decisions of group `group` of block `b`, branches included (with conditions).
-        Cached: encoding, decoding and sampling ask for the same groups again and again."""
+        Cached: encoding, decoding and sampling ask for the same groups again and again.
+        `written`: as the block was written, every decision unconditional (how token strings of
+        earlier versions wrote a layer whose decisions only some ops read; see `BlockPlan.written`)."""
         plan = self.blocks[b]
         out: list[Decision] = []
 
@@ -149,7 +154,7 @@ class CompiledSpace:
                     if cands:  # a layer or node with nothing earlier to pick has no decision
                         out.append(Decision(candidates=cands, **common))
 
-        visit(plan.decls, None, "")
+        visit(plan.written if written and plan.written is not None else plan.decls, None, "")
         return tuple(out)
 
     def decisions(self, depth: int | None = None) -> list[Decision]:
