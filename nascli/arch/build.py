@@ -48,6 +48,13 @@ def _skip_inputs(skip, index: int, start: int) -> list[int]:
     return [start + j for j in (() if skip == "none" else skip)]
 
 
+def _with_stage(stage: dict[str, Value], values: dict[str, Value], position: int) -> dict[str, Value]:
+    """A layer's values with its stage's: every layer takes them, but the stage's stride only its first
+    layer (as a stage's stride in timm's and MobileNet's stage lists), and its depth none."""
+    taken = {k: v for k, v in stage.items() if k != "depth" and not (k == "stride" and position > 0)}
+    return taken | values
+
+
 def _layer(index: int, v: dict, start: int) -> Layer:
     """Layer `index` of a stage whose first layer is `start`; its anchors number the stage's layers from 0."""
     op = str(v.get("op", "conv"))
@@ -65,14 +72,18 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
     space = compiled.space
     fields: dict = {}
     per_block = active_decisions(compiled, assignment, depth)
+    stage: dict[str, Value] = {}  # the stage section's values, for the layers block after it
     for b, (plan, groups) in enumerate(zip(compiled.blocks, per_block)):
         values = [_group_values(compiled, b, g, assignment) for g in groups]
         block = space.blocks[plan.ir_block]
         if plan.label == "hyper":
             fields["hyper"] = values[0]
+        elif plan.kind == "stage":
+            stage = values[0]
         elif plan.kind == "layers":
             start = len(fields.setdefault("layers", []))
-            fields["layers"] += [_layer(start + i, v, start) for i, v in enumerate(values)]
+            fields["layers"] += [_layer(start + i, _with_stage(stage, v, i), start) for i, v in enumerate(values)]
+            stage = {}
         elif plan.label == "tree":
             kids = block.children()
             fields["tree"] = {"base": block.base, "nodes": [

@@ -73,7 +73,7 @@ def _reads(arch: Architecture, layer: Layer, macro: bool) -> str:
         return skips or ("features" if layer.index == 0 else str(layer.index - 1))
     if macro or layer_merge(layer) == "sum":
         main = ("stem" if macro else "image") if layer.index == 0 else str(layer.index - 1)
-        return f"{main} + {skips} (summed)" if skips else main
+        return f"op({main}) + {' + '.join(map(str, layer.inputs))}" if skips else main
     return skips or "image"
 
 

@@ -49,7 +49,7 @@ def active_decisions(compiled: CompiledSpace, assignment: Assignment, depth: int
     out = []
     for b, plan in enumerate(compiled.blocks):
         groups = []
-        for g in range(compiled.group_count(plan, depth)):
+        for g in range(compiled.groups_in(b, depth, assignment)):  # a stage: as many layers as its depth
             chosen: dict[str, Value] = {}
             active = []
             for d in compiled.group_decisions(b, g):
@@ -143,10 +143,11 @@ class _Reader:
         depth = self.depth(blocks)
         assignment: Assignment = {}
         for b, (plan, groups) in enumerate(zip(plans, blocks)):
-            expected = self.compiled.group_count(plan, depth)
+            expected = self.compiled.groups_in(b, depth, assignment)
             if len(groups) != expected:
-                self.fail(f"block '{plan.label}' has {len(groups)} groups separated by '/', the space has {expected}",
-                          groups[-1][-1][1] if groups[-1] else len(self.text) - 1)
+                why = f" (its stage's depth is {expected})" if plan.depth else ""
+                self.fail(f"block '{plan.label}' has {len(groups)} groups separated by '/', the space has {expected}"
+                          f"{why}", groups[-1][-1][1] if groups[-1] else len(self.text) - 1)
             for g, tokens in enumerate(groups):
                 self.read_group(plan, b, g, tokens, assignment)
         return assignment, depth

@@ -264,6 +264,12 @@ def _cell_identity(in_channels: int, out_channels: int, stride: int) -> nn.Modul
     return nn.Identity()
 
 
+def basic_block(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    # ResNet's basic block without its shortcut (a `merge = sum` layer adds it): two 3x3 convs, the first
+    # strided, in the ENAS ops' ReLU -> conv -> BN order (pre-activation, He et al. 2016b).
+    return nn.Sequential(ReluConvBn(i, o, 3, s), ReluConvBn(o, o, 3))
+
+
 def zero(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
     return Zero(s, o if o != i else 0)
 

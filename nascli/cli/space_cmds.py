@@ -46,7 +46,8 @@ def inspect_json(compiled) -> dict:
         "decisions": [
             {"path": d.path, "kind": d.kind, "head": d.head,
              "options": [o.text for o in d.options], "candidates": list(d.candidates),
-             "condition": list(d.condition) if d.condition else None}
+             "condition": list(d.condition) if d.condition else None,
+             "stage_depth": list(d.stage_depth) if d.stage_depth else None}
             for d in decisions
         ],
         "heads": [h.model_dump() for h in compiled.heads],
@@ -75,6 +76,10 @@ def inspect(
         d = ds[0]
         kind, values = _describe_decision(d)
         when = f"{d.condition[0]} = {d.condition[1]}" if d.condition else ""
+        deeper = next((x for x in ds if x.stage_depth), None)  # layers beyond a stage's least depth
+        if deeper is not None:
+            reach = f"layer i: {deeper.stage_depth[0]} > i"
+            when = f"{when}; {reach}" if when else reach
         table.add_row(compiled.blocks[d.block].label, d.name, kind, values, when, str(len(ds)))
     out.print(table)
     if compiled.space.settings:

@@ -4,7 +4,9 @@ NAS ops (`conv`, `max_pool`) set their own kernel and stride; ENAS ops
 (Pham et al. 2018) and DARTS ops (Liu et al. 2019) are fixed-size and take
 their width from the layer's `filters` (or the cell's width); `none` and
 `identity` serve NAS-Bench-201/DARTS-style choices; `mbconv` is MobileNetV2's
-inverted residual (ProxylessNAS/MnasNet search over its kernel and expansion).
+inverted residual (ProxylessNAS/MnasNet search over its kernel and expansion);
+`basic_block` is the two 3x3 convolutions of ResNet's basic block (He et al.
+2016), whose shortcut a `merge = sum` layer adds.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _fixed("conv_1x1", "conv_1x1", "conv_1x1")
 _fixed("dil_conv_3x3", "dil_conv_3x3", "dil_conv_3x3")
 _fixed("dil_conv_5x5", "dil_conv_5x5", "dil_conv_5x5")
 _fixed("none", "zero", "zero", keeps=True, params=())
+_fixed("basic_block", "basic_block")  # ResNet's basic block body; a `merge = sum` layer adds the shortcut
 declare_op(OpSpec(  # table rows: Linear -> activation -> dropout (nascli/children/mlp.py)
     name="dense", factories={"layer": "nascli.children.mlp:dense"}, tasks=("tabular",),
     params=(Param("units"), Param("activation", domain="activation", default="relu"),

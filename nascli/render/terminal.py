@@ -36,7 +36,7 @@ def _nas_reads(layer, wiring) -> str:
     if wiring.merge == "sum":
         main = "image" if layer.index == 0 else f"layer {layer.index - 1}"
         added = [f"{cut.source}" + (" (projected)" if cut.projects else "") for cut in wiring.shortcuts]
-        return main + (f", + {', '.join(added)} (summed)" if added else "")
+        return main + "".join(f", + {cut}" for cut in added)
     if not layer.inputs:
         return "image" + (" (rule 1)" if layer.index else "")
     padded = [str(j) for j, pad in zip(layer.inputs, wiring.pads) if pad]

@@ -103,7 +103,8 @@ def _covering(compiled: CompiledSpace, depth: int | None = None,
         picks = dict(zip(nested, params))
         assignment: Assignment = {}
         for d in decisions:
-            if d.kind == "choice" and d.name in largest:
+            deepest = d.name == "depth" and compiled.blocks[d.block].kind == "stage"  # every layer of a stage
+            if d.kind == "choice" and (d.name in largest or deepest):
                 assignment[d.path] = max(o.value for o in d.options)
             elif d.kind == "choice":
                 assignment[d.path] = d.options[picks.get(d.name, op) % len(d.options)].value
