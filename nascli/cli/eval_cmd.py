@@ -11,6 +11,7 @@ import typer
 from ..arch import load_architecture
 from ..errors import RunError
 from ..space import load_space
+from ..runs.metrics import format_value
 from .app import command, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
@@ -73,6 +74,6 @@ def eval_(
     if as_json:
         out.print_json(json.dumps(result.model_dump()))
         return
-    value = f"{result.metric:.2%}" if result.metric_name == "test_accuracy" else f"{result.metric:.2f}"
+    value = format_value(result.metric_name, result.metric)
     out.print(f"{result.metric_name.replace('_', ' ')}: [bold]{value}[/]  ({result.params:,} params, "
               f"{result.macs:,} MACs, {result.seconds:.0f}s)\nweights, arch.json and result.json in {result.out_dir}")

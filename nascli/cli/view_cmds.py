@@ -42,6 +42,7 @@ def render(
     A conv child is drawn at its data's image size: a run's own for --best, else --dataset's."""
     from ..export import locate  # torch, graphviz and matplotlib load only for the command that needs them
     from ..render import architecture_tree, draw
+    from ..render.terminal import fit_tree
     from ..render.conv import IMAGE_SHAPE
 
     no_space_with_best(best, space)
@@ -52,7 +53,7 @@ def render(
         task = found.data.load().task
         shape = (task.channels, task.height, task.width)
     if output is None:
-        out.print(architecture_tree(arch, shape))
+        out.print(fit_tree(architecture_tree(arch, shape), out.width))
         return
     drawn = draw(arch, output, shape)
     if drawn.rendered:

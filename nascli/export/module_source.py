@@ -1,6 +1,6 @@
 """A built child -> one standalone, readable PyTorch file (`nascli export -o model.py`).
 
-The generated file imports only torch. Its classes mirror the built child's
+The generated file imports only torch (and the plugins of any plugin op it uses). Its classes mirror the built child's
 module tree attribute by attribute (constructors from `pysource.module_expr`),
 so `Child().load_state_dict(built.state_dict())` works as is; the forward
 methods are written out from the architecture records, one line per layer or
@@ -227,7 +227,7 @@ def docstring_text(text: str) -> str:
     return "".join(map(escape, text))
 
 
-def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
+def _header(arch: Architecture, task: Task, weights: WeightsNote, plugins: list[str]) -> str:
     if isinstance(task, ImageTask):
         what = f"images ({task.channels}, {task.height}, {task.width}), {task.classes} classes"
     elif isinstance(task, TabularTask):
@@ -240,7 +240,10 @@ def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
         where = (f"No trained weights yet: `{weights.command}` trains this child and saves them to\n"
                  f"{weights.path}; then:")
     # Paths and commands name files and folders chosen by whoever made them: escaped, never code.
-    text = (f"A child network found by nascli, as plain PyTorch (needs only torch).\n\n"
+    needs = "needs only torch" if not plugins else (
+        f"needs torch and the plugin module{'s' if len(plugins) > 1 else ''} {', '.join(plugins)}, "
+        "which must be importable (on PYTHONPATH)")
+    text = (f"A child network found by nascli, as PyTorch ({needs}).\n\n"
             f"Architecture ({arch.space}, for {what}):\n    {arch.tokens}\n\n{where}\n\n"
             "    model = Child()\n"
             f"    model.load_state_dict(torch.load({str(weights.path)!r}))\n"
@@ -264,5 +267,6 @@ def module_source(arch: Architecture, model: nn.Module, task: Task, weights: Wei
     imports, helpers = helper_sources(used)
     code = helpers + body
     functional = "import torch.nn.functional as F\n" if "F." in code else ""
-    return (_header(arch, task, weights) + "import torch\n" + functional + "from torch import Tensor, nn\n" + imports
-            + code)
+    plugins = sorted(key[len("import:"):] for key in used if key.startswith("import:"))
+    return (_header(arch, task, weights, plugins) + "import torch\n" + functional + "from torch import Tensor, nn\n"
+            + imports + code)

@@ -96,8 +96,9 @@ def _macro_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int,
     output: dict[int, str] = {}  # node holding each layer's output
     for layer, shape in zip(layers, shapes):
         i = layer.index
-        box = diagram.add(Node(f"layer{i}", f"layer {i} · {op_label(layer.op)}", f"stride 1 → {_size(shape)}",
-                               op_kind(layer.op)))
+        head = OPS.get(layer.op).describe_parts(layer.params)[0]  # a plugin's kernel, say: the width is the net's
+        title = f"layer {i} · {op_label(layer.op)}" + (f" {head}" if head else "")
+        box = diagram.add(Node(f"layer{i}", title, f"stride 1 → {_size(shape)}", op_kind(layer.op)))
         diagram.connect(prev, box)
         diagram.chain.append(box)
         output[i] = box

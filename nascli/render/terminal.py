@@ -10,6 +10,7 @@ cyan, pools orange/yellow).
 from __future__ import annotations
 
 from rich.markup import escape
+from rich.text import Text
 from rich.tree import Tree
 
 from ..arch.describe import dense_lines
@@ -59,9 +60,11 @@ def _macro_tree(arch: Architecture, root: Tree, image_shape: tuple[int, int, int
     c, h, w = image_shape
     root.add(f"stem: conv 3×3 + BN  ← image {h}×{w}×{c}  → {h}×{w}×{macro_width(arch.layers)}")
     for layer, (c, h, w) in zip(arch.layers, conv_out_shapes(arch.layers, image_shape)):
-        skips = f" + skips from {', '.join(map(str, layer.inputs))}, summed, BN" if layer.inputs else ""
+        skips = f"  + skips from {', '.join(map(str, layer.inputs))}, summed, BN" if layer.inputs else ""
         source = "stem" if layer.index == 0 else f"layer {layer.index - 1}"
-        branch = root.add(f"layer {layer.index}: {_op(layer.op)}({source}){skips}, stride 1  → {h}×{w}×{c}")
+        head = OPS.get(layer.op).describe_parts(layer.params)[0]  # a plugin's kernel, say: the width is the net's
+        what = _op(layer.op) + (f" {escape(head)}" if head else "")
+        branch = root.add(f"layer {layer.index}: {what}({source}), stride 1  → {h}×{w}×{c}{skips}")
         if layer.index in points and layer.index + 1 < len(arch.layers):
             branch.add("[magenta]factorized reduce[/] (ENAS macro wiring's own): every map read later is halved")
     root.add("classifier: global avg pool → FC → softmax")
@@ -136,3 +139,19 @@ def architecture_tree(arch: Architecture, image_shape: tuple[int, int, int] = IM
     else:
         _cells_tree(arch, root)
     return root
+
+
+def fit_tree(tree: Tree, width: int, depth: int = 0) -> Tree:
+    """`tree` with every line cut to `width` columns at a space, ending in '…': a line the terminal would
+    crop mid-number ("→ 32×32×" for "→ 32×32×36") is cut before the number instead."""
+    label = tree.label if isinstance(tree.label, Text) else Text.from_markup(str(tree.label))
+    room = width - 4 * depth  # each level of the tree's guides takes 4 columns
+    if label.cell_len > room > 10:
+        cut = label.plain.rfind(" ", 0, room - 1)
+        label.truncate(cut if cut > 0 else room - 2)
+        label.rstrip()
+        label.append(" …")
+    tree.label = label
+    for child in tree.children:
+        fit_tree(child, width, depth + 1)
+    return tree
