@@ -191,3 +191,14 @@ def test_enas_says_it_does_not_share_summing_layers(runner, tmp_path):
     result = runner.invoke(app, ["search", "resnet", "--strategy", "enas", "--run-dir", str(tmp_path / "r")])
     assert result.exit_code == 2 and "'merge = sum' layer's shortcuts are not shared" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_enas_shares_the_weights_of_a_stage_whose_depth_is_decided(runner, tmp_path):
+    """ENAS macro wiring halves the maps after layers that depend on the depth: every depth is covered."""
+    space = tmp_path / "stg.space"
+    space.write_text("space stg {\n task = image\n dataset = cifar10\n"
+                     " layers 6 { stage { depth: {3, 6} } op: {conv_3x3, max_pool_3x3} filters = 8 skip: anchor }\n}\n")
+    result = runner.invoke(app, ["search", str(space), "--strategy", "enas", "--epochs", "1", "--controller-steps", "1",
+                                 "--batch", "2", "--budget", "3", "--train-subset", "16", "--shared-batch-size", "8",
+                                 "--derive-subset", "40", "--seed", "2", "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output

@@ -43,8 +43,9 @@ def write_torchscript(source: str, weights: Path, path: Path) -> Path:
             child.load_state_dict(state_dict, strict=True)
         except RuntimeError as err:
             lines = str(err).splitlines()
-            raise ChildError(f"the weights do not fit this child (trained for another dataset?): "
-                             f"{lines[-1].strip()}", where=str(weights)) from None
+            raise ChildError(f"the weights do not fit this child (trained for another dataset, or by a nascli "
+                             f"that built its layers otherwise? retrain it with `nascli eval`): {lines[-1].strip()}",
+                             where=str(weights)) from None
         child.eval()
         with warnings.catch_warnings():  # torch 2.x marks torch.jit deprecated; the format still loads everywhere
             warnings.filterwarnings("ignore", message=r".*torch\.jit.*")
