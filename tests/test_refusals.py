@@ -64,7 +64,8 @@ ENAS_TINY = ["--strategy", "enas", "--epochs", "1", "--controller-steps", "1", "
 ENAS_DATA = {"image": ["--train-subset", "16", "--shared-batch-size", "8", "--derive-subset", "40"],
              "language": ["--train-subset", "1200", "--shared-batch-size", "4", "--derive-subset", "400"]}
 REFUSED = {"mlp": "mlp: --strategy enas does not apply to a tabular space",
-           "mobilenet": "mobilenet, layer 1: --strategy enas does not apply here: it cannot share the weights of op 'mbconv'"}
+           "mobilenet": "mobilenet, layer 1: --strategy enas does not apply here: it cannot share the weights of op 'mbconv'",
+           "resnet": "resnet, layer 1: ENAS shares the weights of NAS-wired layers that concatenate their inputs"}
 
 
 def _enas_verdict(space: str, tasks: dict = {}) -> str | None:

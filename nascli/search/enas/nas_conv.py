@@ -60,8 +60,8 @@ class NasLayout:
         summing = next((layer for arch in archs for layer in arch.layers if layer_merge(layer) == "sum"), None)
         if summing is not None:  # its shortcuts' projections depend on which skips a child picks
             raise ChildError("ENAS shares the weights of NAS-wired layers that concatenate their inputs; a "
-                             "'merge = sum' layer's shortcuts are not shared (search it with reinforce or random)",
-                             where=f"layer {summing.index}")
+                             "'merge = sum' layer's shortcuts are not shared; search it with --strategy reinforce or random",
+                             where=f"{self.space}, layer {summing.index}")
         self.image, self.classes = self.depth, classes  # the image's slot, after the layers' (as NasConvNet's)
         self.ops: list[dict[str, Layer]] = [{} for _ in range(self.depth)]  # per layer: op key -> largest record
         for arch in archs:
