@@ -80,7 +80,11 @@ def test_a_space_file_over_the_limit_is_refused_before_parsing(runner, tmp_path)
     space = tmp_path / "big.space"
     space.write_text(_table_space("1" + " " * MAX_SPACE_CHARS))
     start = time.process_time()
-    _one_line_error(runner.invoke(app, ["inspect", str(space)]), f"a space file may hold at most {MAX_SPACE_CHARS:,}")
+    _one_line_error(runner.invoke(app, ["inspect", str(space)]),
+                    f"more than {MAX_SPACE_CHARS:,} characters, the most a space file may hold")
+    with open(space, "r+b") as file:  # 4 GiB, sparse: refused without being read whole
+        file.truncate(4 << 30)
+    _one_line_error(runner.invoke(app, ["inspect", str(space)]), "the most a space file may hold")
     assert time.process_time() - start < 2
 
 

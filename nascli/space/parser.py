@@ -175,8 +175,8 @@ def parse_tree(text: str, source: str) -> Tree:
 
     A choice list's values come as one ChoiceValues child of its `choices` node, already free of duplicates."""
     if len(text) > MAX_SPACE_CHARS:
-        raise SpaceSyntaxError(f"the file holds {len(text):,} characters; a space file may hold at most "
-                               f"{MAX_SPACE_CHARS:,}", where=source)
+        raise SpaceSyntaxError(f"more than {MAX_SPACE_CHARS:,} characters, the most a space file may hold",
+                               where=source)
     try:
         return _parser().parse(text)
     except _DuplicateValue as dup:
