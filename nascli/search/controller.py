@@ -36,7 +36,7 @@ from .heads import AnchorHead, ChoiceHead, IndexHead, shape_logits
 class ControllerConfig(BaseModel):
     """LSTM size and logit shaping. Defaults are NAS's; ENAS used hidden=100, layers=1."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     hidden: int = Field(35, gt=0)  # units per LSTM layer
     layers: int = Field(2, gt=0)

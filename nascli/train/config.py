@@ -20,7 +20,7 @@ class TrainConfig(BaseModel):
     (SGD, Nesterov momentum 0.9, lr 0.1, weight decay 1e-4) at a CPU-sized proxy scale:
     a few epochs on a subset instead of 50 epochs on 45,000 images."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     epochs: int = Field(2, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -72,9 +72,9 @@ class RewardConfig(BaseModel):
     """Score -> reward. Images: max validation accuracy of the last `last_epochs` epochs,
     to the power `power` (the paper cubes it). Text: `c` / validation perplexity²."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     last_epochs: int = Field(5, ge=1)
-    power: float = 3.0
-    c: float = 80.0
+    power: float = Field(3.0, gt=0)
+    c: float = Field(80.0, gt=0)
     failed: float = 0.0  # reward of a child that crashed or diverged
