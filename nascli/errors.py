@@ -56,3 +56,7 @@ class ChildError(NasError):
 
 class RunError(NasError):
     """A run folder or run database that is missing, locked or inconsistent."""
+
+
+class ResourceError(NasError):
+    """A size the machine cannot hold: the estimated memory of a controller or a network exceeds the device's."""

@@ -12,6 +12,7 @@ loads map it back: no image is opened, only the folder is listed and its files s
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from array import array
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 
 from nascli.data.splits import pixel_sums
 from nascli.errors import DataError
+from nascli.memory import too_large
 
 FORMAT = 2  # bump when the cached layout changes, so old files are not read (2: adds the sums file)
 DEFAULT_SIZE = 32  # side images are resized to when their sizes differ and --image-size is not given
@@ -106,6 +108,15 @@ def _shape(files: list[str], image_size: int | None) -> tuple[int, int, int]:
     return channels, DEFAULT_SIZE, DEFAULT_SIZE
 
 
+def _check_memory(count: int, shape: tuple[int, int, int], image_size: int | None, root: Path) -> None:
+    """A DataError, before anything is decoded, when the pixels cannot fit in memory: the decoded array,
+    and the uint8 splits copied out of it (batches are made float one at a time)."""
+    problem = too_large(2 * count * math.prod(shape), f"{count:,} images of {'×'.join(map(str, shape))} pixels")
+    if problem:
+        hint = "; choose a smaller --image-size" if image_size is not None else ""
+        raise DataError(problem + hint, where=str(root))
+
+
 def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray) -> None:
     channels, height, width = shape
     mode = "L" if channels == 1 else "RGB"
@@ -149,6 +160,7 @@ def cached_pixels(images: FileList, image_size: int | None, path: Path | None = 
     if not (path.is_file() and _sums_file(path).is_file()):
         files = images.files
         shape = _shape(files, image_size)
+        _check_memory(len(files), shape, image_size, images.root)
         pixels = np.empty((len(files), *shape), dtype=np.uint8)
         _decode(files, shape, pixels)
         try:

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from ..arch.tokens import Assignment
 from ..errors import TokenError
+from ..memory import check_module_memory
 from ..space.compiler import CompiledSpace, Decision
 from .heads import AnchorHead, ChoiceHead, IndexHead, shape_logits
 
@@ -95,6 +96,19 @@ def _masked(exists: Tensor | None, new: Tensor, old: Tensor) -> Tensor:
     if exists is None:
         return new
     return torch.where(exists.view(-1, *[1] * (new.dim() - 1)), new, old)
+
+
+def new_controller(compiled: CompiledSpace, config: ControllerConfig) -> "Controller":
+    """A Controller, once its size is known to fit: `--controller-hidden 100000000` is refused at once
+    with its estimate (it failed to allocate after 30 s). Four copies: weights, gradients, Adam's two moments."""
+    check_controller_memory(compiled, config)
+    return Controller(compiled, config)
+
+
+def check_controller_memory(compiled: CompiledSpace, config: ControllerConfig) -> None:
+    """ResourceError when a controller of `config`'s size cannot fit in memory (estimated on the meta device)."""
+    layers = f"{config.layers} LSTM layer{'s' if config.layers > 1 else ''}"
+    check_module_memory(lambda: Controller(compiled, config), f"a controller of {layers} of {config.hidden:,} units")
 
 
 class Controller(nn.Module):

@@ -35,11 +35,12 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     text = read_space_text(space.source)
     compiled = compile_space(space)
     if config.strategy == "enas":
-        from .enas.search import EnasSearch
+        from .enas.search import EnasSearch, check_enas_memory
         from .enas.supernet import search_depth, space_family
 
-        # refuse a space whose children cannot share weights (ops, sizes) before the folder exists
+        # refuse a space whose children cannot share weights (ops, sizes), or are too large, before the folder exists
         space_family(compiled, search_depth(compiled, config.enas.depth if config.enas else None), data.task)
+        check_enas_memory(config, compiled, data.task)
         store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
         return EnasSearch(config, compiled, store, data)
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)
@@ -74,8 +75,9 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         data = config.data.load()
         check_data(data, config.train)
         if config.strategy == "enas":
-            from .enas.search import EnasSearch
+            from .enas.search import EnasSearch, check_enas_memory
 
+            check_enas_memory(config, compiled, data.task)
             return EnasSearch(config, compiled, store, data)  # its checkpoints restore the whole state
         return Search(config, compiled, store, _executor(config, data), reset_controller=reset_controller)
     except BaseException:

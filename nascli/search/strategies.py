@@ -15,7 +15,7 @@ from ..arch.sample import sample_assignment
 from ..arch.tokens import Assignment
 from ..space.compiler import CompiledSpace
 from ..threads import single_thread
-from .controller import Controller, ControllerConfig
+from .controller import ControllerConfig, new_controller
 from .reinforce import Reinforce, ReinforceConfig, ReinforceStats
 
 
@@ -82,7 +82,7 @@ class ReinforceStrategy:
 
     def __init__(self, compiled: CompiledSpace, seed: int, controller: ControllerConfig, reinforce: ReinforceConfig):
         torch.manual_seed(seed)
-        self.controller = Controller(compiled, controller)
+        self.controller = new_controller(compiled, controller)
         self.reinforce = Reinforce(self.controller, reinforce)
         self.generator = torch.Generator().manual_seed(seed)
 
