@@ -52,7 +52,7 @@ def run_child(job: ChildJob, data: Data) -> ChildResult:
     params = macs = None
     try:
         cfg = job.train.with_hyper(job.arch.hyper).model_copy(update={"seed": job.train.seed + job.child_id})
-        examples = cfg.batch_size if isinstance(data, LabelledSplits) else cfg.batch_size * cfg.bptt
+        examples = cfg.step_examples(language=not isinstance(data, LabelledSplits))
         check_child_memory(job.arch, data.task, job.child, examples, job.device)  # before it is built
         torch.manual_seed(job.train.seed + job.child_id)
         model = build_child(job.arch, data.task, job.child)

@@ -36,6 +36,10 @@ class TrainConfig(BaseModel):
     seed: int = 0
     amp: bool = False  # bf16/fp16 autocast (see train/device.py)
 
+    def step_examples(self, language: bool) -> int:
+        """What one training step feeds a child: a batch of images or rows, or batch × bptt tokens."""
+        return self.batch_size * (self.bptt if language else 1)
+
     def with_hyper(self, hyper: dict[str, Value]) -> "TrainConfig":
         """The config with the controller's predicted hyper-parameters applied.
         `dropout` is a model setting (the child builder reads it), not a trainer one."""
