@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import warnings
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +83,18 @@ class FileList:
 
 
 def _open(path: str):
+    """The image at `path`, its header read. One that claims more pixels than Pillow's MAX_IMAGE_PIXELS
+    (89,478,485, about 9,459 × 9,459) is refused: decoding it could take gigabytes (a decompression bomb:
+    a small PNG can claim 100,000 × 100,000), and Pillow only warns up to twice that limit."""
     from PIL import Image, UnidentifiedImageError  # Pillow loads only for image folders
 
     try:
-        return Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"the image claims more than {Image.MAX_IMAGE_PIXELS:,} pixels, the most nascli decodes "
+                        "(a decompression bomb?)", where=str(path)) from None
     except (UnidentifiedImageError, OSError) as e:
         raise DataError(f"unreadable image: {type(e).__name__}: {e}".splitlines()[0], where=str(path)) from e
 
