@@ -178,6 +178,7 @@ def search(
                   f"{cfg.workers} at once, {updates}")
         view = SearchView(store, job.config.budget, out)
     stop = _Stop()
+    scored_before = _scored(store.counts())
     try:
         with view, _sigterm_as_interrupt(stop):
             job.run(view)
@@ -193,7 +194,16 @@ def search(
         err.print(escape(failures), soft_wrap=True)
     if counts["failed"] and not counts["done"]:
         raise RunError(f"no child trained: all {counts['failed']} failed (see above); nascli show {store.path} lists them")
+    if resume is not None and _scored(counts) == scored_before:
+        # exit 0: the run is complete, as asked; nothing was wrong, nothing was done
+        out.print(f"nothing left to train: the run's budget of {cfg.budget} children is spent. Extend it with: "
+                  f"nascli search --resume {store.path} --budget N (N > {cfg.budget}, the new total)")
+        return
     out.print(f"done. See the best children with: nascli show {store.path}   retrain the best: nascli eval --best --run {store.path}")
+
+
+def _scored(counts: dict[str, int]) -> int:
+    return counts.get("done", 0) + counts.get("failed", 0)
 
 
 def _failures(store: RunStore, shown: int = 3) -> str:

@@ -9,7 +9,6 @@ from a temporary file because TorchScript reads a class's source text.
 from __future__ import annotations
 
 import importlib.util
-import pickle
 import tempfile
 import uuid
 import warnings
@@ -20,13 +19,19 @@ from torch import Tensor
 
 from ..errors import ChildError, RunError
 from ..render.output import OutputError
+from ..runs.checkpoint import TensorFileError, load_tensors
 
 
 def _load_weights(path: Path) -> dict[str, Tensor]:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        state = load_tensors(path)
+    except OSError as err:
+        raise RunError(f"cannot read the trained weights: {err.strerror or err}", where=str(path)) from None
+    except TensorFileError as err:
         raise RunError(f"cannot read the trained weights: {err}", where=str(path)) from None
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise RunError("cannot read the trained weights: not a state dict (names to tensors)", where=str(path))
+    return state
 
 
 def write_torchscript(source: str, weights: Path, path: Path) -> Path:

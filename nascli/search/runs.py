@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
 from ..space import load_space, read_space_text
 from ..space.compiler import compile_space
@@ -65,6 +66,9 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         # config.json keeps the options the run started with; what a resume changed lives in meta
         override = store.get_meta("config_override")
         config = SearchConfig.model_validate_json(override) if override else SearchConfig.model_validate(store.config)
+        if budget is not None and budget < store.samples:
+            raise RunError(f"--budget {budget} is below the {store.samples} children the run already has; --budget "
+                           f"is the new total: give more than {store.samples} to extend it", where=str(store.path))
         update = {k: v for k, v in (("budget", budget), ("workers", workers), ("device", device)) if v is not None}
         if executor:
             update["executor"] = config.executor.model_copy(update=executor)
