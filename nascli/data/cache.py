@@ -95,7 +95,7 @@ def _open(path: str):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DataError(f"the image claims more than {Image.MAX_IMAGE_PIXELS:,} pixels, the most nascli decodes "
                         "(a decompression bomb?)", where=str(path)) from None
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:  # as _decode's
         raise DataError(f"unreadable image: {type(e).__name__}: {e}".splitlines()[0], where=str(path)) from e
 
 
@@ -136,8 +136,9 @@ def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray) -> N
                 if img.size != (width, height):
                     img = img.resize((width, height), resample=2)  # 2: bilinear; the aspect ratio is not kept
                 pixels = np.asarray(img, dtype=np.uint8)
-            except OSError as e:  # a truncated or damaged file fails only when its pixels are read
-                raise DataError(f"unreadable image: {e}", where=str(path)) from e
+            except Exception as e:  # noqa: BLE001 - a truncated or damaged file fails only when its pixels are
+                # read, and Pillow's plugins raise OSError, SyntaxError ("broken PNG file"), ValueError or EOFError
+                raise DataError(f"unreadable image: {type(e).__name__}: {e}".splitlines()[0], where=str(path)) from e
         out[i] = pixels.reshape(height, width, channels).transpose(2, 0, 1)
 
 
