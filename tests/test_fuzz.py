@@ -31,21 +31,24 @@ SAMPLED = [sample_architecture(compile_space(parse_space(t, n)), random.Random(1
 ALPHABET = "{}:=,;/#-. \n" + "abcdefghijklmnopqrstuvwxyz_0123456789"
 
 
+def _edit(seq, data, edits: dict, most: int, width: int):
+    """Apply 1..`most` of `edits` (name -> (seq, i, j) -> seq) to random spans [i, j) of up to `width`."""
+    for _ in range(data.draw(st.integers(1, most))):
+        if not seq:
+            break
+        i = data.draw(st.integers(0, len(seq) - 1))
+        j = data.draw(st.integers(i, min(len(seq), i + width)))
+        seq = edits[data.draw(st.sampled_from(list(edits)))](seq, i, j)
+    return seq
+
+
 def mutate(text: str, data) -> str:
     """Delete, duplicate or replace a few random slices of `text`."""
-    for _ in range(data.draw(st.integers(1, 4))):
-        if not text:
-            break
-        i = data.draw(st.integers(0, len(text) - 1))
-        j = data.draw(st.integers(i, min(len(text), i + 8)))
-        how = data.draw(st.sampled_from(["delete", "duplicate", "replace"]))
-        if how == "delete":
-            text = text[:i] + text[j:]
-        elif how == "duplicate":
-            text = text[:j] + text[i:j] + text[j:]
-        else:
-            text = text[:i] + data.draw(st.text(ALPHABET, max_size=6)) + text[j:]
-    return text
+    return _edit(text, data, {
+        "delete": lambda s, i, j: s[:i] + s[j:],
+        "duplicate": lambda s, i, j: s[:j] + s[i:j] + s[j:],
+        "replace": lambda s, i, j: s[:i] + data.draw(st.text(ALPHABET, max_size=6)) + s[j:],
+    }, most=4, width=8)
 
 
 def only_nas_errors(fn, *args) -> None:
@@ -129,21 +132,12 @@ def exits_0_or_2(runner, args: list[str]) -> None:
 
 def mutate_bytes(raw: bytes, data) -> bytes:
     """Flip, delete, repeat or truncate a few random spans of `raw`."""
-    for _ in range(data.draw(st.integers(1, 3))):
-        if not raw:
-            break
-        i = data.draw(st.integers(0, len(raw) - 1))
-        j = data.draw(st.integers(i, min(len(raw), i + 16)))
-        how = data.draw(st.sampled_from(["flip", "delete", "repeat", "truncate"]))
-        if how == "flip":
-            raw = raw[:i] + bytes(b ^ 0xFF for b in raw[i:j]) + raw[j:]
-        elif how == "delete":
-            raw = raw[:i] + raw[j:]
-        elif how == "repeat":
-            raw = raw[:j] + raw[i:j] * data.draw(st.integers(1, 50)) + raw[j:]
-        else:
-            raw = raw[:i]
-    return raw
+    return _edit(raw, data, {
+        "flip": lambda s, i, j: s[:i] + bytes(b ^ 0xFF for b in s[i:j]) + s[j:],
+        "delete": lambda s, i, j: s[:i] + s[j:],
+        "repeat": lambda s, i, j: s[:j] + s[i:j] * data.draw(st.integers(1, 50)) + s[j:],
+        "truncate": lambda s, i, j: s[:i],
+    }, most=3, width=16)
 
 
 def _case_folder(tmp_path: Path) -> Path:

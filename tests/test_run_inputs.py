@@ -4,7 +4,6 @@ non-finite number in config.json, a crafted or broken model.pt. Each says so in 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -16,26 +15,10 @@ from nascli.cli import app
 from nascli.runs import RunStore
 
 sys.path.insert(0, str(Path(__file__).parent))
+from test_hardening import finished_run, run  # noqa: E402,F401  (a finished 2-child search, copied per test)
 from test_store import _Payload  # noqa: E402  (a pickle that runs a command when loaded unsafely)
 
 CONV = "conv: 3 3 24 / 5 5 36 0 / 1 7 48 - / 3 3 64 0,2 / 1 1 24 3 / 3 1 36 1,4"
-FAST = ["--epochs", "1", "--train-subset", "8"]
-
-
-@pytest.fixture(scope="module")
-def six_children(tmp_path_factory, one_thread) -> Path:
-    from typer.testing import CliRunner
-
-    run = tmp_path_factory.mktemp("six") / "run"
-    result = CliRunner().invoke(app, ["search", "conv", *FAST, "--budget", "6", "--batch", "3", "--run-dir", str(run)])
-    assert result.exit_code == 0, result.output
-    return run
-
-
-@pytest.fixture
-def run(six_children, tmp_path) -> Path:
-    shutil.copytree(six_children, tmp_path / "run")
-    return tmp_path / "run"
 
 
 def _children(run: Path) -> list[tuple]:
@@ -45,21 +28,21 @@ def _children(run: Path) -> list[tuple]:
 
 def test_a_budget_below_what_the_run_has_is_refused(runner, run):
     before = _children(run)
-    result = runner.invoke(app, ["search", "--resume", str(run), "--budget", "2"])  # it exited 0, silently
+    result = runner.invoke(app, ["search", "--resume", str(run), "--budget", "1"])  # it exited 0, silently
     assert result.exit_code == 2, result.output
-    assert (f"error: {run}: --budget 2 is below the 6 children the run already has; --budget is the new total: "
-            "give more than 6 to extend it") in result.output
+    assert (f"error: {run}: --budget 1 is below the 2 children the run already has; --budget is the new total: "
+            "give more than 2 to extend it") in " ".join(result.output.split())
     assert _children(run) == before
     with RunStore.open_readonly(run) as store:
         assert store.get_meta("config_override") is None  # the refused budget is not kept
 
 
-@pytest.mark.parametrize("budget", [[], ["--budget", "6"]])
+@pytest.mark.parametrize("budget", [[], ["--budget", "2"]])
 def test_resuming_a_run_whose_budget_is_spent_says_so(runner, run, budget):
     result = runner.invoke(app, ["search", "--resume", str(run), *budget])
     assert result.exit_code == 0, result.output  # the run is complete, as asked
-    assert (f"nothing left to train: the run's budget of 6 children is spent. Extend it with: nascli search "
-            f"--resume {run} --budget N (N > 6, the new total)") in " ".join(result.output.split())
+    assert (f"nothing left to train: the run's budget of 2 children is spent. Extend it with: nascli search "
+            f"--resume {run} --budget N (N > 2, the new total)") in " ".join(result.output.split())
     assert "done. See the best" not in result.output
 
 
@@ -67,7 +50,7 @@ def test_a_non_finite_number_in_config_json_is_refused_on_resume(runner, run):
     config = json.loads((run / "config.json").read_text())
     config["options"]["reinforce"]["lr"] = float("inf")  # json writes Infinity
     (run / "config.json").write_text(json.dumps(config))
-    result = runner.invoke(app, ["search", "--resume", str(run), "--budget", "7"])
+    result = runner.invoke(app, ["search", "--resume", str(run), "--budget", "3"])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert "reinforce.lr" in result.output and "finite" in result.output, result.output
 
