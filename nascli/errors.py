@@ -58,5 +58,13 @@ class RunError(NasError):
     """A run folder or run database that is missing, locked or inconsistent."""
 
 
+class BenchmarkError(NasError):
+    """A benchmark table that cannot be read, or an architecture or space it does not cover."""
+
+
+class TrackingError(NasError):
+    """A tracking tool (TensorBoard, MLflow) that is not installed or cannot be written to."""
+
+
 class ResourceError(NasError):
     """A size the machine cannot hold: the estimated memory of a controller or a network exceeds the device's."""

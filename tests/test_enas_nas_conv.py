@@ -135,10 +135,10 @@ def test_which_ops_slice(op, params, why):
     layer = Layer(index=2, op=op, params=params, inputs=[0, 1])
     module = make_op(op, 12, out_channels(op, 12, params.get("filters", 12)), 1, params)
     if why is None:
-        check_sliceable(module, layer, 12)
+        check_sliceable(module, layer, 12, "layer 2")
     else:
         with pytest.raises(ChildError, match=why):
-            check_sliceable(module, layer, 12)
+            check_sliceable(module, layer, 12, "layer 2")
 
 
 def test_shared_weights_too_large_are_refused_before_the_run_exists(runner, tmp_path):

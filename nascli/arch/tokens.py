@@ -166,3 +166,18 @@ def decode_tokens(compiled: CompiledSpace, text: str) -> tuple[Assignment, int |
     if name != compiled.name:
         raise TokenError(f"the token string is for space '{name}', not '{compiled.name}'")
     return _Reader(compiled, text).read()
+
+
+def decision_values(compiled: CompiledSpace, text: str) -> dict[str, Value | str]:
+    """The decisions a token string makes, by path (`layers[3].filters`), in controller order:
+    a choice's value as the space spells it (a number stays a number), an anchor as its token
+    (`0,2` or `-`), an index as its node number. For tracking tools that show one column per decision."""
+    assignment, depth = decode_tokens(compiled, text)
+    values: dict[str, Value | str] = {}
+    for groups in active_decisions(compiled, assignment, depth):
+        for group in groups:
+            for d in group:
+                value = assignment[d.path]
+                numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+                values[d.path] = value if d.kind != "anchor" and numeric else format_token(d, value)
+    return values

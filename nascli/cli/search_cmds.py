@@ -20,8 +20,10 @@ from ..space import load_space, read_space_text
 from .app import command, err, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
+from .track_options import MlflowExperimentOpt, MlflowUriOpt, TensorBoardDirOpt, TrackOpt, live_tracking, track_config
 from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
-                             CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options)
+                             CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options,
+                             refuse_for_enas)
 from .numbers import float_option
 
 
@@ -91,6 +93,10 @@ def search(
     reward_power: Annotated[float, float_option(help="Images: reward = best validation accuracy of the last 5 epochs to this power (0 would make every reward 1).", above=0, rich_help_panel="Reward")] = 3.0,
     reward_c: Annotated[float, float_option(help="Text: reward = c / validation perplexity².", above=0, rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, float_option(help="Reward of a child that crashed or diverged; below 0 punishes failing more than scoring nothing.", rich_help_panel="Reward")] = 0.0,
+    track: TrackOpt = None,
+    tensorboard_dir: TensorBoardDirOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = None,
 ) -> None:
     """Search a space: sample children, train them, and train the controller on their rewards."""
     from ..data import dataset_kind
@@ -102,9 +108,15 @@ def search(
     from ..train import RewardConfig, TrainConfig
     from .progress import SearchView
 
+    tracking = track_config(track, tensorboard_dir, mlflow_uri, mlflow_experiment)  # a missing extra fails first
     if depth is not None and (resume is not None or strategy != "enas"):
         raise RunError("--depth applies to a new --strategy enas search (a resume keeps the run's depth; the "
                        "other strategies follow the space's depth schedule)")
+    scale = {"--workers": workers, "--backend": backend, "--address": address, "--async": async_k,
+             "--child-timeout": child_timeout, "--child-tries": child_tries, "--cpus-per-child": cpus_per_child,
+             "--gpus-per-child": gpus_per_child}
+    if any(v is not None for v in scale.values()) and (strategy if resume is None else _run_strategy(resume)) == "enas":
+        refuse_for_enas(scale)
     if resume is not None:
         if space is not None:
             run_space = RunStore.open_readonly(find_run(resume))
@@ -175,21 +187,26 @@ def search(
                   f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
         updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
         out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
-                  f"{cfg.workers} at once, {updates}")
+                  f"{job.executor.capacity} at once, {updates}")
+        if job.executor.note:
+            err.print(f"note: {escape(job.executor.note)}")
         view = SearchView(store, job.config.budget, out)
     stop = _Stop()
     scored_before = _scored(store.counts())
-    try:
-        with view, _sigterm_as_interrupt(stop):
-            job.run(view)
-        failures, counts = _failures(store), store.counts()
-    except KeyboardInterrupt:
-        store.state = "stopped"
-        err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
-        raise typer.Exit(128 + stop.signal)
-    finally:
-        job.close()
-        store.close()
+    # the tracker reads the store on its own thread; it ends after the run's final state is recorded
+    with live_tracking(store.path, tracking) as tracker:
+        observe = view if tracker is None else (lambda event: (view(event), tracker.nudge()))
+        try:
+            with view, _sigterm_as_interrupt(stop):
+                job.run(observe)
+            failures, counts = _failures(store), store.counts()
+        except KeyboardInterrupt:
+            store.state = "stopped"
+            err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
+            raise typer.Exit(128 + stop.signal)
+        finally:
+            job.close()
+            store.close()
     if failures:
         err.print(escape(failures), soft_wrap=True)
     if counts["failed"] and not counts["done"]:
@@ -200,6 +217,11 @@ def search(
                   f"nascli search --resume {store.path} --budget N (N > {cfg.budget}, the new total)")
         return
     out.print(f"done. See the best children with: nascli show {store.path}   retrain the best: nascli eval --best --run {store.path}")
+
+
+def _run_strategy(run: str) -> str | None:
+    with RunStore.open_readonly(find_run(run)) as store:
+        return store.config.get("strategy")
 
 
 def _scored(counts: dict[str, int]) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from ..errors import RunError
 from ..runs import find_run
@@ -70,7 +71,8 @@ def export(
     source: SourceArg = None,
     best: BestOpt = False,
     run: RunOpt = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="model.py (readable PyTorch source) or model.pt (TorchScript with the trained weights of `nascli eval`).")] = ...,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="model.py (readable PyTorch source), model.pt (TorchScript) or model.onnx (ONNX), with the trained weights of `nascli eval` (.pt, .onnx). MODEL.md, the model card, is written beside it \\[default: model.FORMAT].")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="py, pt or onnx (needs pip install 'nascli\\[onnx]'; checked against onnxruntime on real data) \\[default: -o's suffix].")] = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     image_size: ImageSizeOpt = None,
@@ -79,16 +81,20 @@ def export(
     target: TargetOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Write a found child as a standalone PyTorch module file or as TorchScript.
+    """Write a found child as a standalone PyTorch module file, TorchScript or ONNX, and its model card.
 
     The data (image shape and classes, vocabulary, table width) shapes the child: a run's own for --best,
-    else --dataset and its options."""
-    from ..export import check_export, export_child, locate
+    else --dataset and its options. An ONNX export is checked on a batch of that data. See docs/export.md."""
+    from ..export import check_export, export_located, locate
 
+    if output is None and fmt is None:
+        raise RunError("give -o FILE (.py, .pt or .onnx) or --format py|pt|onnx")
+    output = output if output is not None else Path(f"model.{fmt}")
     found = locate(source, best, run, dataset, data_dir, force=force, image_size=image_size, tokens=tokens,
                    vocab_size=vocab_size, target=target)
-    check_export(output, found.weights)  # before loading the data
-    task = found.data.load().task
-    path = export_child(found.arch, task, found.child, found.weights, output)
+    check_export(output, found.weights, fmt)  # before loading the data
+    exported, card = export_located(found, found.data.load(), output, fmt)
     note = "" if found.weights.trained else f"  (untrained: `{found.weights.command}` trains it)"
-    out.print(f"wrote {path}{note}", soft_wrap=True)
+    if exported.parity is not None:
+        note = f"  (onnxruntime matches the child: max |diff| {exported.parity.max_diff:.2g} on {exported.parity.what})"
+    out.print(f"wrote {escape(str(exported.path))}{escape(note)}\nwrote {escape(str(card))}", soft_wrap=True)

@@ -8,10 +8,10 @@
 
 from .diagram import Diagram, Edge, Node
 from .dot import diagram_to_dot, to_dot
-from .draw import FORMATS, draw
+from .draw import FORMATS, draw, has_dot
 from .figure import architecture_diagram
 from .output import OutputError
 from .terminal import architecture_tree
 
 __all__ = ["FORMATS", "Diagram", "Edge", "Node", "OutputError", "architecture_diagram", "architecture_tree",
-           "diagram_to_dot", "draw", "to_dot"]
+           "diagram_to_dot", "draw", "has_dot", "to_dot"]

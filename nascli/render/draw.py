@@ -20,13 +20,18 @@ FORMATS = ("dot", "svg", "png", "pdf")
 PNG_DPI = 150  # sharp enough to print; svg and pdf are vector anyway
 
 
+def has_dot() -> bool:
+    """Whether Graphviz's `dot`, which draws every format but .dot, is installed."""
+    return shutil.which("dot") is not None
+
+
 def draw(arch: Architecture, path: str | Path, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Path:
     """Write `arch`'s figure to `path`, in the format its suffix names; a conv child reads `image_shape`."""
     path = Path(path)
     fmt = output_format(path, FORMATS)
     if fmt == "dot":
         return write_output(path, to_dot(arch, image_shape=image_shape))
-    if shutil.which("dot") is None:
+    if not has_dot():
         raise OutputError(f"a .{fmt} figure needs Graphviz's `dot` program, which is not installed: apt-get install "
                           f"graphviz (or brew install graphviz); or write the DOT text with -o "
                           f"{path.with_suffix('.dot')} and draw it elsewhere", where=str(path))

@@ -42,7 +42,7 @@ from ..runs import ChildRecord
 from .evaluate import ChildJob, ChildResult, record_result
 from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
-from .strategies import Strategy, make_strategy
+from .strategies import Strategy, make_strategy, restore_state
 
 
 class SearchConfig(BaseModel):
@@ -110,12 +110,7 @@ class Search:
             raise RunError(f"the controller checkpoint is missing ({CHECKPOINT_DIR}/{CHECKPOINT_NAME}); "
                            "resume with --reset-controller to go on with a fresh controller, keeping every "
                            "recorded child", where=str(self.store.path))
-        try:
-            self.strategy.load_state_dict(checkpoint["strategy"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise RunError(f"the controller checkpoint does not fit this run's {self.config.strategy} strategy "
-                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
-                           where=str(self.store.path / CHECKPOINT_DIR)) from None
+        restore_state(self.strategy, self.config.strategy, checkpoint["strategy"], self.store.path / CHECKPOINT_DIR)
         self.updated_through = checkpoint["updated_through"]
         proposed = checkpoint.get("proposed_through")
         if not isinstance(proposed, int):  # format 1 checkpointed after proposing, before recording

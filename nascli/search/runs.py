@@ -22,8 +22,12 @@ def _device(config: SearchConfig) -> str:
 
 
 def _executor(config: SearchConfig, data) -> Executor:
-    """The executor the config asks for, on its device (checked before anything starts)."""
-    return make_executor(config.data, data, config.executor, config.workers, _device(config))
+    """The executor the config asks for, on its device (checked before anything starts), with no more
+    workers than children can be in flight at once."""
+    m = config.budget if config.async_k else min(config.batch, config.budget)
+    flag = f"--batch {config.batch}" if m == config.batch and not config.async_k else f"--budget {config.budget}"
+    in_flight = {f"at most {m} {'child is' if m == 1 else 'children are'} in flight at once ({flag})": m}
+    return make_executor(config.data, data, config.executor, config.workers, _device(config), in_flight)
 
 
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
@@ -32,6 +36,10 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     data = config.data.load()  # fail on a missing or too small dataset, or a missing device, before the run folder exists
     check_data(data, config.train)
     config = config.model_copy(update={"device": _device(config)})  # the config records cpu/cuda
+    if config.executor.backend == "ray" and config.strategy != "enas":
+        from .ray_executor import probe
+
+        probe(config.executor.address)  # an unreachable cluster is refused before the run folder exists
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
     text = read_space_text(space.source)
     compiled = compile_space(space)

@@ -70,8 +70,17 @@ Family = str  # "macro" | "nas" | "micro" | "dense" | "dag" | "tree"
 LANGUAGE_FAMILIES = ("dag", "tree")
 
 
+# What --strategy enas applies to, with the bundled spaces of each kind (tests/test_refusals.py checks the names).
+APPLIES_TO = ("ENAS shares weights in image conv networks wired as ENAS macro or NAS (enas_macro, conv, conv_strides, "
+              "conv_pool), image cell spaces (ENAS micro, DARTS-like and dense NAS-Bench-201 cells: enas_micro, darts, "
+              "nb201), and ENAS's recurrent cell and the NAS tree cell for text (enas_rnn, rnn, rnn_base2)")
+
+
 def family_of(arch: Architecture) -> Family:
     """Which ENAS family an architecture belongs to; ChildError where weights cannot be shared."""
+    if arch.task == "tabular":  # dense layers over table rows: no image to augment, no shared conv weights
+        raise ChildError(f"--strategy enas does not apply to a tabular space (dense layers over table rows); "
+                         f"{APPLIES_TO}; search it with --strategy reinforce or random", where=arch.space)
     if arch.layers and arch.cells is None:  # any registered op (plugins too), wired as ENAS macro or as NAS
         return "nas" if uses_nas_wiring(arch.layers) else "macro"
     if arch.cells:
@@ -82,9 +91,7 @@ def family_of(arch: Architecture) -> Family:
         return "dag"
     if arch.tree:
         return "tree"
-    raise ChildError("ENAS shares weights only in conv networks (ENAS macro and NAS wiring), cell spaces (ENAS "
-                     "micro, DARTS-like, dense NAS-Bench-201 cells), ENAS's recurrent cell and the NAS tree cell",
-                     where=arch.space)
+    raise ChildError(f"--strategy enas does not apply to this space; {APPLIES_TO}", where=arch.space)
 
 
 def _covering(compiled: CompiledSpace, depth: int | None = None,
