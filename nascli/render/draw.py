@@ -14,7 +14,7 @@ import graphviz
 from ..arch.records import Architecture
 from .conv import IMAGE_SHAPE
 from .dot import to_dot
-from .output import OutputError, output_format, write_output
+from .output import OutputError, check_output, output_format, write_output
 
 FORMATS = ("dot", "svg", "png", "pdf")
 PNG_DPI = 150  # sharp enough to print; svg and pdf are vector anyway
@@ -31,6 +31,7 @@ def draw(arch: Architecture, path: str | Path, image_shape: tuple[int, int, int]
     fmt = output_format(path, FORMATS)
     if fmt == "dot":
         return write_output(path, to_dot(arch, image_shape=image_shape))
+    check_output(path)  # a missing folder is the first thing to fix
     if not has_dot():
         raise OutputError(f"a .{fmt} figure needs Graphviz's `dot` program, which is not installed: apt-get install "
                           f"graphviz (or brew install graphviz); or write the DOT text with -o "
