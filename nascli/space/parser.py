@@ -14,8 +14,8 @@ from ..errors import SpaceSemanticError, SpaceSyntaxError
 from ..resources import grammar_path
 from .literals import number
 
-# The most a space file may hold. The bundled ones are under 3 KB; a megabyte parses in about a
-# second, and the parser's time and memory grow with the text, so this bounds both.
+# The most a space file may hold. The bundled ones are under 3 KB; a megabyte of values parses in a
+# few seconds, and the parser's time and memory grow with the text, so this bounds both.
 MAX_SPACE_CHARS = 1 << 20
 
 # Readable names for the grammar's regex terminals; literal ones show as themselves.
