@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
+from ..runs.metrics import CHANCE_KEY, Chance, format_metric, small_validation_warning
 from ..space import load_space, read_space_text
 from .app import command, err, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
@@ -106,7 +107,7 @@ def search(
     from ..search.reinforce import ReinforceConfig
     from ..search.runs import create_search, resume_search
     from ..train import RewardConfig, TrainConfig
-    from .progress import SearchView
+    from .progress import SearchView, plural
 
     tracking = track_config(track, tensorboard_dir, mlflow_uri, mlflow_experiment)  # a missing extra fails first
     if depth is not None and (resume is not None or strategy != "enas"):
@@ -177,14 +178,19 @@ def search(
     cfg = job.config
     unit = UNIT[dataset_kind(data.name).task]
     out.print(f"run [bold]{store.path}[/]: {cfg.strategy} search of {job.compiled.name} on {data.name} from {where}")
+    chance = Chance.loads(store.get_meta(CHANCE_KEY))
+    warning = small_validation_warning(chance) if chance else None
+    if warning:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if cfg.strategy == "enas":
         from .enas_cmd import EnasView, print_settings
 
         print_settings(cfg, job.shared.family, out)
         view = EnasView(store, cfg, out)
     else:
-        out.print(f"{cfg.budget} children, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
-                  f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
+        out.print(f"{plural(cfg.budget, 'child', 'children')}, {cfg.batch} per controller step, "
+                  f"each trained {plural(cfg.train.epochs, 'epoch')} on {cfg.train.train_subset or 'all'} training "
+                  f"{unit} per epoch (--budget, --batch, --epochs, --train-subset)")
         updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
         out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
                   f"{job.executor.capacity} at once, {updates}")
@@ -270,11 +276,13 @@ def show(
             children = [c.model_dump(exclude={"arch_json"}) for c in store.children()]
             out.print_json(json.dumps({"run": str(store.path), "state": store.state, "children": children}))
             return
-        table = Table("id", "step", "reward", "metric", "params", "MMACs", "seconds",
+        chance = Chance.loads(store.get_meta(CHANCE_KEY))
+        metric = f"reward made from ({chance.text()})" if chance else "reward made from"
+        table = Table("id", "step", "reward", metric, "params", "MMACs", "seconds",
                       title=f"{store.path}: best {top} of {sum(store.counts().values())} (validation, at search time)")
         best = store.best(top)
         for c in best:
-            table.add_row(str(c.id), str(c.step), f"{c.reward:.4f}", f"{c.metric_name} {c.metric:.4g}",
+            table.add_row(str(c.id), str(c.step), f"{c.reward:.4f}", format_metric(c.metric_name, c.metric),
                           f"{c.params:,}", f"{c.macs / 1e6:,.1f}", f"{c.seconds:.1f}")
         out.print(table)
         for c in best:

@@ -18,6 +18,12 @@ SourceArg = Annotated[Optional[str], typer.Argument(
 BestOpt = Annotated[bool, typer.Option("--best", help="The best child of a run.")]
 RunOpt = Annotated[Optional[str], typer.Option(help="The run for --best: a folder or a name under runs/ (default: the most recent).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Take an arch.json made from another version of its space file.")]
+SpaceOpt = Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names (a space outside ./spaces/).")]
+
+
+def no_space_with_best(best: bool, space: str | None) -> None:
+    if best and space is not None:
+        raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
 
 
 @command("render")
@@ -26,7 +32,7 @@ def render(
     best: BestOpt = False,
     run: RunOpt = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a figure: .svg, .png, .pdf or .dot.")] = None,
-    space: Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names.")] = None,
+    space: SpaceOpt = None,
     force: ForceOpt = False,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
@@ -37,10 +43,10 @@ def render(
     A conv child is drawn at its data's image size: a run's own for --best, else --dataset's."""
     from ..export import locate  # torch, graphviz and matplotlib load only for the command that needs them
     from ..render import architecture_tree, draw
+    from ..render.terminal import fit_tree
     from ..render.conv import IMAGE_SHAPE
 
-    if best and space is not None:
-        raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
+    no_space_with_best(best, space)
     found = locate(source, best, run, dataset, data_dir, space=space, force=force, image_size=image_size)
     arch = found.arch
     shape = IMAGE_SHAPE  # only a conv child's drawing shows the input's shape; load the data just for it
@@ -48,7 +54,7 @@ def render(
         task = found.data.load().task
         shape = (task.channels, task.height, task.width)
     if output is None:
-        out.print(architecture_tree(arch, shape))
+        out.print(fit_tree(architecture_tree(arch, shape), out.width))
         return
     out.print(f"wrote {draw(arch, output, shape)}")
 
@@ -79,6 +85,7 @@ def export(
     tokens: TokensOpt = None,
     vocab_size: VocabSizeOpt = None,
     target: TargetOpt = None,
+    space: SpaceOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Write a found child as a standalone PyTorch module file, TorchScript or ONNX, and its model card.
@@ -90,7 +97,8 @@ def export(
     if output is None and fmt is None:
         raise RunError("give -o FILE (.py, .pt or .onnx) or --format py|pt|onnx")
     output = output if output is not None else Path(f"model.{fmt}")
-    found = locate(source, best, run, dataset, data_dir, force=force, image_size=image_size, tokens=tokens,
+    no_space_with_best(best, space)
+    found = locate(source, best, run, dataset, data_dir, space=space, force=force, image_size=image_size, tokens=tokens,
                    vocab_size=vocab_size, target=target)
     check_export(output, found.weights, fmt)  # before loading the data
     exported, card = export_located(found, found.data.load(), output, fmt)

@@ -42,7 +42,8 @@ def fit_weights(model: nn.Module, state_dict: dict[str, Tensor], weights: Path) 
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as err:
         lines = str(err).splitlines()
-        raise ChildError(f"the weights do not fit this child (trained for another dataset?): "
+        raise ChildError(f"the weights do not fit this child (trained for another dataset, or by a nascli "
+                         f"that built its layers otherwise? retrain it with `nascli eval`): "
                          f"{lines[-1].strip()}", where=str(weights)) from None
     return model.eval()
 

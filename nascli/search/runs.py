@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
+from ..runs.metrics import CHANCE_KEY, chance_of
 from ..space import load_space, read_space_text
 from ..space.compiler import compile_space
 from ..train.checks import check_data
@@ -30,6 +31,12 @@ def _executor(config: SearchConfig, data) -> Executor:
     return make_executor(config.data, data, config.executor, config.workers, _device(config), in_flight)
 
 
+def record_chance(store: RunStore, data) -> None:
+    """Keep the run's chance level (and validation size) in its meta, for `show`, `report` and the live view."""
+    valid = data.valid_y if hasattr(data, "valid_y") else data.valid
+    store.set_meta(CHANCE_KEY, chance_of(data.task, len(valid)).dumps())
+
+
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()` (an `EnasSearch` for strategy enas)."""
     space = load_space(space_ref)
@@ -51,10 +58,12 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
         space_family(compiled, search_depth(compiled, config.enas.depth if config.enas else None), data.task)
         check_enas_memory(config, compiled, data.task)
         store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
+        record_chance(store, data)
         return EnasSearch(config, compiled, store, data)
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256, first)
     try:
+        record_chance(store, data)
         return Search(config, compiled, store, _executor(config, data))
     except BaseException:
         store.close()
@@ -86,6 +95,8 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         compiled = run_space(store)
         data = config.data.load()
         check_data(data, config.train)
+        if store.get_meta(CHANCE_KEY) is None:  # a run made before chance levels were recorded
+            record_chance(store, data)
         if config.strategy == "enas":
             from .enas.search import EnasSearch, check_enas_memory
 
