@@ -64,3 +64,7 @@ class BenchmarkError(NasError):
 
 class TrackingError(NasError):
     """A tracking tool (TensorBoard, MLflow) that is not installed or cannot be written to."""
+
+
+class ResourceError(NasError):
+    """A size the machine cannot hold: the estimated memory of a controller or a network exceeds the device's."""

@@ -143,18 +143,18 @@ def test_terminal_tree_reads_like_the_equations() -> None:
 
 def test_draw_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     arch = decode(WORKED)
-    drawn = draw(arch, tmp_path / "cell.dot")
-    assert drawn.rendered and drawn.path.read_text().startswith(f"// {WORKED}")
+    assert draw(arch, tmp_path / "cell.dot").read_text().startswith(f"// {WORKED}")
     with pytest.raises(OutputError, match=r"'\.gif'"):
         draw(arch, tmp_path / "cell.gif")
     if HAS_DOT:
-        assert draw(arch, tmp_path / "cell.png").path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert draw(arch, tmp_path / "cell.pdf").path.read_bytes()[:4] == b"%PDF"
+        assert draw(arch, tmp_path / "cell.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert draw(arch, tmp_path / "cell.pdf").read_bytes()[:4] == b"%PDF"
     monkeypatch.setattr(shutil, "which", lambda name: None)  # no graphviz installed
     (tmp_path / "out").mkdir()
-    drawn = draw(arch, tmp_path / "out" / "fig.svg")
-    assert not drawn.rendered and drawn.path == tmp_path / "out" / "fig.dot" and drawn.path.is_file()
-    assert not (tmp_path / "out" / "fig.svg").exists()
+    with pytest.raises(OutputError, match=r"a \.svg figure needs Graphviz's `dot` program, which is not installed"):
+        draw(arch, tmp_path / "out" / "fig.svg")
+    assert not list((tmp_path / "out").iterdir())  # nothing written in its place
+    assert draw(arch, tmp_path / "out" / "fig.dot").is_file()  # DOT text needs no program
 
 
 def test_render_cli(runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,8 +170,9 @@ def test_render_cli(runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert result.exit_code == 0 and (tmp_path / "cell.png").read_bytes()[:4] == b"\x89PNG"
     monkeypatch.setattr(shutil, "which", lambda name: None)
     result = runner.invoke(app, ["render", WORKED, "-o", str(tmp_path / "x.png")])
-    assert result.exit_code == 0 and "apt-get install graphviz" in result.output
-    assert "dot -Tpng" in result.output and (tmp_path / "x.dot").is_file()
+    assert result.exit_code == 2 and "apt-get install graphviz" in result.output, result.output  # it exited 0
+    assert f"-o {tmp_path / 'x.dot'}" in " ".join(result.output.split())
+    assert not (tmp_path / "x.dot").exists() and not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize("args", [

@@ -18,6 +18,7 @@ from typing import Union
 from ..errors import TokenError
 from ..space.compiler import BlockPlan, CompiledSpace, Decision
 from ..space.ir import Value
+from ..space.literals import integer, number
 
 Assignment = dict[str, Union[Value, tuple[int, ...]]]
 _SCAN = re.compile(r";|/|[^\s;/]+")
@@ -70,15 +71,6 @@ def encode(compiled: CompiledSpace, assignment: Assignment, depth: int | None = 
     return f"{compiled.name}: {body}"
 
 
-def _number(tok: str) -> int | float | None:
-    for kind in (int, float):
-        try:
-            return kind(tok)
-        except ValueError:
-            pass
-    return None
-
-
 class _Reader:
     """Parses one token string against a compiled space, with caret-pointing errors."""
 
@@ -103,26 +95,27 @@ class _Reader:
 
     def parse_token(self, d: Decision, tok: str, col: int):
         if d.kind == "choice":
-            number = _number(tok)
+            value = number(tok)  # ASCII digits only: '１６' is not 16
             for o in d.options:  # numbers match by value: `1e-3` picks the space's `0.001`
-                if o.text == tok or (number is not None and not isinstance(o.value, str) and o.value == number):
+                if o.text == tok or (value is not None and not isinstance(o.value, str) and o.value == value):
                     return o.value
             allowed = ", ".join(o.text for o in d.options)
             self.fail(f"'{tok}' is not a value of {d.path}; the space allows: {allowed}", col)
         if d.kind == "anchor":
             if tok == "-":
                 return ()
-            parts = tok.split(",")
-            if not all(p.isdigit() for p in parts) or len(set(parts)) != len(parts):
+            parts = [integer(p) for p in tok.split(",")]
+            if None in parts or len(set(parts)) != len(parts):
                 self.fail(f"'{tok}' is not an anchor for {d.path}; expected '-' or distinct earlier layers like '0,2'", col)
-            layers = tuple(sorted(int(p) for p in parts))
+            layers = tuple(sorted(parts))
             bad = [x for x in layers if x not in d.candidates]
             if bad:
                 self.fail(f"{d.path} cannot read layer {bad[0]}; it may read layers 0..{d.candidates[-1]}", col)
             return layers
-        if not tok.isdigit() or int(tok) not in d.candidates:
+        node = integer(tok)
+        if node is None or node not in d.candidates:
             self.fail(f"'{tok}' is not a node {d.path} can pick; expected one of 0..{d.candidates[-1]}", col)
-        return int(tok)
+        return node
 
     def depth(self, blocks) -> int | None:
         for b, plan in enumerate(self.compiled.blocks):

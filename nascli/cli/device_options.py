@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .numbers import float_option
+
 DEVICE_PANEL, SCALE_PANEL = "Device", "Scale out"
 
 DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when torch sees a GPU), cpu, cuda or cuda:N.",
@@ -26,17 +28,18 @@ WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="Children trained
 AddressOpt = Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (e.g. ray://head:10001, auto); "
                                                         "default: start a local Ray instance. One not reached, and joined, within 15 s "
                                                         "each is an error.", rich_help_panel=SCALE_PANEL)]
-ChildTimeoutOpt = Annotated[Optional[float], typer.Option(min=0.001, help="Seconds a child may train; one still running then is "
-                                                                          "stopped and recorded failed.", rich_help_panel=SCALE_PANEL)]
+ChildTimeoutOpt = Annotated[Optional[float], float_option(help="Seconds a child may train; one still running then is "
+                                                               "stopped and recorded failed.", above=0,
+                                                          rich_help_panel=SCALE_PANEL)]
 ChildTriesOpt = Annotated[Optional[int], typer.Option(min=1, help="Runs of a child whose worker dies (killed, out of memory; "
                                                                   "ray: also its node, raylet or agent) before it is "
                                                                   "recorded failed \\[default: 3].", rich_help_panel=SCALE_PANEL)]
 CpusPerChildOpt = Annotated[Optional[int], typer.Option(min=1, help="Torch threads of each child (ray: also the CPUs its "
                                                                     "task declares) \\[default: process: the cores divided "
                                                                     "among the workers; ray: 1].", rich_help_panel=SCALE_PANEL)]
-GpusPerChildOpt = Annotated[Optional[float], typer.Option(min=0, help="--backend ray: GPUs each child task declares (0.5: two "
-                                                                      "children share a GPU) \\[default: 1 on cuda, else 0].",
-                                                          rich_help_panel=SCALE_PANEL)]
+GpusPerChildOpt = Annotated[Optional[float], float_option(help="--backend ray: GPUs each child task declares (0.5: two "
+                                                               "children share a GPU) \\[default: 1 on cuda, else 0].",
+                                                          at_least=0, rich_help_panel=SCALE_PANEL)]
 AsyncOpt = Annotated[Optional[int], typer.Option("--async", min=1, help="Asynchronous: keep every worker busy, update the "
                                                                          "controller after every K finished children "
                                                                          "\\[default: synchronous, one update per batch].",

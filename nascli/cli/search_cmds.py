@@ -25,6 +25,7 @@ from .track_options import MlflowExperimentOpt, MlflowUriOpt, TensorBoardDirOpt,
 from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
                              CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, executor_options,
                              refuse_for_enas)
+from .numbers import float_option
 
 
 UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
@@ -81,18 +82,18 @@ def search(
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Same seed, same machine: the same sampled architectures.")] = 0,
     controller_hidden: Annotated[Optional[int], typer.Option(min=1, help="LSTM units per controller layer (default: 35 (NAS); enas: 100).", rich_help_panel="Controller")] = None,
     controller_layers: Annotated[Optional[int], typer.Option(min=1, help="Controller LSTM layers (default: 2 (NAS); enas: 1).", rich_help_panel="Controller")] = None,
-    controller_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="Controller Adam learning rate (default: 6e-4 (NAS); enas: the reference's per space).", rich_help_panel="Controller")] = None,
-    temperature: Annotated[Optional[float], typer.Option(min=1e-12, help="Divide the controller's logits by this.", rich_help_panel="Controller")] = None,
-    tanh_constant: Annotated[Optional[float], typer.Option(min=1e-12, help="Squash logits to c·tanh(logits) (ENAS: 2.5).", rich_help_panel="Controller")] = None,
-    entropy_weight: Annotated[Optional[float], typer.Option(min=0, help="Entropy bonus in the REINFORCE loss (default: 0; enas: added to the reward, 1e-4 (images) or 1e-3 (text)).", rich_help_panel="Controller")] = None,
+    controller_lr: Annotated[Optional[float], float_option(help="Controller Adam learning rate (default: 6e-4 (NAS); enas: the reference's per space).", above=0, rich_help_panel="Controller")] = None,
+    temperature: Annotated[Optional[float], float_option(help="Divide the controller's logits by this.", above=0, rich_help_panel="Controller")] = None,
+    tanh_constant: Annotated[Optional[float], float_option(help="Squash logits to c·tanh(logits) (ENAS: 2.5).", above=0, rich_help_panel="Controller")] = None,
+    entropy_weight: Annotated[Optional[float], float_option(help="Entropy bonus in the REINFORCE loss (default: 0; enas: added to the reward, 1e-4 (images) or 1e-3 (text)); a negative one would reward collapsing onto one architecture.", at_least=0, rich_help_panel="Controller")] = None,
     controller_steps: Annotated[Optional[int], typer.Option(min=1, help="enas: controller steps per epoch (default: 5; the reference: 50, 30, 100).", rich_help_panel="ENAS")] = None,
-    shared_lr: Annotated[Optional[float], typer.Option(min=1e-12, help="enas: the shared weights' SGD learning rate (default: 0.05 (images, cosine to 5e-4 with restarts), 20 (text)).", rich_help_panel="ENAS")] = None,
+    shared_lr: Annotated[Optional[float], float_option(help="enas: the shared weights' SGD learning rate (default: 0.05 (images, cosine to 5e-4 with restarts), 20 (text)).", above=0, rich_help_panel="ENAS")] = None,
     derive_subset: Annotated[Optional[int], typer.Option(min=1, help="enas: validation images (or tokens) each derived child is scored on (default: 1,000 images, 5,000 tokens).", rich_help_panel="ENAS")] = None,
     depth: Annotated[Optional[int], typer.Option(min=1, help="enas: layers of a space with a depth schedule (conv, conv_strides, conv_pool), one the schedule reaches (default: its first, 6).", rich_help_panel="ENAS")] = None,
     shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch; images: also the validation images per reward, as the reference (default: 64; text 20, rewards on 10 streams).", rich_help_panel="ENAS")] = None,
-    reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
-    reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
-    failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
+    reward_power: Annotated[float, float_option(help="Images: reward = best validation accuracy of the last 5 epochs to this power (0 would make every reward 1).", above=0, rich_help_panel="Reward")] = 3.0,
+    reward_c: Annotated[float, float_option(help="Text: reward = c / validation perplexity².", above=0, rich_help_panel="Reward")] = 80.0,
+    failed_reward: Annotated[float, float_option(help="Reward of a child that crashed or diverged; below 0 punishes failing more than scoring nothing.", rich_help_panel="Reward")] = 0.0,
     track: TrackOpt = None,
     tensorboard_dir: TensorBoardDirOpt = None,
     mlflow_uri: MlflowUriOpt = None,
@@ -197,6 +198,7 @@ def search(
             err.print(f"note: {escape(job.executor.note)}")
         view = SearchView(store, job.config.budget, out)
     stop = _Stop()
+    scored_before = _scored(store.counts())
     # the tracker reads the store on its own thread; it ends after the run's final state is recorded
     with live_tracking(store.path, tracking) as tracker:
         observe = view if tracker is None else (lambda event: (view(event), tracker.nudge()))
@@ -215,12 +217,21 @@ def search(
         err.print(escape(failures), soft_wrap=True)
     if counts["failed"] and not counts["done"]:
         raise RunError(f"no child trained: all {counts['failed']} failed (see above); nascli show {store.path} lists them")
+    if resume is not None and _scored(counts) == scored_before:
+        # exit 0: the run is complete, as asked; nothing was wrong, nothing was done
+        out.print(f"nothing left to train: the run's budget of {cfg.budget} children is spent. Extend it with: "
+                  f"nascli search --resume {store.path} --budget N (N > {cfg.budget}, the new total)")
+        return
     out.print(f"done. See the best children with: nascli show {store.path}   retrain the best: nascli eval --best --run {store.path}")
 
 
 def _run_strategy(run: str) -> str | None:
     with RunStore.open_readonly(find_run(run)) as store:
         return store.config.get("strategy")
+
+
+def _scored(counts: dict[str, int]) -> int:
+    return counts.get("done", 0) + counts.get("failed", 0)
 
 
 def _failures(store: RunStore, shown: int = 3) -> str:

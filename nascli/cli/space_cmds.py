@@ -26,9 +26,18 @@ from .data_options import MAX_SEED
 SpaceArg = Annotated[str, typer.Argument(help="A .space file, or the name of a bundled space (conv, rnn, enas_micro, ...).")]
 
 
+# A choice with more values than this shows its first and last few (a generated space may list
+# a hundred thousand, which the table would wrap over as many lines); --json lists them all.
+_SHOWN_VALUES = 12
+
+
 def _describe_decision(d) -> tuple[str, str]:
     if d.kind == "choice":
-        return "choice", "{" + ", ".join(o.text for o in d.options) + "}"
+        texts = [o.text for o in d.options]
+        if len(texts) > _SHOWN_VALUES:
+            cut = _SHOWN_VALUES - 2
+            return "choice", "{" + ", ".join(texts[:cut]) + ", …, " + ", ".join(texts[-2:]) + f"}} ({len(texts):,} values)"
+        return "choice", "{" + ", ".join(texts) + "}"
     if d.kind == "anchor":
         return "anchor", "any set of earlier layers"
     # a node's own index picks among earlier nodes; a section's (cell_index) among all the tree's

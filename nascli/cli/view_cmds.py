@@ -56,13 +56,7 @@ def render(
     if output is None:
         out.print(fit_tree(architecture_tree(arch, shape), out.width))
         return
-    drawn = draw(arch, output, shape)
-    if drawn.rendered:
-        out.print(f"wrote {drawn.path}")
-        return
-    fmt = output.suffix.lstrip(".").lower()
-    out.print(f"graphviz's `dot` is not installed, so wrote {drawn.path}; for images: apt-get install graphviz "
-              f"(or brew install graphviz), then dot -T{fmt} {drawn.path} -o {output}", soft_wrap=True)
+    out.print(f"wrote {draw(arch, output, shape)}")
 
 
 @command("report")

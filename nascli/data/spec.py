@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from nascli.data.base import Data
+from nascli.data.base import Data, LabelledSplits
 from nascli.data.registry import OPTIONS, dataset_kind, known_datasets
 from nascli.errors import DataError
 from nascli.space import SearchSpace
@@ -61,6 +61,10 @@ class DataSpec(BaseModel):
         self.check()
         folder = Path(self.data_dir).expanduser() if self.data_dir else None
         data = dataset_kind(self.name).load(folder, self)
+        if isinstance(data, LabelledSplits) and data.task.classes < 2:
+            # every child would be right every time: rewards all 1.0, a search that learns nothing
+            raise DataError(f"holds {data.task.classes} class; a classifier needs at least two "
+                            "(for images: one folder per class)", where=data.source)
         if folder is None:
             return replace(data, source=f"embedded sample (nascli/data/embedded/{self.name})", embedded=True)
         return data

@@ -10,7 +10,6 @@ escaped docstring), and trained weights load as tensors only.
 from __future__ import annotations
 
 import importlib.util
-import pickle
 import sys
 import tempfile
 import uuid
@@ -18,17 +17,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 
 from ..errors import ChildError, RunError
+from ..runs.checkpoint import TensorFileError, load_tensors
 
 
 def load_weights(path: Path) -> dict[str, Tensor]:
+    """The state dict in `path`, or a one-line RunError (load_tensors: tensors and plain containers only)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        state = load_tensors(path)
+    except OSError as err:
+        raise RunError(f"cannot read the trained weights: {err.strerror or err}", where=str(path)) from None
+    except TensorFileError as err:
         raise RunError(f"cannot read the trained weights: {err}", where=str(path)) from None
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise RunError("cannot read the trained weights: not a state dict (names to tensors)", where=str(path))
+    return state
 
 
 def fit_weights(model: nn.Module, state_dict: dict[str, Tensor], weights: Path) -> nn.Module:

@@ -145,12 +145,37 @@ def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:
     fsync_dir(folder)
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any]:
+class TensorFileError(Exception):
+    """A file torch.load(weights_only=True) refused or could not read; the message is one line."""
+
+
+def load_tensors(path: Path) -> Any:
+    """The tensors and plain containers in a torch file, or a TensorFileError saying in one line why not.
+
+    weights_only=True: a pickle that names any other callable (the way a crafted file runs code) is
+    refused. torch's own refusal is four paragraphs that advise weights_only=False; this one is not."""
+    import pickle
+
     import torch
 
-    # weights_only=True: only tensors and plain containers load; a pickle that
-    # names any other callable (the way a crafted file runs code) is refused.
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "GLOBAL" in str(err):
+            raise TensorFileError("not plain tensor data: it names a Python callable, which is never loaded "
+                                  "(a crafted file?)") from None
+        raise TensorFileError("not a PyTorch tensor file (unreadable as one)") from None
+    except (RuntimeError, EOFError, ValueError) as err:  # a torn or truncated zip, an empty file
+        raise TensorFileError(f"not a readable PyTorch file ({_first_line(err)})") from None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    state = load_tensors(path)
     if not isinstance(state, dict):
         raise TypeError(f"expected a dict, found {type(state).__name__}")
     if not isinstance(state.get("strategy"), dict) or not isinstance(state.get("updated_through"), int):
@@ -171,8 +196,8 @@ def load_checkpoint(folder: Path) -> dict[str, Any] | None:
     for path in candidates:
         try:
             return _read_checkpoint(path)
-        except Exception as err:  # torch reports a torn zip as RuntimeError, EOFError, UnpicklingError...
-            problems.append(f"{path.name}: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
+        except Exception as err:  # noqa: BLE001 - any unreadable checkpoint falls back to the previous one
+            problems.append(f"{path.name}: {_first_line(err)}")
     if not candidates:
         return None
     raise RunError("no readable controller checkpoint (" + "; ".join(problems) + ")", where=str(folder))

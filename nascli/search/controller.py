@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from ..arch.tokens import Assignment
 from ..errors import TokenError
+from ..memory import check_module_memory
 from ..space.compiler import CompiledSpace, Decision
 from .heads import AnchorHead, ChoiceHead, IndexHead, shape_logits
 
@@ -37,7 +38,7 @@ from .heads import AnchorHead, ChoiceHead, IndexHead, shape_logits
 class ControllerConfig(BaseModel):
     """LSTM size and logit shaping. Defaults are NAS's; ENAS used hidden=100, layers=1."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     hidden: int = Field(35, gt=0)  # units per LSTM layer
     layers: int = Field(2, gt=0)
@@ -102,6 +103,19 @@ def _masked(exists: Tensor | None, new: Tensor, old: Tensor) -> Tensor:
     if exists is None:
         return new
     return torch.where(exists.view(-1, *[1] * (new.dim() - 1)), new, old)
+
+
+def new_controller(compiled: CompiledSpace, config: ControllerConfig) -> "Controller":
+    """A Controller, once its size is known to fit: `--controller-hidden 100000000` is refused at once
+    with its estimate (it failed to allocate after 30 s). Four copies: weights, gradients, Adam's two moments."""
+    check_controller_memory(compiled, config)
+    return Controller(compiled, config)
+
+
+def check_controller_memory(compiled: CompiledSpace, config: ControllerConfig) -> None:
+    """ResourceError when a controller of `config`'s size cannot fit in memory (estimated on the meta device)."""
+    layers = f"{config.layers} LSTM layer{'s' if config.layers > 1 else ''}"
+    check_module_memory(lambda: Controller(compiled, config), f"a controller of {layers} of {config.hidden:,} units")
 
 
 class Controller(nn.Module):

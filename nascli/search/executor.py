@@ -46,7 +46,7 @@ Backend = Literal["local", "process", "ray"]
 class ExecutorConfig(BaseModel):
     """Where and how children run; part of the search config."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # local trains in the search process, or in worker processes when the search has workers > 1
     backend: Backend = "local"

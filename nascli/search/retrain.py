@@ -15,7 +15,7 @@ import torch
 from pydantic import BaseModel
 
 from ..arch import Architecture, save_architecture
-from ..children import ChildConfig, build_child, profile_child
+from ..children import ChildConfig, build_child, check_child_memory, profile_child
 from ..data import Data, LabelledSplits, NormalisedImages
 from ..train import TrainConfig, accuracy, fit_image, fit_language, perplexity
 from ..train.loops import EVAL_BATCH
@@ -39,13 +39,14 @@ class RetrainResult(BaseModel):
 
 def retrain(arch: Architecture, data: Data, dataset: str, train: TrainConfig,
             child: ChildConfig, out_dir: str | Path, device: str = "cpu") -> RetrainResult:
+    start = time.perf_counter()
+    cfg = train.with_hyper(arch.hyper)
+    check_child_memory(arch, data.task, child, cfg.step_examples(not isinstance(data, LabelledSplits)), device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     torch.manual_seed(train.seed)
     model = build_child(arch, data.task, child)
     profile = profile_child(model, data.task)
-    cfg = train.with_hyper(arch.hyper)
     if isinstance(data, LabelledSplits):  # images or table rows: classification
         inputs = (data.train_x, data.valid_x)  # uint8 images normalised per batch, or float tensors
         x = inputs[0].cat(inputs[1]) if isinstance(inputs[0], NormalisedImages) else torch.cat(inputs)

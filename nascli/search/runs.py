@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
 from ..runs.metrics import CHANCE_KEY, chance_of
 from ..space import load_space, read_space_text
@@ -50,11 +51,12 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     text = read_space_text(space.source)
     compiled = compile_space(space)
     if config.strategy == "enas":
-        from .enas.search import EnasSearch
+        from .enas.search import EnasSearch, check_enas_memory
         from .enas.supernet import search_depth, space_family
 
-        # refuse a space whose children cannot share weights (ops, sizes) before the folder exists
+        # refuse a space whose children cannot share weights (ops, sizes), or are too large, before the folder exists
         space_family(compiled, search_depth(compiled, config.enas.depth if config.enas else None), data.task)
+        check_enas_memory(config, compiled, data.task)
         store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
         record_chance(store, data)
         return EnasSearch(config, compiled, store, data)
@@ -81,6 +83,9 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         # config.json keeps the options the run started with; what a resume changed lives in meta
         override = store.get_meta("config_override")
         config = SearchConfig.model_validate_json(override) if override else SearchConfig.model_validate(store.config)
+        if budget is not None and budget < store.samples:
+            raise RunError(f"--budget {budget} is below the {store.samples} children the run already has; --budget "
+                           f"is the new total: give more than {store.samples} to extend it", where=str(store.path))
         update = {k: v for k, v in (("budget", budget), ("workers", workers), ("device", device)) if v is not None}
         if executor:
             update["executor"] = config.executor.model_copy(update=executor)
@@ -93,8 +98,9 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         if store.get_meta(CHANCE_KEY) is None:  # a run made before chance levels were recorded
             record_chance(store, data)
         if config.strategy == "enas":
-            from .enas.search import EnasSearch
+            from .enas.search import EnasSearch, check_enas_memory
 
+            check_enas_memory(config, compiled, data.task)
             return EnasSearch(config, compiled, store, data)  # its checkpoints restore the whole state
         return Search(config, compiled, store, _executor(config, data), reset_controller=reset_controller)
     except BaseException:

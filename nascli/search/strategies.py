@@ -17,7 +17,7 @@ from ..arch.tokens import Assignment
 from ..errors import RunError
 from ..space.compiler import CompiledSpace
 from ..threads import single_thread
-from .controller import Controller, ControllerConfig
+from .controller import ControllerConfig, new_controller
 from .reinforce import Reinforce, ReinforceConfig, ReinforceStats
 
 
@@ -84,7 +84,7 @@ class ReinforceStrategy:
 
     def __init__(self, compiled: CompiledSpace, seed: int, controller: ControllerConfig, reinforce: ReinforceConfig):
         torch.manual_seed(seed)
-        self.controller = Controller(compiled, controller)
+        self.controller = new_controller(compiled, controller)
         self.reinforce = Reinforce(self.controller, reinforce)
         self.generator = torch.Generator().manual_seed(seed)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import SpaceNotFoundError
 from ..resources import spaces_dir
 from .ir import SearchSpace
-from .parser import parse_tree
+from .parser import MAX_SPACE_CHARS, parse_tree
 from .transform import to_space
 
 __all__ = ["SearchSpace", "parse_space", "load_space", "bundled_spaces", "find_space_file", "read_space_text"]
@@ -57,9 +57,13 @@ def unknown_space_message(name: str, folders: tuple[Path, ...]) -> str:
 
 
 def read_space_text(path: str | Path) -> str:
-    """A space file's text, without the UTF-8 byte-order mark some editors put first."""
+    """A space file's text, without the UTF-8 byte-order mark some editors put first.
+
+    Read up to one character past the parser's limit: a longer file is refused by the parser
+    without being read whole."""
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig") as file:
+            return file.read(MAX_SPACE_CHARS + 1)
     except (OSError, UnicodeDecodeError) as err:
         raise SpaceNotFoundError(f"cannot read space file: {err}", where=str(path)) from None
 

@@ -1,9 +1,9 @@
 """The last things tracking writes: the best architecture's figure and the run's report.
 
 Both are drawn by nascli's own `render` and `report` into a temporary folder,
-from the run store. Without Graphviz's `dot` the figure is the DOT text that
-`render` falls back to (MLflow keeps it as an artifact; TensorBoard, which
-shows images only, gets none) and the caller is told once.
+from the run store. Without Graphviz's `dot` the figure is the DOT text
+(MLflow keeps it as an artifact; TensorBoard, which shows images only, gets
+none) and the caller is told once.
 """
 
 from __future__ import annotations
@@ -32,21 +32,22 @@ def _image_shape(store: RunStore, notice: Notice) -> tuple[int, int, int] | None
 
 
 def draw_best(store: RunStore, best: ChildRecord, folder: Path, notice: Notice) -> Path | None:
-    """The best child's figure as a PNG (or, without Graphviz, the DOT text beside it); None when it cannot be drawn."""
-    from ..render import draw  # graphviz loads only when a figure is drawn
+    """The best child's figure as a PNG (or, without Graphviz, its DOT text); None when it cannot be drawn."""
+    from ..render import draw, has_dot  # graphviz loads only when a figure is drawn
     from ..render.conv import IMAGE_SHAPE
 
+    figure = folder / FIGURE_NAME
+    if not has_dot():
+        notice("graphviz's `dot` is not installed, so the best architecture is not tracked as an image (MLflow "
+               "keeps its DOT text); for images: apt-get install graphviz, or brew install graphviz")
+        figure = figure.with_suffix(".dot")
     try:
         arch = Architecture.model_validate_json(best.arch_json)
         shape = _image_shape(store, notice) if arch.task == "image" else None
-        drawn = draw(arch, folder / FIGURE_NAME, shape or IMAGE_SHAPE)
+        return draw(arch, figure, shape or IMAGE_SHAPE)
     except Exception as err:  # noqa: BLE001 - graphviz's own errors too: the rest of the finale goes on
         notice(f"the best architecture cannot be drawn ({type(err).__name__}: {err}); tracked without its figure")
         return None
-    if not drawn.rendered:
-        notice("graphviz's `dot` is not installed, so the best architecture is not tracked as an image (MLflow "
-               "keeps its DOT text); for images: apt-get install graphviz, or brew install graphviz")
-    return drawn.path
 
 
 def write_report_files(run_dir: Path, folder: Path, notice: Notice) -> list[Path]:
