@@ -99,7 +99,7 @@ def assert_exports_match(arch, model, task, folder, name: str) -> None:
     model.eval()
     weights = WeightsNote(folder / f"{name}.weights.pt", "nascli eval")
     torch.save(model.state_dict(), weights.path)
-    path = export_child(arch, task, None, weights, folder / f"{name}.py")
+    path = export_child(arch, task, None, weights, folder / f"{name}.py").path
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -108,7 +108,7 @@ def assert_exports_match(arch, model, task, folder, name: str) -> None:
     x = torch.randn(2, task.channels, task.height, task.width)
     with torch.no_grad():
         assert torch.allclose(child.eval()(x), model(x), atol=1e-5)
-        scripted = torch.jit.load(str(export_child(arch, task, None, weights, folder / f"{name}.pt")))
+        scripted = torch.jit.load(str(export_child(arch, task, None, weights, folder / f"{name}.pt").path))
         assert torch.allclose(scripted(x), model(x), atol=1e-5)
 
 
