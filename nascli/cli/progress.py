@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 class SearchView:
     """Observer of the search loop that redraws a rich Live panel from the run store."""
 
-    def __init__(self, store: RunStore, budget: int, console):
-        self.store, self.budget = store, budget
+    def __init__(self, store: RunStore, budget: int | None, console, clock=None):
+        self.store, self.budget, self.clock = store, budget, clock  # clock: with --time-budget (search/clock.py)
         done = sum(n for s, n in store.counts().items() if s in ("done", "failed"))
         self.progress = Progress(TextColumn("[bold]children"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("eta"), TimeRemainingColumn(), TimeElapsedColumn(), console=console)
@@ -58,6 +58,9 @@ class SearchView:
                 self.status = f"child {r.child_id}: reward {r.reward:.4f} ({r.metric_name} {r.metric:.4g}) in {r.seconds:.0f}s"
             else:
                 self.status = f"[red]child {r.child_id} failed[/]: {r.error}"
+            if self.clock is not None:
+                kind = "simulated" if self.clock.simulated else "wall-clock"
+                self.status += f"; {self.clock.elapsed:,.0f} of {self.clock.budget:,.0f} {kind} s used"
         elif event.stats is not None:
             s = event.stats
             self.status = f"step {event.step}: mean reward {s.mean_reward:.4f}, baseline {s.baseline:.4f}, entropy {s.entropy_mean:.1f}"

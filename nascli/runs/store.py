@@ -315,6 +315,12 @@ class RunStore:
                               (child_id,)).rowcount != 1:
                     raise RunError(f"child {child_id} is not pending", where=str(self._db))
 
+    def requeue(self, ids: list[int]) -> None:
+        """Put children marked running but never started back to pending (the time budget ended the search)."""
+        with self._write() as db:
+            db.executemany("UPDATE children SET status = 'pending' WHERE id = ? AND status = 'running'",
+                           [(i,) for i in ids])
+
     def _close_child(self, child_id: int, status: str, **fields: Any) -> None:
         assignments = "".join(f", {name} = ?" for name in fields)
         with self._write() as db:

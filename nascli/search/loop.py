@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from collections import deque
 from typing import Callable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ..arch import architecture, decode_tokens
+from ..benchmarks.query import BenchmarkConfig
 from ..children import ChildConfig
 from ..space.compiler import CompiledSpace
 from ..train import RewardConfig, TrainConfig
@@ -39,18 +41,24 @@ from ..runs.checkpoint import CHECKPOINT_NAME
 from ..runs.crashpoints import crash_point
 from ..runs.store import CHECKPOINT_DIR
 from ..runs import ChildRecord
+from .clock import make_clock
 from .evaluate import ChildJob, ChildResult, record_result
 from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
-from .strategies import Strategy, make_strategy
+from .strategies import STRATEGIES, Strategy, make_strategy
+
+SEARCH_STRATEGIES = (*STRATEGIES, "enas")  # enas has a loop of its own (search/enas/)
 
 
 class SearchConfig(BaseModel):
     """Everything a search needs; stored in the run's config.json and reused on resume."""
 
-    strategy: Literal["reinforce", "random", "enas"] = "reinforce"
-    data: DataSpec
-    budget: int = Field(12, ge=1)  # children in all
+    strategy: Literal[SEARCH_STRATEGIES] = "reinforce"
+    data: DataSpec  # a benchmark search reads no data: the space's default, for export and render
+    budget: int | None = Field(12, ge=1)  # children in all; None: until the time budget
+    time_budget: float | None = Field(None, gt=0)  # seconds (simulated on a benchmark, else wall); see clock.py
+    benchmark: BenchmarkConfig | None = None  # children looked up in a table instead of trained
+    controller_preset: str | None = None  # the named REINFORCE settings the run started from (presets.py)
     batch: int = Field(4, ge=1)  # m: children per controller step
     seed: int = 0
     workers: int = Field(1, ge=1)  # children trained at once
@@ -63,6 +71,18 @@ class SearchConfig(BaseModel):
     reinforce: ReinforceConfig = ReinforceConfig()
     child: ChildConfig = ChildConfig()
     enas: EnasConfig | None = None  # strategy enas: its phases (nascli/search/enas/); budget = children derived
+
+    @model_validator(mode="after")
+    def _budgets(self) -> "SearchConfig":
+        if self.budget is None and self.time_budget is None:
+            raise ValueError("a search needs a budget: children (budget), seconds (time_budget) or both")
+        if self.strategy == "enas" and (self.time_budget is not None or self.benchmark is not None):
+            raise ValueError("enas runs a schedule of epochs: no time budget and no benchmark")
+        return self
+
+    def children_left(self, sampled: int) -> int | None:
+        """Children the children budget still allows (None: no such budget)."""
+        return None if self.budget is None else max(0, self.budget - sampled)
 
 
 @dataclass
@@ -97,6 +117,8 @@ class Search:
         self.updated_through = -1  # last step whose rewards the strategy has learned from
         self.proposed_through = -1  # last step whose proposal the strategy's state includes
         self.consumed = 0  # async: finished children (in finish order) the updates have learned from
+        self.clock = make_clock(store, config.time_budget, simulated=config.benchmark is not None)
+        self.out_of_time = False  # the time budget ended the search before a child (clock.py)
         if reset_controller:
             self._reset_strategy()
         else:
@@ -137,7 +159,8 @@ class Search:
 
     def _propose(self, step: int, m: int | None = None) -> None:
         sampled = self.store.samples
-        m = min(m or self.config.batch, self.config.budget - sampled)
+        left = self.config.children_left(sampled)
+        m = min(m or self.config.batch, left if left is not None else self.config.batch)
         depth = self.compiled.depth_at(sampled)
         assignments = self.strategy.propose(m, depth)
         log_probs = self.strategy.log_probs(assignments, depth)
@@ -166,18 +189,34 @@ class Search:
     def record(self, result: ChildResult, step: int, tokens: str, observe: Observer | None) -> None:
         """Write a finished child to the store (this process is its only writer) and tell the observer."""
         record_result(self.store, result)
+        self.clock.charge(result.seconds)
         if observe:
             observe(SearchEvent("child_finished", step, result=result, tokens=tokens))
 
+    def may_start(self, job: ChildJob) -> bool:
+        """Whether the time budget lets `job` start; the first refusal ends the search (clock.py)."""
+        self.out_of_time = self.out_of_time or not self.clock.allows(self.executor.cost(job))
+        return not self.out_of_time
+
     def _train_pending(self, step: int, observe: Observer | None) -> None:
+        """Train the step's pending children, each started only while the time budget allows it;
+        those it does not allow go back to pending and the search ends (`out_of_time`)."""
         pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
         if not pending:
             return
         tokens = {c.id: c.tokens for c in pending}
         crash_point("child_start")
         self.store.mark_running([c.id for c in pending if c.status == "pending"])
-        for result in self.executor.map([self.job(c) for c in pending]):
-            self.record(result, step, tokens[result.child_id], observe)
+        jobs = deque(self.job(c) for c in pending)
+        while jobs or self.executor.in_flight:
+            while jobs and self.executor.in_flight < self.executor.capacity and self.may_start(jobs[0]):
+                self.executor.submit(jobs.popleft())
+            if self.out_of_time and jobs:
+                self.store.requeue([job.child_id for job in jobs])
+                jobs.clear()
+            if self.executor.in_flight:
+                result = self.executor.next_result()
+                self.record(result, step, tokens[result.child_id], observe)
 
     def _update(self, step: int) -> ReinforceStats | None:
         children = self.store.children(step=step)
@@ -210,7 +249,7 @@ class Search:
         while True:
             if self.store.children(step=step, limit=1):
                 self._replay_proposal(step)
-            elif self.store.samples >= self.config.budget:
+            elif self.config.children_left(self.store.samples) == 0:
                 break
             else:
                 self._propose(step)
@@ -218,6 +257,8 @@ class Search:
             if observe:
                 observe(SearchEvent("step_started", step, depth=depth))
             self._train_pending(step, observe)
+            if self.out_of_time:  # a partial batch teaches nothing; a resume with more time goes on from here
+                break
             stats = self._update(step)
             if observe:
                 observe(SearchEvent("step_finished", step, depth=depth, stats=stats))
@@ -225,6 +266,7 @@ class Search:
         self.finish()
 
     def finish(self) -> None:
+        self.clock.save()
         crash_point("finish")
         self.store.state = "finished"
         self.store.set_meta("finished_at", time.time())

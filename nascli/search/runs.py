@@ -9,6 +9,7 @@ from ..space import load_space, read_space_text
 from ..space.compiler import compile_space
 from ..train.checks import check_data
 from ..train.device import resolve_device
+from .benchmark_executor import BenchmarkExecutor
 from .executor import Executor, make_executor
 from .loop import Search, SearchConfig, checkpoint_state, initial_strategy
 
@@ -22,18 +23,32 @@ def _device(config: SearchConfig) -> str:
 
 def _executor(config: SearchConfig, data) -> Executor:
     """The executor the config asks for, on its device (checked before anything starts)."""
+    if config.benchmark is not None:
+        return BenchmarkExecutor(config.benchmark)
     return make_executor(config.data, data, config.executor, config.workers, _device(config))
+
+
+def _load_data(config: SearchConfig):
+    """The run's data, checked; a benchmark search reads none (its children are looked up)."""
+    if config.benchmark is not None:
+        return None
+    data = config.data.load()
+    check_data(data, config.train)
+    return data
 
 
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()` (an `EnasSearch` for strategy enas)."""
     space = load_space(space_ref)
-    data = config.data.load()  # fail on a missing or too small dataset, or a missing device, before the run folder exists
-    check_data(data, config.train)
-    config = config.model_copy(update={"device": _device(config)})  # the config records cpu/cuda
+    compiled = compile_space(space)
+    looked_up = None
+    if config.benchmark is not None:  # a space or table the benchmark refuses: before the run folder exists
+        looked_up = BenchmarkExecutor(config.benchmark)
+        looked_up.query.check_space(compiled)
+    data = _load_data(config)  # fail on a missing or too small dataset, or a missing device, before the run folder exists
+    config = config.model_copy(update={"device": "cpu" if config.benchmark else _device(config)})  # records cpu/cuda
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
     text = read_space_text(space.source)
-    compiled = compile_space(space)
     if config.strategy == "enas":
         from .enas.search import EnasSearch
         from .enas.supernet import search_depth, space_family
@@ -45,7 +60,7 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256, first)
     try:
-        return Search(config, compiled, store, _executor(config, data))
+        return Search(config, compiled, store, looked_up or _executor(config, data))
     except BaseException:
         store.close()
         raise
@@ -53,9 +68,9 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
 
 def resume_search(run_ref: str | Path, budget: int | None = None, workers: int | None = None,
                   device: str | None = None, executor: dict | None = None,
-                  reset_controller: bool = False) -> Search:
-    """The search of an existing run, to continue where it stopped; `budget` may extend it, and
-    `workers`, `device` and `executor` (ExecutorConfig fields) say where the rest trains.
+                  reset_controller: bool = False, time_budget: float | None = None) -> Search:
+    """The search of an existing run, to continue where it stopped; `budget` and `time_budget` may
+    extend it, and `workers`, `device` and `executor` (ExecutorConfig fields) say where the rest trains.
 
     `reset_controller` goes on with a fresh controller (see `Search`), e.g. when checkpoints/ is lost."""
     store = RunStore.open(find_run(run_ref))
@@ -64,15 +79,15 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         # config.json keeps the options the run started with; what a resume changed lives in meta
         override = store.get_meta("config_override")
         config = SearchConfig.model_validate_json(override) if override else SearchConfig.model_validate(store.config)
-        update = {k: v for k, v in (("budget", budget), ("workers", workers), ("device", device)) if v is not None}
+        update = {k: v for k, v in (("budget", budget), ("workers", workers), ("device", device),
+                                    ("time_budget", time_budget)) if v is not None}
         if executor:
             update["executor"] = config.executor.model_copy(update=executor)
         if update:
             config = config.model_copy(update=update)
             store.set_meta("config_override", config.model_dump_json())
         compiled = run_space(store)
-        data = config.data.load()
-        check_data(data, config.train)
+        data = _load_data(config)
         if config.strategy == "enas":
             from .enas.search import EnasSearch
 

@@ -123,8 +123,15 @@ class ReinforceStrategy:
         self.generator.set_state(state["generator"])
 
 
+# Every strategy the search loop runs, by name: `search --strategy`, `compare --strategies` and
+# SearchConfig read this tuple; a strategy added here and to make_strategy works in all of them.
+STRATEGIES: tuple[str, ...] = ("reinforce", "random")
+
+
 def make_strategy(name: str, compiled: CompiledSpace, seed: int, controller: ControllerConfig,
                   reinforce: ReinforceConfig) -> Strategy:
     if name == "random":
         return RandomStrategy(compiled, seed)
-    return ReinforceStrategy(compiled, seed, controller, reinforce)
+    if name == "reinforce":
+        return ReinforceStrategy(compiled, seed, controller, reinforce)
+    raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
