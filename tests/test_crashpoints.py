@@ -26,8 +26,8 @@ from nascli.runs.crashpoints import CRASH_AT_ENV, CRASH_EXIT, CRASH_MODE_ENV, PO
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["conv", "--budget", "4", "--batch", "2", "--epochs", "1", "--train-subset", "8", "--seed", "11"]
 
-# (strategy, point[@n], mode). Checkpoint hits: 1 = the new run's first (while it is built),
-# then after each propose and update: 2 = step 0 proposed, 3 = step 0 updated, 4, 5 = step 1.
+# (strategy, point[@n], mode). Checkpoint hits: 1 = the new run's first (while it is built), then one
+# after each update: 2 = step 0 updated, 3 = step 1 (a proposal is not checkpointed: a resume replays it).
 CASES = [
     ("reinforce", "create", "exit"),
     ("reinforce", "propose@2", "kill"),
@@ -36,10 +36,10 @@ CASES = [
     ("reinforce", "update@2", "exit"),
     ("reinforce", "checkpoint@2", "kill"),
     ("reinforce", "checkpoint@3", "exit"),
-    ("reinforce", "checkpoint_rotate@4", "kill"),
+    ("reinforce", "checkpoint_rotate@3", "kill"),
     ("reinforce", "finish", "exit"),
     ("random", "propose@2", "exit"),
-    ("random", "checkpoint@4", "kill"),
+    ("random", "checkpoint@3", "kill"),
 ]
 
 
@@ -127,7 +127,8 @@ def test_every_crash_point_is_exercised():
 
 # A benchmark search (children looked up in NAS-Bench-201) that its time budget ends part-way through a
 # step: seed 11 queries 14 children in 5 steps (4 updated; the 15th child would pass 1,500 simulated s and
-# stays pending). Checkpoint hits: 1 = the new run's, then 2k = step k proposed, 2k + 1 = step k updated.
+# stays pending). Checkpoint hits: 1 = the new run's, then k + 2 = step k updated (asynchronous: also after
+# every proposal).
 BENCH_ARGS = ["nb201", "--benchmark", "nb201", "--time-budget", "1500", "--batch", "3", "--seed", "11"]
 BENCH_CASES = [
     ("sync", "reinforce", "create", "exit"),
@@ -137,8 +138,8 @@ BENCH_CASES = [
     ("sync", "reinforce", "child_finish@14", "kill"),
     ("sync", "reinforce", "update@3", "kill"),
     ("sync", "reinforce", "checkpoint@4", "exit"),
-    ("sync", "reinforce", "checkpoint@10", "kill"),
-    ("sync", "reinforce", "checkpoint_rotate@6", "exit"),
+    ("sync", "reinforce", "checkpoint@5", "kill"),
+    ("sync", "reinforce", "checkpoint_rotate@3", "exit"),
     ("sync", "reinforce", "finish", "kill"),
     ("sync", "random", "checkpoint@5", "kill"),
     ("async", "reinforce", "child_finish@9", "kill"),

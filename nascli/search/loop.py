@@ -3,15 +3,16 @@
 Every step is recorded in the run store as it happens, in an order that a
 search stopped at any point (Ctrl-C, SIGTERM, `kill -9`) resumes from without
 losing a finished child, training one twice, or changing what it samples:
-1. propose m architectures (depth from the space's schedule), record them as
-   `pending` in one transaction, then checkpoint the strategy (its RNG has moved);
+1. propose m architectures (depth from the space's schedule) and record them as
+   `pending` in one transaction; the strategy is not checkpointed here (its RNG
+   has moved, but a resume replays the proposal from the checkpoint before it,
+   which gives the same samples and the same state: one checkpoint per step);
 2. train every pending child of the step through the executor, recording each
    result as it arrives;
 3. update the strategy on the step's rewards, record the step, checkpoint.
-On resume, a step with children but no update is finished first: if the
-checkpoint predates the step's proposal (a kill between recording the
-children and checkpointing), the proposal is replayed from the checkpoint so
-that the strategy's RNG is where it was; children left `running` are re-run.
+On resume, a step with children but no update is finished first: the
+checkpoint predates the step's proposal, so the proposal is replayed from it
+so that the strategy's RNG is where it was; children left `running` are re-run.
 The run's crash points (runs/crashpoints.py) sit before each of these writes.
 
 With `async_k` (`--async K`) the loop in async_loop.py runs instead: every
@@ -119,6 +120,7 @@ class Search:
         self.consumed = 0  # async: finished children (in finish order) the updates have learned from
         self.clock = make_clock(store, config.time_budget, simulated=config.benchmark is not None)
         self.out_of_time = False  # the time budget ended the search before a child (clock.py)
+        self._proposed: dict = {}  # child id -> the Architecture this session proposed, until its job is made
         if reset_controller:
             self._reset_strategy()
         else:
@@ -157,7 +159,9 @@ class Search:
     def _checkpoint(self) -> None:
         self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through, self.consumed))
 
-    def _propose(self, step: int, m: int | None = None) -> None:
+    def _propose(self, step: int, m: int | None = None, checkpoint: bool = True) -> None:
+        """Sample and record a step's children; `checkpoint=False` leaves the strategy's new state unsaved,
+        which a resume rebuilds by replaying the proposal (`_replay_proposal`)."""
         sampled = self.store.samples
         left = self.config.children_left(sampled)
         m = min(m or self.config.batch, left if left is not None else self.config.batch)
@@ -166,9 +170,11 @@ class Search:
         log_probs = self.strategy.log_probs(assignments, depth)
         archs = [architecture(self.compiled, a, depth) for a in assignments]
         crash_point("propose")
-        self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs], log_probs)
+        ids = self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs], log_probs)
+        self._proposed.update(zip(ids, archs))
         self.proposed_through = step
-        self._checkpoint()
+        if checkpoint:
+            self._checkpoint()
 
     def _replay_proposal(self, step: int) -> None:
         """The step's children are recorded but the checkpoint predates them: propose again
@@ -181,8 +187,10 @@ class Search:
         self._checkpoint()
 
     def job(self, child: ChildRecord) -> ChildJob:
-        """The work order for a recorded child."""
-        arch = architecture(self.compiled, *decode_tokens(self.compiled, child.tokens))
+        """The work order for a recorded child (its architecture as proposed, or decoded from its tokens)."""
+        arch = self._proposed.pop(child.id, None)
+        if arch is None:
+            arch = architecture(self.compiled, *decode_tokens(self.compiled, child.tokens))
         return ChildJob(child_id=child.id, arch=arch, train=self.config.train, reward=self.config.reward,
                         child=self.config.child)
 
@@ -251,13 +259,14 @@ class Search:
                 self._replay_proposal(step)
             elif self.config.children_left(self.store.samples) == 0:
                 break
-            else:
-                self._propose(step)
+            else:  # the next checkpoint is the update's: a kill before it replays this proposal
+                self._propose(step, checkpoint=False)
             depth = self.store.children(step=step, limit=1)[0].depth
             if observe:
                 observe(SearchEvent("step_started", step, depth=depth))
             self._train_pending(step, observe)
             if self.out_of_time:  # a partial batch teaches nothing; a resume with more time goes on from here
+                self._checkpoint()  # the state as proposed, whether this session proposed or replayed the step
                 break
             stats = self._update(step)
             if observe:

@@ -173,6 +173,11 @@ def search_config(options: SearchOptions) -> SearchConfig:
     space = load_space(options.space)
     settings = space.settings
     benchmark = _benchmark(options)
+    if benchmark is not None:  # the table and the space checked against each other, before anything is made
+        from ..benchmarks.query import BenchmarkQuery
+        from ..space.compiler import compile_space
+
+        BenchmarkQuery(benchmark).check_space(compile_space(space))
     o = options
     spec = DataSpec.for_space(space, seed=o.seed) if benchmark else DataSpec.from_options(
         o.dataset, o.data_dir, o.download, space, o.seed, image_size=o.image_size, tokens=o.tokens,

@@ -58,7 +58,9 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
         store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
         return EnasSearch(config, compiled, store, data)
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)
-    store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256, first)
+    # a benchmark run is redone in a second: no fsyncs (exact resume after kill -9 holds; see checkpoint.py)
+    store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256, first,
+                            durable=config.benchmark is None)
     try:
         return Search(config, compiled, store, looked_up or _executor(config, data))
     except BaseException:
@@ -86,6 +88,7 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         if update:
             config = config.model_copy(update=update)
             store.set_meta("config_override", config.model_dump_json())
+        store.durable = config.benchmark is None
         compiled = run_space(store)
         data = _load_data(config)
         if config.strategy == "enas":
