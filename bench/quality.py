@@ -22,6 +22,7 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,8 +99,18 @@ def _paper(row: tuple[float, float | None]) -> str:
     return f"{row[0]:.2f}" + (f" ± {row[1]:.2f}" if row[1] is not None else "")
 
 
+def _header() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=HERE.parent).stdout.strip() or "?"
+    except OSError:
+        commit = "?"
+    return (f"# python bench/quality.py on commit {commit}, {time.strftime('%Y-%m-%d %H:%M')}, "
+            f"{os.cpu_count()} cores; quality figures are deterministic, timings depend on the machine's load\n")
+
+
 def _report(results: list[dict], profile: dict | None) -> str:
-    lines = []
+    lines = [_header()]
     for r in results:
         lines.append(f"## {r['title']}: {r['runs']} runs per strategy")
         lines.append("| strategy | runs | test % (mean ± std) | 95% CI | valid % (mean ± std) | p vs random | "
@@ -129,6 +140,7 @@ def main() -> None:
     parser.add_argument("--profile-runs", type=int, default=20, help="runs per strategy profiled in-process")
     parser.add_argument("--keep", type=Path, help="keep the comparison folders here (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="write results as quality-quick.*")
+    parser.add_argument("--profile-only", action="store_true", help="only the cost per query (quality-profile.*)")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     from quality_profile import profile_strategies
@@ -136,14 +148,15 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="nascli-quality-"))
     (HERE / "results").mkdir(exist_ok=True)
     try:
-        results = [_compare(ds, args.runs, args.workers, folder) for ds in args.datasets.split(",")]
+        results = [] if args.profile_only else [_compare(ds, args.runs, args.workers, folder)
+                                                for ds in args.datasets.split(",")]
         profile = profile_strategies(_strategies(), args.profile_runs) if args.profile_runs else None
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
     text = _report(results, profile)
     print(text)
-    stem = "quality-quick" if args.quick else "quality"
+    stem = "quality-profile" if args.profile_only else "quality-quick" if args.quick else "quality"
     (HERE / "results" / f"{stem}.txt").write_text(text + "\n")
     (HERE / "results" / f"{stem}.json").write_text(json.dumps({"results": results, "profile": profile}, indent=2))
 

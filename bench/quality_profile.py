@@ -3,7 +3,7 @@
 Runs `runs` complete CIFAR-10 searches (12,000 simulated s) per strategy in this
 process, on one thread, with timers around each stage; a stage called inside
 another timed one counts for the outer one only. Stages:
-- strategy: the strategy's own work (propose, log_probs, update, update_async);
+- propose, update: the strategy's own work (propose and log_probs; update and update_async);
 - lookup: the table query of each child (BenchmarkExecutor);
 - store: SQLite reads and writes of the run store (rows, steps, meta);
 - checkpoint: the strategy's state_dict, packing, torch.save and the atomic write;
@@ -26,8 +26,8 @@ from pathlib import Path
 
 STORE_METHODS = ("add_children", "mark_running", "finish_child", "fail_child", "record_step", "requeue",
                  "children", "set_meta", "get_meta", "meta_number", "last_step", "steps")
-STRATEGY_METHODS = ("propose", "log_probs", "update", "update_async")
-STAGES = ("strategy", "lookup", "store", "checkpoint", "setup", "close", "loop")
+STRATEGY_METHODS = {"propose": "propose", "log_probs": "propose", "update": "update", "update_async": "update"}
+STAGES = ("propose", "update", "lookup", "store", "checkpoint", "setup", "close", "loop")
 
 
 class _Timers:
@@ -70,8 +70,8 @@ def _patched(timers: _Timers):
 
     def timed_strategy(config, compiled):
         strategy = original(config, compiled)
-        for name in STRATEGY_METHODS:
-            setattr(strategy, name, timers.wrap("strategy", getattr(strategy, name)))
+        for name, stage in STRATEGY_METHODS.items():
+            setattr(strategy, name, timers.wrap(stage, getattr(strategy, name)))
         return strategy
 
     saved.append((loop, "initial_strategy", original))

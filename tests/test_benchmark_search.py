@@ -127,6 +127,14 @@ def test_what_a_benchmark_search_refuses_is_one_line_and_exit_2(runner, tmp_path
     assert not (tmp_path / "run").exists()  # refused before the run folder is made
 
 
+def test_a_resume_keeps_the_benchmark_settings_it_started_with(runner, tmp_path):
+    run = tmp_path / "run"
+    _search(runner, *BENCH, "--budget", "2", "--run-dir", str(run))
+    result = runner.invoke(app, ["search", "--resume", str(run), "--benchmark-dataset", "cifar100", "--fidelity", "200"])
+    assert result.exit_code == 2
+    assert "--benchmark-dataset, --fidelity: chosen when a run starts" in " ".join(result.output.split())
+
+
 def _scrambled_copy(path: Path) -> Path:
     """The shipped table with every test column shuffled across rows (and the rest as it is)."""
     rows = list(csv.reader(io.StringIO(gzip.decompress(shipped_table_path().read_bytes()).decode())))

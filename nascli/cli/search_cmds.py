@@ -200,8 +200,13 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
         run_space.close()
         if not same:
             raise RunError(f"the run was started on another version of {o.space}; leave SPACE out to resume it", where=resume)
-    if o.async_k is not None or o.amp:
-        raise RunError("--async and --amp are chosen when a run starts; a resume keeps the run's")
+    chosen = {"--async": o.async_k is not None, "--amp": o.amp, "--benchmark": o.benchmark is not None,
+              "--benchmark-dataset": o.benchmark_dataset is not None, "--benchmark-table": o.benchmark_table is not None,
+              "--fidelity": o.fidelity is not None, "--seed-noise": o.seed_noise,
+              "--controller-preset": o.controller_preset is not None}
+    if any(chosen.values()):
+        given = ", ".join(flag for flag, on in chosen.items() if on)
+        raise RunError(f"{given}: chosen when a run starts; a resume keeps the run's")
     changed_device = device_name(o.device) if o.device != "auto" else None
     executor = executor_options(o.backend, o.workers, o.address, o.child_timeout, o.child_tries, o.cpus_per_child,
                                 o.gpus_per_child, changed_device)
