@@ -60,3 +60,7 @@ class RunError(NasError):
 
 class BenchmarkError(NasError):
     """A benchmark table that cannot be read, or an architecture or space it does not cover."""
+
+
+class TrackingError(NasError):
+    """A tracking tool (TensorBoard, MLflow) that is not installed or cannot be written to."""

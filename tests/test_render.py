@@ -15,7 +15,7 @@ from nascli.arch import decode, save_architecture
 from nascli.arch.sample import sample_architecture
 from nascli.cli import app
 from nascli.render import OutputError, architecture_tree, draw, to_dot
-from nascli.render.shapes import nas_shapes
+from nascli.arch.wiring import nas_wiring
 from nascli.space import load_space
 from nascli.space.compiler import compile_space
 
@@ -63,7 +63,7 @@ def test_nas_rules_are_visible() -> None:
     # layer 0 halves the image; layer 1 reads nothing (rule 1); layer 2 concatenates both, so
     # layer 0's 16x16 map is zero-padded to 32x32 (rule 3); then a chain; only layer 5 is a loose end (rule 2).
     arch = decode(CHAIN)
-    assert [s.pads for s in nas_shapes(arch.layers)][:3] == [(None,), (None,), ((0, 16, 0, 16), None)]
+    assert [s.pads for s in nas_wiring(arch.layers)][:3] == [(None,), (None,), ((0, 16, 0, 16), None)]
     found = edges(to_dot(arch))
     assert set(found) == {("image", "layer0"), ("image", "layer1"), ("layer0", "concat2"), ("layer1", "concat2"),
                           ("concat2", "layer2"), ("layer2", "layer3"), ("layer3", "layer4"), ("layer4", "layer5"),

@@ -2,7 +2,7 @@
 
 Uniform over architectures, not over each decision: a branch is taken in
 proportion to how many architectures lie under it (conv_pool's conv branch has
-192 settings per layer, max_pool's 4).
+192 settings per layer, max_pool's 4), and so is a stage's depth.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def sample_assignment(compiled: CompiledSpace, rng: random.Random, depth: int | 
     out: Assignment = {}
     for b, plan in enumerate(compiled.blocks):
         branching = {d.name: d for d in plan.decls if isinstance(d, ChoiceDecl) and d.branches}
-        for g in range(compiled.group_count(plan, depth)):
+        for g in range(compiled.groups_in(b, depth, out)):
             chosen: dict = {}
             n_cand = len(plan.candidates(g))
             for d in compiled.group_decisions(b, g):
@@ -30,6 +30,8 @@ def sample_assignment(compiled: CompiledSpace, rng: random.Random, depth: int | 
                 if d.kind == "choice":
                     decl = branching.get(d.name)
                     weights = [branch_count(decl, str(o.value), n_cand) for o in d.options] if decl else None
+                    if plan.kind == "stage" and d.name == "depth":  # a stage's depth: as many as lie under each
+                        weights = compiled.depth_weights(b)
                     value = rng.choices(d.options, weights=weights)[0].value
                 elif d.kind == "anchor":
                     value = tuple(c for c in d.candidates if rng.random() < 0.5)

@@ -2,7 +2,8 @@
 
 compare takes every option of `nascli search` (its signature is search's, so
 an option added to search is compare's too), less those a comparison sets per
-run (`--strategy`, `--resume`, `--reset-controller`) and with its own meaning
+run (`--strategy`) or that belong to one live search process (`--resume`,
+`--reset-controller`, `--track` and its options), and with its own meaning
 for `--workers` (searches run in parallel) and `--run-dir` (the comparison
 folder).
 """
@@ -24,7 +25,10 @@ from ..search.strategies import STRATEGIES
 from .app import command, err, out
 from .search_cmds import search
 
-NOT_FROM_SEARCH = ("space", "strategy", "resume", "reset_controller", "workers", "run_dir")  # compare's own, or per run
+# compare's own (space, workers, run_dir), set per run (strategy), or of one live search process: resuming it,
+# and tracking it as it runs (each run folder can be sent to a tracker afterwards with `nascli track RUN`)
+NOT_FROM_SEARCH = ("space", "strategy", "resume", "reset_controller", "workers", "run_dir", "track", "tensorboard_dir",
+                   "mlflow_uri", "mlflow_experiment")
 
 
 def compare(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from .progress import SearchView
+from .progress import STEP_LINES, SearchView, plural
 
 if TYPE_CHECKING:
     from ..search.enas.search import EnasEvent
@@ -22,13 +22,14 @@ def print_settings(config: SearchConfig, family: str, console) -> None:
     text = family in LANGUAGE_FAMILIES
     unit = "token streams" if text else "images"
     console.print(
-        f"{e.epochs} epochs; each: shared weights on {e.train_subset or 'all'} training "
+        f"{plural(e.epochs, 'epoch')}; each: shared weights on {e.train_subset or 'all'} training "
         f"{'tokens' if text else 'images'} in minibatches of {e.batch_size} {unit} (SGD lr {e.lr:g}, "
-        f"{e.schedule}), then {e.controller_steps} controller steps x {e.controller_aggregate} children, each "
+        f"{e.schedule}), then {plural(e.controller_steps, 'controller step')} x "
+        f"{plural(e.controller_aggregate, 'child', 'children')}, each "
         f"rewarded on {e.reward_batch} validation {unit} "
         f"(Adam lr {e.controller_lr:g}, entropy weight {e.entropy_weight:g}"
         f"{f', skip target {e.skip_target:g} weight {e.skip_weight:g}' if e.skip_weight else ''}); "
-        f"then {config.budget} children derived")
+        f"then {plural(config.budget, 'child', 'children')} derived")
     console.print(f"controller: {c.layers} x {c.hidden} LSTM, temperature {c.temperature}, tanh constant "
                   f"{c.tanh_constant}, op tanh reduce {c.op_tanh_reduce}")
     if e.depth is not None:
@@ -58,7 +59,7 @@ class EnasView(SearchView):
 
     def _render(self):
         group = super()._render()
-        group.renderables.insert(2, self._epochs())
+        group.renderables.insert(1 + min(len(self.steps), STEP_LINES) + bool(self.status), self._epochs())
         return group
 
     def __call__(self, event: EnasEvent) -> None:

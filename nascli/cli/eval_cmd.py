@@ -11,10 +11,11 @@ import typer
 from ..arch import load_architecture
 from ..errors import RunError
 from ..space import load_space
+from ..runs.metrics import format_value
 from .app import command, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
-from .view_cmds import ForceOpt
+from .view_cmds import ForceOpt, SpaceOpt, no_space_with_best
 from .device_options import AmpOpt, DeviceOpt, device_name
 
 
@@ -33,6 +34,7 @@ def eval_(
     target: TargetOpt = None,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    space: SpaceOpt = None,
     force: ForceOpt = False,
     device: DeviceOpt = "auto",
     amp: AmpOpt = False,
@@ -50,6 +52,7 @@ def eval_(
 
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
+    no_space_with_best(best, space)
     if best:
         found = best_child(run)
         if found.benchmark is not None:
@@ -58,8 +61,8 @@ def eval_(
     if best:
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
-        arch = load_architecture(arch_file, force=force)
-        spec = data_spec(dataset, data_dir, download, load_space(arch.space), seed, image_size=image_size,
+        arch = load_architecture(arch_file, space, force=force)
+        spec = data_spec(dataset, data_dir, download, load_space(space or arch.space), seed, image_size=image_size,
                          tokens=tokens, vocab_size=vocab_size, target=target)
         train = TrainConfig.for_task(dataset_kind(spec.name).task)
         child, out_dir = ChildConfig(), eval_dir(arch_file)
@@ -74,7 +77,7 @@ def eval_(
     if as_json:
         out.print_json(json.dumps(result.model_dump()))
         return
-    value = f"{result.metric:.2%}" if result.metric_name == "test_accuracy" else f"{result.metric:.2f}"
+    value = format_value(result.metric_name, result.metric)
     out.print(f"{result.metric_name.replace('_', ' ')}: [bold]{value}[/]  ({result.params:,} params, "
               f"{result.macs:,} MACs, {result.seconds:.0f}s)\nweights, arch.json and result.json in {result.out_dir}")
 

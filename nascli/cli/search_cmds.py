@@ -16,14 +16,16 @@ from rich.table import Table
 
 from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
+from ..runs.metrics import CHANCE_KEY, Chance, small_validation_warning
 from ..search.options import SearchOptions, executor_options, search_config
 from ..search.strategies import STRATEGIES
 from ..space import load_space, read_space_text
 from .app import command, err, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt)
+from .track_options import MlflowExperimentOpt, MlflowUriOpt, TensorBoardDirOpt, TrackOpt, live_tracking, track_config
 from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
-                             CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name)
+                             CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, refuse_for_enas)
 
 
 UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
@@ -106,11 +108,21 @@ def search(
     reward_power: Annotated[Optional[float], typer.Option(help="Images and benchmarks: reward = validation accuracy (images: the best of the last 5 epochs) to this power \\[default: the preset's, 3 for paper].", rich_help_panel="Reward")] = None,
     reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
+    track: TrackOpt = None,
+    tensorboard_dir: TensorBoardDirOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = None,
 ) -> None:
     """Search a space: sample children, train them (or look them up in a benchmark), and train the controller on their rewards."""
     options = SearchOptions.take(locals())  # first: every parameter of a new run, by name
     from ..search.runs import create_search
 
+    tracking = track_config(track, tensorboard_dir, mlflow_uri, mlflow_experiment)  # a missing extra fails first
+    scale = {"--workers": workers, "--backend": backend, "--address": address, "--async": async_k,
+             "--child-timeout": child_timeout, "--child-tries": child_tries, "--cpus-per-child": cpus_per_child,
+             "--gpus-per-child": gpus_per_child}
+    if any(v is not None for v in scale.values()) and (strategy if resume is None else _run_strategy(resume)) == "enas":
+        refuse_for_enas(scale)
     if resume is not None:
         job = _resume(resume, options, reset_controller)
     else:
@@ -122,22 +134,25 @@ def search(
     store = job.store
     view = _announce(job)
     stop = _Stop()
-    try:
-        with view, _sigterm_as_interrupt(stop):
-            job.run(view)
-        failures, counts = _failures(store), store.counts()
-        if getattr(job, "out_of_time", False):
-            unit = "simulated s" if job.clock.simulated else "s"
-            out.print(f"the time budget ended the search: {job.clock.elapsed:,.0f} of {job.config.time_budget:,g} "
-                      f"{unit} used, {counts['pending'] + counts['running']} sampled children left unrun "
-                      "(--resume RUN --time-budget T goes on with them)")
-    except KeyboardInterrupt:
-        store.state = "stopped"
-        err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
-        raise typer.Exit(128 + stop.signal)
-    finally:
-        job.close()
-        store.close()
+    # the tracker reads the store on its own thread; it ends after the run's final state is recorded
+    with live_tracking(store.path, tracking) as tracker:
+        observe = view if tracker is None else (lambda event: (view(event), tracker.nudge()))
+        try:
+            with view, _sigterm_as_interrupt(stop):
+                job.run(observe)
+            failures, counts = _failures(store), store.counts()
+            if getattr(job, "out_of_time", False):
+                unit = "simulated s" if job.clock.simulated else "s"
+                out.print(f"the time budget ended the search: {job.clock.elapsed:,.0f} of {job.config.time_budget:,g} "
+                          f"{unit} used, {counts['pending'] + counts['running']} sampled children left unrun "
+                          "(--resume RUN --time-budget T goes on with them)")
+        except KeyboardInterrupt:
+            store.state = "stopped"
+            err.print(f"stopped; nothing recorded is lost. Resume with: nascli search --resume {store.path}")
+            raise typer.Exit(128 + stop.signal)
+        finally:
+            job.close()
+            store.close()
     if failures:
         err.print(escape(failures), soft_wrap=True)
     if counts["failed"] and not counts["done"]:
@@ -149,7 +164,7 @@ def search(
 def _announce(job):
     """Print what the search will do, and return its live view."""
     from ..data import dataset_kind
-    from .progress import SearchView
+    from .progress import SearchView, plural
 
     store, cfg = job.store, job.config
     data, bench = cfg.data, cfg.benchmark
@@ -163,21 +178,27 @@ def _announce(job):
     else:
         where = "the embedded sample (pass --data-dir for your own copy)" if data.data_dir is None else data.data_dir
         out.print(f"run [bold]{store.path}[/]: {cfg.strategy} search of {job.compiled.name} on {data.name} from {where}")
+        chance = Chance.loads(store.get_meta(CHANCE_KEY))
+        warning = small_validation_warning(chance) if chance else None
+        if warning:
+            err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if cfg.strategy == "enas":
         from .enas_cmd import EnasView, print_settings
 
         print_settings(cfg, job.shared.family, out)
         return EnasView(store, cfg, out)
-    children = f"{cfg.budget} children" if cfg.budget else "children"
+    children = plural(cfg.budget, "child", "children") if cfg.budget else "children"
     if cfg.time_budget:
         children += f" within {cfg.time_budget:,g} {'simulated' if bench else 'wall-clock'} s"
     if bench is None:
         unit = UNIT[dataset_kind(data.name).task]
-        out.print(f"{children}, {cfg.batch} per controller step, each trained {cfg.train.epochs} epochs "
+        out.print(f"{children}, {cfg.batch} per controller step, each trained {plural(cfg.train.epochs, 'epoch')} "
                   f"on {cfg.train.train_subset or 'all'} training {unit} per epoch (--budget, --batch, --epochs, --train-subset)")
         updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
         out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
-                  f"{cfg.workers} at once, {updates}")
+                  f"{job.executor.capacity} at once, {updates}")
+        if job.executor.note:
+            err.print(f"note: {escape(job.executor.note)}")
     else:
         out.print(f"{children}, {cfg.batch} per controller step (--budget, --time-budget, --batch)")
     if cfg.strategy == "reinforce":
@@ -212,6 +233,11 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
                                 o.gpus_per_child, changed_device)
     return resume_search(resume, budget=o.budget, workers=o.workers, device=changed_device, executor=executor,
                          reset_controller=reset_controller, time_budget=o.time_budget)
+
+
+def _run_strategy(run: str) -> str | None:
+    with RunStore.open_readonly(find_run(run)) as store:
+        return store.config.get("strategy")
 
 
 def _failures(store: RunStore, shown: int = 3) -> str:
@@ -256,11 +282,13 @@ def show(
             children = [c.model_dump(exclude={"arch_json"}) for c in store.children()]
             out.print_json(json.dumps({"run": str(store.path), "state": store.state, "children": children}))
             return
-        table = Table("id", "step", "reward", "metric", "params", "MMACs", "seconds",
+        chance = Chance.loads(store.get_meta(CHANCE_KEY))
+        metric = f"reward made from ({chance.text()})" if chance else "reward made from"
+        table = Table("id", "step", "reward", metric, "params", "MMACs", "seconds",
                       title=f"{store.path}: best {top} of {sum(store.counts().values())} (validation, at search time)")
         best = store.best(top)
         for c in best:
-            table.add_row(str(c.id), str(c.step), f"{c.reward:.4f}", f"{c.metric_name} {c.metric:.4g}",
+            table.add_row(str(c.id), str(c.step), f"{c.reward:.4f}", format_metric(c.metric_name, c.metric),
                           f"{c.params:,}", f"{c.macs / 1e6:,.1f}", f"{c.seconds:.1f}")
         out.print(table)
         for c in best:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..arch.records import Architecture
 from ..runs import ChildRecord, EpochRecord, RunStore, StepRecord
 from ..runs.fidelity import FidelityResult, load_fidelity
+from ..runs.metrics import CHANCE_KEY, Chance
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class RunHistory:
     top: list[ChildRecord]  # the best finished children, best first
     fidelity: FidelityResult | None = None  # the run's last `nascli fidelity` study, if any
     epochs: list[EpochRecord] = ()  # ENAS: shared-weights loss, validation reward and entropy per epoch
+    chance: Chance | None = None  # what a child that learnt nothing scores (None: a run made before it was kept)
     simulated: bool = False  # a benchmark run: its children's seconds are the simulated clock's
 
     @property
@@ -72,4 +74,5 @@ def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
         return RunHistory(name=summary.name, path=Path(run_dir), strategy=summary.strategy or "?",
                           space=summary.space or "?", state=summary.state, children=store.children(),
                           steps=store.steps(), top=store.best(top), fidelity=load_fidelity(run_dir),
-                          epochs=store.epochs(), simulated=bool(store.config.get("benchmark")))
+                          epochs=store.epochs(), chance=Chance.loads(store.get_meta(CHANCE_KEY)),
+                          simulated=bool(store.config.get("benchmark")))

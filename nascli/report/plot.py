@@ -44,6 +44,14 @@ class ReportConfig:
         return round(self.width_in * self.dpi), round(self.height_in * self.dpi)
 
 
+def _made_from(runs: list[RunHistory]) -> str:
+    """' (from valid accuracy; chance 10.0%)': what the rewards were made from, and its chance level."""
+    metrics = sorted({c.metric_name.replace("_", " ") for r in runs for c in r.children if c.metric_name})
+    chances = sorted({r.chance.text() for r in runs if r.chance})
+    parts = ([f"from {', '.join(metrics)}"] if metrics else []) + chances
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def _plot_rewards(ax, run: RunHistory, colour: str, simulated_time: bool) -> None:
     at = run.positions(simulated_time)
     done = [(x, c.reward) for x, c in zip(at, run.children) if c.status == "done" and c.reward is not None]
@@ -117,8 +125,7 @@ def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> 
         if run.children:  # later runs thinner, so that runs with the same schedule all stay visible
             depth_ax.step(run.positions(simulated_time), run.depths(), where="mid", color=colour,
                           linewidth=max(1.5, 4.8 - 2.4 * k))
-    metrics = sorted({c.metric_name for r in runs for c in r.children if c.metric_name})
-    reward_ax.set_title("reward of each child" + (f" (from {', '.join(metrics)})" if metrics else ""), fontsize=13)
+    reward_ax.set_title("reward of each child" + _made_from(runs), fontsize=13)
     reward_ax.set_ylabel("reward", fontsize=12)
     reward_ax.grid(alpha=0.3)
     if not any(r.children for r in runs):

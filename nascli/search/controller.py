@@ -7,7 +7,8 @@ node's stored state (index), or the mean of the picked layers' stored states
 (anchor). The first input is a learned "start" vector (ENAS's empty input).
 
 Every step runs for a batch of m samples at once. A decision under a branch
-(conv_pool: `filters` exists only if `op` is conv) is computed for all m, but
+(conv_pool: `filters` exists only if `op` is conv), or of a stage's layer
+beyond the depth a sample picked, is computed for all m, but
 where it does not exist for a sample, that sample's LSTM state and next input
 pass through unchanged and its log-prob and entropy get nothing, so each
 sample sees exactly the decisions of its own token string.
@@ -63,7 +64,7 @@ class _Step:
     decision: Decision
     head: int
     offset: int  # choice: the head's first row in the token embedding
-    condition: tuple[tuple[int, int], ...] | None  # (earlier step, option index that meets it); None: always exists
+    condition: tuple[tuple[int, int], ...] | None  # (earlier step, an option index that meets it); None: always
     candidates: tuple[int, ...]  # anchor / index: the state slot of each candidate node
 
 
@@ -81,8 +82,14 @@ class _Program:
     slots: int
 
 
-def _condition(d: Decision, earlier: list[_Step]) -> tuple[tuple[int, int], ...] | None:
-    """Which earlier choices of the group (by name, later ones winning) decide whether `d` exists."""
+def _condition(d: Decision, earlier: list[_Step], by_path: dict[str, _Step]) -> tuple[tuple[int, int], ...] | None:
+    """Which earlier choices of the group (by name, later ones winning) decide whether `d` exists; for a
+    layer of a stage whose depth is decided, the depths that reach it (a decision under a branch needs no
+    more: the choice it depends on is itself absent where the layer is)."""
+    if d.condition is None and d.stage_depth is not None:
+        path, least = d.stage_depth
+        depth = by_path[path]
+        return tuple((depth.index, k) for k, o in enumerate(depth.decision.options) if int(o.value) >= least)
     if d.condition is None:
         return None
     name, text = d.condition
@@ -161,6 +168,7 @@ class Controller(nn.Module):
         slot_of = {(b, i): row + i for b, row in self._input_row.items() for i in range(compiled.blocks[b].node_offset)}
         ops: list[_Step | _Record] = []
         steps: list[_Step] = []
+        by_path: dict[str, _Step] = {}
         for b, plan in enumerate(compiled.blocks):
             # A tree's sections (inject, cell_index) pick among the tree block's nodes.
             nodes_of = b if plan.candidates_all < 0 else next(
@@ -176,9 +184,10 @@ class Controller(nn.Module):
                 for pos, d in enumerate(group):
                     head = self._head_index[d.head]
                     step = _Step(index=len(steps), decision=d, head=head, offset=self._token_offset.get(head, 0),
-                                 condition=_condition(d, earlier),
+                                 condition=_condition(d, earlier, by_path),
                                  candidates=tuple(slot_of[(nodes_of, c)] for c in d.candidates))
                     steps.append(step)
+                    by_path[d.path] = step
                     earlier.append(step)
                     ops.append(step)
                     if pos == record_after:
@@ -262,8 +271,12 @@ def _exists(step: _Step, actions: list[Tensor], exists_per_step: list[Tensor | N
     if step.condition is None:
         return None
     met = torch.zeros_like(actions[step.condition[0][0]], dtype=torch.bool)
+    options: dict[int, list[int]] = {}  # per earlier step, the options that meet it (a stage's depths: several)
     for source, option in step.condition:
-        met = _masked(exists_per_step[source], actions[source] == option, met)
+        options.setdefault(source, []).append(option)
+    for source, meeting in options.items():  # a later step of the same name, where it exists, wins
+        hit = torch.stack([actions[source] == option for option in meeting]).any(0)
+        met = _masked(exists_per_step[source], hit, met)
     return met
 
 

@@ -22,8 +22,8 @@ worker stays busy and the controller updates after every K finished children.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from collections import deque
+from dataclasses import dataclass
 from typing import Callable, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -46,7 +46,7 @@ from .clock import make_clock
 from .evaluate import ChildJob, ChildResult, record_result
 from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
-from .strategies import STRATEGIES, Strategy, make_strategy
+from .strategies import STRATEGIES, Strategy, make_strategy, restore_state
 
 SEARCH_STRATEGIES = (*STRATEGIES, "enas")  # enas has a loop of its own (search/enas/)
 
@@ -134,12 +134,7 @@ class Search:
             raise RunError(f"the controller checkpoint is missing ({CHECKPOINT_DIR}/{CHECKPOINT_NAME}); "
                            "resume with --reset-controller to go on with a fresh controller, keeping every "
                            "recorded child", where=str(self.store.path))
-        try:
-            self.strategy.load_state_dict(checkpoint["strategy"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise RunError(f"the controller checkpoint does not fit this run's {self.config.strategy} strategy "
-                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
-                           where=str(self.store.path / CHECKPOINT_DIR)) from None
+        restore_state(self.strategy, self.config.strategy, checkpoint["strategy"], self.store.path / CHECKPOINT_DIR)
         self.updated_through = checkpoint["updated_through"]
         proposed = checkpoint.get("proposed_through")
         if not isinstance(proposed, int):  # format 1 checkpointed after proposing, before recording

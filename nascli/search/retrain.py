@@ -31,6 +31,8 @@ class RetrainResult(BaseModel):
     epochs: int
     train_examples: int
     device: str = "cpu"
+    seed: int | None = None  # weights and data order (None: result.json files written before it was kept)
+    amp: bool | None = None
     seconds: float
     out_dir: str
 
@@ -58,6 +60,6 @@ def retrain(arch: Architecture, data: Data, dataset: str, train: TrainConfig,
     save_architecture(arch, out / "arch.json")
     result = RetrainResult(tokens=arch.tokens, dataset=dataset, metric_name=name, metric=metric,
                            params=profile.params, macs=profile.macs, epochs=cfg.epochs, train_examples=n, device=device,
-                           seconds=time.perf_counter() - start, out_dir=str(out))
+                           seed=cfg.seed, amp=cfg.amp, seconds=time.perf_counter() - start, out_dir=str(out))
     (out / "result.json").write_text(json.dumps(result.model_dump(), indent=2) + "\n")
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
+from ..runs.metrics import CHANCE_KEY, chance_of
 from ..space import load_space, read_space_text
 from ..space.compiler import compile_space
 from ..train.checks import check_data
@@ -22,10 +23,25 @@ def _device(config: SearchConfig) -> str:
 
 
 def _executor(config: SearchConfig, data) -> Executor:
-    """The executor the config asks for, on its device (checked before anything starts)."""
+    """The executor the config asks for, on its device (checked before anything starts), with no more
+    workers than children can be in flight at once."""
     if config.benchmark is not None:
         return BenchmarkExecutor(config.benchmark)
-    return make_executor(config.data, data, config.executor, config.workers, _device(config))
+    m = config.budget if config.async_k else min(config.batch, config.budget or config.batch)
+    in_flight = {}
+    if m is not None:  # with only a time budget, an asynchronous search has no such bound
+        flag = f"--batch {config.batch}" if m == config.batch and not config.async_k else f"--budget {config.budget}"
+        in_flight = {f"at most {m} {'child is' if m == 1 else 'children are'} in flight at once ({flag})": m}
+    return make_executor(config.data, data, config.executor, config.workers, _device(config), in_flight)
+
+
+def record_chance(store: RunStore, data) -> None:
+    """Keep the run's chance level (and validation size) in its meta, for `show`, `report` and the live view;
+    a benchmark run has no data (its children are looked up), so none."""
+    if data is None:
+        return
+    valid = data.valid_y if hasattr(data, "valid_y") else data.valid
+    store.set_meta(CHANCE_KEY, chance_of(data.task, len(valid)).dumps())
 
 
 def _load_data(config: SearchConfig):
@@ -47,6 +63,10 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
         looked_up.query.check_space(compiled)
     data = _load_data(config)  # fail on a missing or too small dataset, or a missing device, before the run folder exists
     config = config.model_copy(update={"device": "cpu" if config.benchmark else _device(config)})  # records cpu/cuda
+    if config.executor.backend == "ray" and config.strategy != "enas":
+        from .ray_executor import probe
+
+        probe(config.executor.address)  # an unreachable cluster is refused before the run folder exists
     path = Path(run_dir) if run_dir is not None else default_run_dir(RUNS_ROOT)
     text = read_space_text(space.source)
     if config.strategy == "enas":
@@ -56,12 +76,14 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
         # refuse a space whose children cannot share weights (ops, sizes) before the folder exists
         space_family(compiled, search_depth(compiled, config.enas.depth if config.enas else None), data.task)
         store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256)
+        record_chance(store, data)
         return EnasSearch(config, compiled, store, data)
     first = checkpoint_state(initial_strategy(config, compiled), updated_through=-1, proposed_through=-1)
     # a benchmark run is redone in a second: no fsyncs (exact resume after kill -9 holds; see checkpoint.py)
     store = RunStore.create(path, config.model_dump(mode="json"), text, space.sha256, first,
                             durable=config.benchmark is None)
     try:
+        record_chance(store, data)
         return Search(config, compiled, store, looked_up or _executor(config, data))
     except BaseException:
         store.close()
@@ -91,6 +113,8 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
         store.durable = config.benchmark is None
         compiled = run_space(store)
         data = _load_data(config)
+        if store.get_meta(CHANCE_KEY) is None:  # a run made before chance levels were recorded
+            record_chance(store, data)
         if config.strategy == "enas":
             from .enas.search import EnasSearch
 

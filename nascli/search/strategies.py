@@ -7,12 +7,14 @@ control experiment (uniform over the space). Both go through the same loop.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
 from ..arch.sample import sample_assignment
 from ..arch.tokens import Assignment
+from ..errors import RunError
 from ..space.compiler import CompiledSpace
 from ..threads import single_thread
 from .controller import Controller, ControllerConfig
@@ -141,3 +143,14 @@ def make_strategy(name: str, compiled: CompiledSpace, seed: int, controller: Con
     if name == "reinforce":
         return ReinforceStrategy(compiled, seed, controller, reinforce)
     raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+
+
+def restore_state(strategy, name: str, state: Any, checkpoints: Path) -> None:
+    """Load a checkpoint's strategy state into `strategy` (any object with `load_state_dict`); a RunError
+    (exit 2) when it does not fit, as another run's checkpoint copied into `checkpoints` does."""
+    try:
+        strategy.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+        first = str(err).strip().splitlines()[0].rstrip(":") if str(err).strip() else ""
+        raise RunError(f"the controller checkpoint does not fit this run's {name} strategy ({type(err).__name__}: "
+                       f"{first[:200]}); is it another run's?", where=str(checkpoints)) from None

@@ -38,13 +38,22 @@ def find_space_file(ref: str | Path) -> Path:
     if path.is_dir():
         raise SpaceNotFoundError("is a directory, not a space file", where=str(ref))
     if path.suffix == ".space" or "/" in str(ref):
-        raise SpaceNotFoundError("no such space file", where=str(ref))
-    for folder in (Path.cwd() / "spaces", spaces_dir()):
+        raise SpaceNotFoundError(f"no such space file (looked for {path.absolute()})", where=str(ref))
+    folders = (Path.cwd() / "spaces", spaces_dir())
+    for folder in folders:
         candidate = folder / f"{ref}.space"
         if _is_file(candidate):
             return candidate
+    raise SpaceNotFoundError(unknown_space_message(str(ref), folders))
+
+
+def unknown_space_message(name: str, folders: tuple[Path, ...]) -> str:
+    """Where nascli looked for a space named `name`, and how to name a file anywhere else."""
+    looked = " and ".join(dict.fromkeys(str(folder / f"{name}.space") for folder in folders))
     known = ", ".join(bundled_spaces())
-    raise SpaceNotFoundError(f"unknown space '{ref}'; expected a .space file or one of: {known}")
+    return (f"unknown space '{name}': looked for {looked} (the bundled spaces are {known}); "
+            f"a space file elsewhere is named by its path (e.g. ./{name}.space or path/to/{name}.space), "
+            f"or with --space FILE where a command reads a token string or an arch.json")
 
 
 def read_space_text(path: str | Path) -> str:

@@ -184,11 +184,18 @@ class _Builder:
                     pos=_pos(ch[1]),
                 )
             decisions, sections = self.body(ch[-1])
-            self.no_sections(sections, "layers")
+            for sec in sections:
+                if sec.name != "stage":
+                    self.fail(f"a layers block takes one section, 'stage' (decisions made once for the stage), "
+                              f"not '{sec.name}'", sec.pos)
+            stage = sections[0] if sections else None
+            staged = {d.name for d in stage.decisions} if stage else set()
+            for decl in (d for d in decisions if d.name in staged):
+                self.fail(f"duplicate decision '{decl.name}': decided in the stage section and per layer", decl.pos)
             max_layers = self.positive(ch[0], "the number of layers")
             if schedule and schedule.start > max_layers:
                 self.fail(f"the schedule starts at {schedule.start} layers, above the maximum {max_layers}", schedule.pos)
-            return LayersBlock(max_layers=max_layers, schedule=schedule, decisions=decisions, pos=pos)
+            return LayersBlock(max_layers=max_layers, schedule=schedule, decisions=decisions, stage=stage, pos=pos)
         if kind == "tree":
             decisions, sections = self.body(ch[1])
             return TreeBlock(base=self.positive(ch[0], "the tree's base", minimum=2), decisions=decisions, sections=sections, pos=pos)

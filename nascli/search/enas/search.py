@@ -37,11 +37,13 @@ from ...data import Data, ImageData
 from ...errors import ChildError, RunError
 from ...runs import EpochRecord, RunStore
 from ...runs.crashpoints import crash_point
+from ...runs.store import CHECKPOINT_DIR
 from ...space.compiler import CompiledSpace
 from ...threads import single_thread
 from ...train.loops import EVAL_BATCH, accuracy, perplexity
 from ..controller import Controller
 from ..evaluate import ChildResult, record_result
+from ..strategies import restore_state
 from .batches import Batches, epoch_seed
 from .phases import Phases, StepStats
 from .supernet import SharedWeights, search_depth
@@ -86,8 +88,8 @@ class EnasSearch:
         self.epoch, self.phase, self.index = 0, "shared", 0
         self.totals = dict.fromkeys(TOTALS, 0.0)
         checkpoint = store.load_checkpoint()
-        if checkpoint is not None:
-            self.load_state_dict(checkpoint["strategy"])
+        if checkpoint is not None:  # another run's (another space's) is refused, as the other strategies do
+            restore_state(self, "enas", checkpoint["strategy"], store.path / CHECKPOINT_DIR)
 
     def state_dict(self) -> dict:
         p = self.phases
