@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, find_run, list_runs
-from ..runs.metrics import CHANCE_KEY, Chance, small_validation_warning
+from ..runs.metrics import CHANCE_KEY, Chance, format_metric, small_validation_warning
 from ..search.options import SearchOptions, executor_options, search_config
 from ..search.strategies import STRATEGIES
 from ..space import load_space, read_space_text
