@@ -70,7 +70,7 @@ def _targets(dataset: str, table) -> list[str]:
     return lines
 
 
-def _compare(dataset: str, runs: int, workers: int, folder: Path) -> dict:
+def _compare(dataset: str, runs: int, workers: int, folder: Path, suffix: str = "") -> dict:
     from nascli.compare import compare_table, complete, plot_anytime
 
     plan = _plan(dataset, runs, folder)
@@ -81,7 +81,7 @@ def _compare(dataset: str, runs: int, workers: int, folder: Path) -> dict:
     if failures:
         raise SystemExit(f"{len(failures)} runs failed, e.g. {failures[0]}")
     table = compare_table(plan)
-    png = plot_anytime(plan, table, HERE / "results" / f"anytime-{dataset}.png")
+    png = plot_anytime(plan, table, HERE / "results" / f"anytime-{dataset}{suffix}.png")
     return {"dataset": dataset, "budget_s": BUDGETS[dataset], "runs": runs, "table": table.as_json(),
             "queries": {s: sum(o.queries for o in outs) / len(outs) for s, outs in table.outcomes.items()},
             "targets": _targets(dataset, table), "plot": str(png.relative_to(HERE.parent)),
@@ -148,7 +148,8 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="nascli-quality-"))
     (HERE / "results").mkdir(exist_ok=True)
     try:
-        results = [] if args.profile_only else [_compare(ds, args.runs, args.workers, folder)
+        suffix = "-quick" if args.quick else ""  # a check's plots do not replace the full run's
+        results = [] if args.profile_only else [_compare(ds, args.runs, args.workers, folder, suffix)
                                                 for ds in args.datasets.split(",")]
         profile = profile_strategies(_strategies(), args.profile_runs) if args.profile_runs else None
     finally:
