@@ -173,3 +173,18 @@ def test_the_test_columns_never_reach_a_strategy(runner, tmp_path, strategy):
     assert seen["shipped"]["steps"] == seen["scrambled"]["steps"]
     assert _same_state(seen["shipped"]["strategy"], seen["scrambled"]["strategy"])  # the controller's state
     assert seen["shipped"]["test"] != seen["scrambled"]["test"]  # the scrambled column was there to be read
+
+
+def test_the_presets_defaults_and_overrides():
+    from nascli.search.options import SearchOptions, search_config
+
+    bench = search_config(SearchOptions(space="nb201", benchmark="nb201", time_budget=1000.0))
+    assert (bench.controller_preset, bench.reinforce.lr, bench.reinforce.entropy_weight) == ("short", 0.03, 0.01)
+    assert bench.budget is None and bench.batch == 4 and bench.reward.power == 3.0
+    paper = search_config(SearchOptions(space="nb201", benchmark="nb201", controller_preset="paper", budget=8))
+    assert (paper.controller_preset, paper.reinforce.lr, paper.reinforce.entropy_weight) == ("paper", 6e-4, 0.0)
+    real = search_config(SearchOptions(space="conv"))
+    assert (real.controller_preset, real.reinforce.lr, real.batch, real.budget) == ("paper", 6e-4, 4, 8)
+    mixed = search_config(SearchOptions(space="nb201", benchmark="nb201", budget=8, controller_lr=0.01,
+                                        entropy_weight=0.0, baseline_decay=0.5))
+    assert (mixed.reinforce.lr, mixed.reinforce.entropy_weight, mixed.reinforce.baseline_decay) == (0.01, 0.0, 0.5)
