@@ -53,25 +53,6 @@ def device_name(device: str) -> str:
     return resolve_device(device)
 
 
-def executor_options(backend: str | None, workers: int | None, address: str | None, child_timeout: float | None,
-                     child_tries: int | None, cpus_per_child: int | None, gpus_per_child: float | None,
-                     device: str | None) -> dict:
-    """The ExecutorConfig fields the command line sets (for a new run, or to change on resume)."""
-    from ..errors import RunError
-
-    if backend is not None and backend not in ("local", "process", "ray"):
-        raise RunError(f"unknown backend '{backend}'; expected local, process or ray")
-    if backend == "local" and (workers or 1) > 1:
-        raise RunError("--backend local trains one child at a time; use --backend process with --workers")
-    if (address is not None or gpus_per_child is not None) and backend != "ray":
-        raise RunError("--address and --gpus-per-child are for --backend ray")
-    if backend == "ray" and gpus_per_child is None and device is not None:
-        gpus_per_child = 1.0 if device.startswith("cuda") else 0.0
-    given = {"backend": backend, "address": address, "child_timeout": child_timeout, "max_tries": child_tries,
-             "cpus_per_child": cpus_per_child, "gpus_per_child": gpus_per_child}
-    return {k: v for k, v in given.items() if v is not None}
-
-
 def refuse_for_enas(given: dict[str, object]) -> None:
     """ENAS trains one super-network in the search process: the options that say where children train
     (`given`: flag -> value, None when not given) do not apply to it, so they are refused, not ignored."""

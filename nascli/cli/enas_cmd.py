@@ -1,4 +1,4 @@
-"""`nascli search --strategy enas`: its settings (per ENAS family), what it prints at start, its live view."""
+"""`nascli search --strategy enas`: what it prints at start (settings per ENAS family), its live view."""
 
 from __future__ import annotations
 
@@ -6,25 +6,11 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from ..space.ir import SearchSpace
 from .progress import STEP_LINES, SearchView, plural
 
 if TYPE_CHECKING:
     from ..search.enas.search import EnasEvent
     from ..search.loop import SearchConfig
-
-
-def enas_config(config: SearchConfig, space: SearchSpace, shaping: dict, options: dict) -> SearchConfig:
-    """`config` with ENAS's controller and phases for the space's family; given options (not None) win."""
-    from ..search.enas.config import EnasConfig, enas_controller
-    from ..search.enas.supernet import search_depth, space_family
-    from ..space.compiler import compile_space
-
-    compiled = compile_space(space)
-    family = space_family(compiled)  # refuses a space whose children cannot share weights
-    options = {**options, "depth": search_depth(compiled, options.get("depth"))}  # recorded: a resume keeps it
-    enas = EnasConfig.for_family(family, **{k: v for k, v in options.items() if v is not None})
-    return config.model_copy(update={"controller": enas_controller(family, **shaping), "enas": enas})
 
 
 def print_settings(config: SearchConfig, family: str, console) -> None:

@@ -53,9 +53,12 @@ def eval_(
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
     no_space_with_best(best, space)
-    device = device_name(device)
     if best:
         found = best_child(run)
+        if found.benchmark is not None:
+            return _looked_up(found, as_json)
+    device = device_name(device)
+    if best:
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
         arch = load_architecture(arch_file, space, force=force)
@@ -77,3 +80,22 @@ def eval_(
     value = format_value(result.metric_name, result.metric)
     out.print(f"{result.metric_name.replace('_', ' ')}: [bold]{value}[/]  ({result.params:,} params, "
               f"{result.macs:,} MACs, {result.seconds:.0f}s)\nweights, arch.json and result.json in {result.out_dir}")
+
+
+def _looked_up(found, as_json: bool) -> None:
+    """A benchmark run's best child: its test accuracy is read from the table, nothing is trained."""
+    from ..benchmarks.query import chosen_result
+
+    result = chosen_result(found.benchmark, found.arch)
+    bench = found.benchmark
+    document = {"looked_up": True, "benchmark": bench.name, "child_id": found.child_id, "tokens": found.arch.tokens,
+                "arch": result.arch, "index": result.index, "dataset": result.dataset, "chosen_by":
+                f"{bench.dataset}_valid_{bench.fidelity}", "test_accuracy": result.test, "test_column":
+                f"{result.dataset}_test_{result.epochs}", "valid_accuracy": result.valid,
+                "valid_column": f"{result.dataset}_valid_{result.epochs}"}
+    if as_json:
+        out.print_json(json.dumps(document))
+        return
+    out.print(f"looked up in the {bench.name} table, not trained: child #{found.child_id}, chosen by "
+              f"{document['chosen_by']}\n  {found.arch.tokens}\n  (benchmark index {result.index}, {result.arch})")
+    out.print(f"{document['test_column']}: [bold]{result.test:.2f}%[/]   {document['valid_column']}: {result.valid:.2f}%")

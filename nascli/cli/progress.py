@@ -38,8 +38,9 @@ def cut_text(text: str, width: int) -> str:
 class SearchView:
     """Observer of the search loop that redraws a rich Live panel from the run store."""
 
-    def __init__(self, store: RunStore, budget: int, console):
+    def __init__(self, store: RunStore, budget: int | None, console, clock=None):
         self.store, self.budget, self.console = store, budget, console
+        self.clock = clock  # with --time-budget: the search's clock (search/clock.py), shown as it runs
         self.chance = Chance.loads(store.get_meta(CHANCE_KEY))
         done = sum(n for s, n in store.counts().items() if s in ("done", "failed"))
         self.progress = Progress(TextColumn("[bold]children"), BarColumn(), MofNCompleteColumn(),
@@ -87,6 +88,9 @@ class SearchView:
                                f"{chance}, in {r.seconds:.0f}s")
             else:
                 self.status = f"[red]child {r.child_id} failed[/]: {escape(r.error or '')}"
+            if self.clock is not None:
+                kind = "simulated" if self.clock.simulated else "wall-clock"
+                self.status += f"; {self.clock.elapsed:,.0f} of {self.clock.budget:,.0f} {kind} s used"
         elif event.kind == "step_finished":
             s = event.stats
             self.steps.append(f"step {event.step}: mean reward {s.mean_reward:.4f}, baseline {s.baseline:.4f}, "

@@ -9,6 +9,14 @@ keeps one generation back (`controller.prev.pt`) so that a newest file torn
 by a crash the filesystem did not protect against still leaves a usable
 state. The database beside these files lives in store.py.
 
+fsync is what makes a write survive a power cut or an operating-system crash;
+a process killed (`kill -9`, the out-of-memory killer) loses nothing that
+write() handed to the kernel, fsync or not. So a run can be written without
+fsyncs (`durable=False`, benchmark runs: a whole search takes a second to
+redo) and still resume exactly after `kill -9`; only after a power cut may
+its newest files be lost (then the previous checkpoint, or a replay, or a
+fresh run).
+
 A run folder is data, never code: checkpoints hold only tensors, dicts,
 lists and numbers, and are read with `torch.load(weights_only=True)`, which
 refuses anything else (a pickle that would run code when loaded included).
@@ -52,15 +60,16 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
-    """Write `data` durably to a fresh temporary file beside `path`; return its path."""
+def _write_temp(path: Path, data: bytes, durable: bool = True) -> Path:
+    """Write `data` to a fresh temporary file beside `path` (fsynced when `durable`); return its path."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -73,22 +82,24 @@ def remove_stale_temps(folder: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     """Replace `path` with `data` so that no reader ever sees a partial file."""
     path = Path(path)
-    os.replace(_write_temp(path, data), path)
-    fsync_dir(path.parent)
+    os.replace(_write_temp(path, data, durable), path)
+    if durable:
+        fsync_dir(path.parent)
 
 
 # -- config.json + space.space ------------------------------------------------
 
 
-def write_run_files(run_dir: Path, options: dict[str, Any], space_text: str, space_sha256: str) -> None:
+def write_run_files(run_dir: Path, options: dict[str, Any], space_text: str, space_sha256: str,
+                    durable: bool = True) -> None:
     """Write space.space (byte for byte) and config.json (options + the space's sha256)."""
-    write_atomic(run_dir / SPACE_FILE, space_text.encode())
+    write_atomic(run_dir / SPACE_FILE, space_text.encode(), durable)
     # default=str: paths and the like become text; pydantic re-validates them on resume.
     document = {"space_file": SPACE_FILE, "space_sha256": space_sha256, "options": options}
-    write_atomic(run_dir / CONFIG_FILE, json.dumps(document, indent=2, default=str).encode())
+    write_atomic(run_dir / CONFIG_FILE, json.dumps(document, indent=2, default=str).encode(), durable)
 
 
 def read_run_files(run_dir: Path) -> tuple[dict[str, Any], str]:
@@ -123,8 +134,10 @@ def take_writer_lock(run_dir: Path) -> int:
 # -- controller checkpoint ----------------------------------------------------
 
 
-def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:
-    """Write `state` as `folder/controller.pt`, keeping the last one as `controller.prev.pt`."""
+def save_checkpoint(folder: Path, state: dict[str, Any], durable: bool = True) -> None:
+    """Write `state` as `folder/controller.pt`, keeping the last one as `controller.prev.pt`.
+    `durable=False` skips the fsyncs: the files still replace each other atomically, and survive
+    the process being killed (the kernel holds them), but not a power cut (see the module's note)."""
     import io
 
     import torch  # lazily: listing runs must not pay for importing torch
@@ -132,17 +145,20 @@ def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:
     crash_point("checkpoint")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    from .packing import pack
+
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save(pack(state), buffer)
     latest = folder / CHECKPOINT_NAME
     # Serialise and sync first, then rotate: a crash between the two renames
     # leaves only controller.prev.pt, which load_checkpoint falls back to.
-    staged = _write_temp(latest, buffer.getvalue())
+    staged = _write_temp(latest, buffer.getvalue(), durable)
     crash_point("checkpoint_rotate")
     if latest.exists():
         os.replace(latest, folder / PREVIOUS_NAME)
     os.replace(staged, latest)
-    fsync_dir(folder)
+    if durable:
+        fsync_dir(folder)
 
 
 class TensorFileError(Exception):
@@ -175,7 +191,9 @@ def _first_line(err: Exception) -> str:
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
-    state = load_tensors(path)
+    from .packing import unpack
+
+    state = unpack(load_tensors(path))
     if not isinstance(state, dict):
         raise TypeError(f"expected a dict, found {type(state).__name__}")
     if not isinstance(state.get("strategy"), dict) or not isinstance(state.get("updated_through"), int):

@@ -158,6 +158,10 @@ class Executor(ABC):
     def in_flight(self) -> int:
         """Children submitted and not yet returned by next_result."""
 
+    def cost(self, job: ChildJob) -> float | None:
+        """Seconds `job` will charge, where that is known before it runs (a benchmark); None here."""
+        return None
+
     def map(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
         for job in jobs:
             self.submit(job)

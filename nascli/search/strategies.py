@@ -87,11 +87,14 @@ class ReinforceStrategy:
         self.controller = new_controller(compiled, controller)
         self.reinforce = Reinforce(self.controller, reinforce)
         self.generator = torch.Generator().manual_seed(seed)
+        self._sampled: tuple[list[Assignment], list[float]] | None = None  # the last proposal and its log-probs
 
     @single_thread()
     def propose(self, m: int, depth: int | None) -> list[Assignment]:
         with torch.no_grad():
-            return self.controller.sample(m, depth, self.generator).assignments
+            sample = self.controller.sample(m, depth, self.generator)
+        self._sampled = (sample.assignments, sample.log_prob.tolist())
+        return sample.assignments
 
     @single_thread()
     def update(self, assignments, depth, rewards) -> ReinforceStats:
@@ -100,6 +103,8 @@ class ReinforceStrategy:
 
     @single_thread()
     def log_probs(self, assignments, depth) -> list[float]:
+        if self._sampled is not None and assignments is self._sampled[0]:  # just sampled: the draw scored them
+            return self._sampled[1]
         with torch.no_grad():
             return self.controller.score(assignments, depth)[0].tolist()
 
@@ -120,16 +125,24 @@ class ReinforceStrategy:
                 "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._sampled = None
         self.controller.load_state_dict(state["controller"])
         self.reinforce.load_state_dict(state["reinforce"])
         self.generator.set_state(state["generator"])
+
+
+# Every strategy the search loop runs, by name: `search --strategy`, `compare --strategies` and
+# SearchConfig read this tuple; a strategy added here and to make_strategy works in all of them.
+STRATEGIES: tuple[str, ...] = ("reinforce", "random")
 
 
 def make_strategy(name: str, compiled: CompiledSpace, seed: int, controller: ControllerConfig,
                   reinforce: ReinforceConfig) -> Strategy:
     if name == "random":
         return RandomStrategy(compiled, seed)
-    return ReinforceStrategy(compiled, seed, controller, reinforce)
+    if name == "reinforce":
+        return ReinforceStrategy(compiled, seed, controller, reinforce)
+    raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
 
 
 def restore_state(strategy, name: str, state: Any, checkpoints: Path) -> None:
