@@ -17,25 +17,26 @@ from typing import Any
 import typer
 
 
-def _bound(at_least: float | None, above: float | None) -> str:
-    if above is not None:
-        return f" > {above:g}"
-    return f" ≥ {at_least:g}" if at_least is not None else ""
+def _bound(at_least: float | None, above: float | None, at_most: float | None) -> str:
+    low = f" > {above:g}" if above is not None else (f" ≥ {at_least:g}" if at_least is not None else "")
+    high = f" ≤ {at_most:g}" if at_most is not None else ""
+    return f"{low} and{high}" if low and high else low + high
 
 
 def float_option(*param_decls: str, help: str, at_least: float | None = None, above: float | None = None,
-                 **option: Any) -> Any:
+                 at_most: float | None = None, **option: Any) -> Any:
     """`typer.Option(*param_decls, help=..., **option)` for a float: refuses inf, nan, values below
-    `at_least` and values not above `above`; the help ends with the accepted range."""
+    `at_least`, values not above `above` and values over `at_most`; the help ends with the accepted
+    range. (typer's own `max=` would refuse inf first, with its own message.)"""
     if at_least is not None and above is not None:
         raise ValueError("give at_least or above, not both")
-    bound = _bound(at_least, above)
+    bound = _bound(at_least, above, at_most)
 
     def check(value: float | None) -> float | None:
         if value is None:  # an Optional option left out
             return value
         if math.isnan(value) or math.isinf(value) or (above is not None and not value > above) or (
-                at_least is not None and value < at_least):
+                at_least is not None and value < at_least) or (at_most is not None and value > at_most):
             raise typer.BadParameter(f"{value:g} is not a finite number{bound}")
         return value
 

@@ -17,7 +17,7 @@ from ..data.spec import DataSpec
 
 # The SearchConfig fields the command line sets, one way or another (search_cmds.py)
 _KNOWN = {"strategy", "data", "budget", "batch", "seed", "workers", "executor", "device", "async_k", "train",
-          "reward", "controller", "reinforce", "child", "enas"}
+          "reward", "controller", "reinforce", "child", "enas", "time_budget", "benchmark", "controller_preset"}
 _DATA_OPTIONS = ("image_size", "vocab_size", "target")
 
 
@@ -98,8 +98,11 @@ def _controller_words(options: dict) -> list[str]:
     for name in ("temperature", "tanh_constant"):
         _option(words, name.replace("_", "-"), controller.get(name))
     learner = enas if enas is not None else options.get("reinforce", {})
+    _option(words, "controller-preset", options.get("controller_preset"))
     _option(words, "controller-lr", learner.get("controller_lr", learner.get("lr")))
     _option(words, "entropy-weight", learner.get("entropy_weight"))
+    if enas is None:
+        _option(words, "baseline-decay", learner.get("baseline_decay"))
     if enas is not None:
         for name, key in (("controller-steps", "controller_steps"), ("shared-lr", "lr"),
                           ("derive-subset", "derive_subset"), ("depth", "depth"),
@@ -122,17 +125,39 @@ def _proxy_words(options: dict) -> tuple[list[str], list[str]]:
     return words, unset
 
 
+def _benchmark_words(options: dict) -> list[str]:
+    """--benchmark and its table, dataset, fidelity and noise (a benchmark run's)."""
+    words: list[str] = []
+    bench = options.get("benchmark")
+    if bench is None:
+        return words
+    for name in ("name", "dataset", "table", "fidelity", "seed_noise"):
+        flag = "benchmark" if name == "name" else name.replace("_", "-")
+        _option(words, f"benchmark-{flag}" if name in ("dataset", "table") else flag, bench.get(name))
+    return words
+
+
 def search_command(run_dir: Path, options: dict, plugins: list[str]) -> Command:
     """`nascli search` of the run's own space file with the run's settings."""
     data = DataSpec.model_validate(options["data"])
     words = ["nascli", *[w for name in plugins for w in ("--plugin", name)], "search", str(run_dir / "space.space")]
     _option(words, "strategy", options.get("strategy"))
     _option(words, "budget", options.get("budget"))
+    _option(words, "time-budget", options.get("time_budget"))
+    reward = options.get("reward", {})
+    newer = [f"{key} (set by another version of nascli)" for key in options if key not in _KNOWN]
+    if options.get("benchmark") is not None:  # nothing is trained: no data, proxy, executor or device options
+        words += _benchmark_words(options)
+        _option(words, "batch", options.get("batch"))
+        _option(words, "seed", options.get("seed"))
+        _option(words, "reward-power", reward.get("power"))
+        words += _controller_words(options)
+        _option(words, "async", options.get("async_k"))
+        return Command(words, newer)
     proxy, unset = _proxy_words(options)
     words += proxy
     _option(words, "seed", options.get("seed"))
     words += data_words(data)
-    reward = options.get("reward", {})
     _option(words, "reward-power", reward.get("power"))
     _option(words, "reward-c", reward.get("c"))  # ENAS's reward_c too
     _option(words, "failed-reward", reward.get("failed"))
@@ -140,8 +165,7 @@ def search_command(run_dir: Path, options: dict, plugins: list[str]) -> Command:
     _option(words, "device", options.get("device"))
     _option(words, "amp", options.get("train", {}).get("amp"))
     unset += _data_unset(data) + _fixed_unset(options, data)
-    unset += [f"{key} (set by another version of nascli)" for key in options if key not in _KNOWN]
-    return Command(words, unset)
+    return Command(words, unset + newer)
 
 
 def retrain_command(source: list[str], epochs: int | None, seed: int | None, device: str | None,
