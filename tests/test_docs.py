@@ -127,4 +127,8 @@ def test_the_site_builds_strictly(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "site" / "cli" / "index.html").exists()
-    assert "--time-budget" in (tmp_path / "site" / "cli" / "index.html").read_text(encoding="utf-8")
+    reference = (tmp_path / "site" / "cli" / "index.html").read_text(encoding="utf-8")
+    assert "--time-budget" in reference
+    assert "become &lt;unk&gt;" in reference  # help text's <unk> shown, not swallowed as an HTML tag
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert 'src="img/tour-best-cell.png"' in home and (tmp_path / "site" / "img" / "tour-best-cell.png").exists()

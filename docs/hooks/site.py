@@ -39,7 +39,22 @@ def cli_reference() -> str:
         "`nascli COMMAND --help` says.\n\n"
     )
     title, _, rest = body.partition("\n")
-    return f"{title}\n\n{intro}{rest}"
+    return f"{title}\n\n{intro}{escape_html(rest)}"
+
+
+def escape_html(markdown: str) -> str:
+    """`markdown` with `<` and `>` outside code written as entities: help text says `<unk>` and
+    `runs/<timestamp>`, which Markdown would pass through as HTML tags and the page would not show."""
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        if FENCE.match(line.strip()):
+            fenced = not fenced
+        elif not fenced:
+            parts = line.split("`")  # odd parts are code spans
+            line = "`".join(part if i % 2 else part.replace("<", "&lt;").replace(">", "&gt;")
+                            for i, part in enumerate(parts))
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def on_files(files, config):
