@@ -40,7 +40,8 @@ def format_token(d: Decision, value) -> str:
     return str(value)
 
 
-def _active(d: Decision, chosen: dict[str, Value]) -> bool:
+def is_active(d: Decision, chosen: dict[str, Value]) -> bool:
+    """Whether `d` exists given the values `chosen` so far in its group (by decision name)."""
     return d.condition is None or str(chosen.get(d.condition[0])) == d.condition[1]
 
 
@@ -53,7 +54,7 @@ def active_decisions(compiled: CompiledSpace, assignment: Assignment, depth: int
             chosen: dict[str, Value] = {}
             active = []
             for d in compiled.group_decisions(b, g):
-                if _active(d, chosen):
+                if is_active(d, chosen):
                     active.append(d)
                     chosen[d.name] = assignment[d.path]
             groups.append(active)
@@ -156,7 +157,7 @@ class _Reader:
         it = iter(tokens)
         last = tokens[-1][1] + len(tokens[-1][0]) if tokens else len(self.text) - 1
         for d in self.compiled.group_decisions(b, g):
-            if not _active(d, chosen):
+            if not is_active(d, chosen):
                 continue
             tok = next(it, None)
             if tok is None:

@@ -50,7 +50,7 @@ def _sigterm_as_interrupt(stop: _Stop) -> Iterator[None]:
 @command("search")
 def search(
     space: Annotated[Optional[str], typer.Argument(help="A .space file or bundled space name (not needed with --resume).")] = None,
-    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller), random (its control experiment) or enas (shared weights: ENAS, cell, NAS conv and tree-cell spaces).")] = "reinforce",
+    strategy: Annotated[str, typer.Option(help="reinforce (the paper's controller), random (its control experiment), evolution (regularised evolution, Real et al. 2019) or enas (shared weights: ENAS, cell, NAS conv and tree-cell spaces).")] = "reinforce",
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
@@ -87,6 +87,8 @@ def search(
     derive_subset: Annotated[Optional[int], typer.Option(min=1, help="enas: validation images (or tokens) each derived child is scored on (default: 1,000 images, 5,000 tokens).", rich_help_panel="ENAS")] = None,
     depth: Annotated[Optional[int], typer.Option(min=1, help="enas: layers of a space with a depth schedule (conv, conv_strides, conv_pool), one the schedule reaches (default: its first, 6).", rich_help_panel="ENAS")] = None,
     shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch; images: also the validation images per reward, as the reference (default: 64; text 20, rewards on 10 streams).", rich_help_panel="ENAS")] = None,
+    population: Annotated[Optional[int], typer.Option(min=1, help="evolution: P, the members kept (the oldest dies), and the random children it starts from \\[default: 10, NAS-Bench-201's REA].", rich_help_panel="Evolution")] = None,
+    tournament_size: Annotated[Optional[int], typer.Option(min=1, help="evolution: S, the members drawn (with replacement) per tournament; the best is the parent \\[default: 3, NAS-Bench-201's REA].", rich_help_panel="Evolution")] = None,
     reward_power: Annotated[float, typer.Option(help="Images: reward = best validation accuracy of the last 5 epochs to this power.", rich_help_panel="Reward")] = 3.0,
     reward_c: Annotated[float, typer.Option(help="Text: reward = c / validation perplexity².", rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, typer.Option(help="Reward of a child that crashed or diverged.", rich_help_panel="Reward")] = 0.0,
@@ -95,12 +97,18 @@ def search(
     from ..data import dataset_kind
     from ..search.controller import ControllerConfig  # torch loads only for the commands that train
     from ..search.executor import ExecutorConfig
+    from ..search.evolution import EvolutionConfig
     from ..search.loop import SearchConfig
     from ..search.reinforce import ReinforceConfig
     from ..search.runs import create_search, resume_search
+    from ..search.strategies import STRATEGIES
     from ..train import RewardConfig, TrainConfig
     from .progress import SearchView
 
+    evolution = {k: v for k, v in (("population", population), ("tournament_size", tournament_size)) if v is not None}
+    if evolution and (resume is not None or strategy != "evolution"):
+        raise RunError("--population and --tournament-size apply to a new --strategy evolution search (a resume "
+                       "keeps the run's)")
     if depth is not None and (resume is not None or strategy != "enas"):
         raise RunError("--depth applies to a new --strategy enas search (a resume keeps the run's depth; the "
                        "other strategies follow the space's depth schedule)")
@@ -123,8 +131,8 @@ def search(
             raise RunError("--reset-controller applies to --resume RUN only")
         if space is None:
             raise RunError("give a space to search (e.g. spaces/conv.space), or --resume RUN")
-        if strategy not in ("reinforce", "random", "enas"):
-            raise RunError(f"unknown strategy '{strategy}'; expected reinforce, random or enas")
+        if strategy not in (*STRATEGIES, "enas"):
+            raise RunError(f"unknown strategy '{strategy}'; expected {', '.join(STRATEGIES)} or enas")
         space_ir = load_space(space)
         compiled_settings = space_ir.settings
         spec = data_spec(dataset, data_dir, download, space_ir, seed, image_size=image_size,
@@ -148,6 +156,7 @@ def search(
                                     seed, amp),
             controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
             reinforce=ReinforceConfig(lr=controller_lr or 6e-4, entropy_weight=entropy_weight or 0.0),
+            evolution=EvolutionConfig(**evolution),
             reward=RewardConfig(power=reward_power, c=reward_c, failed=failed_reward),
         )
         if strategy == "enas":
@@ -175,6 +184,9 @@ def search(
         updates = f"asynchronous, an update every {cfg.async_k} children" if cfg.async_k else "synchronous"
         out.print(f"on {cfg.device}{' with amp' if cfg.train.amp else ''}, backend {cfg.executor.backend}, "
                   f"{cfg.workers} at once, {updates}")
+        if cfg.strategy == "evolution":
+            out.print(f"evolution: population {cfg.evolution.population} (the first {cfg.evolution.population} "
+                      f"children random), tournaments of {cfg.evolution.tournament_size} (--population, --tournament-size)")
         view = SearchView(store, job.config.budget, out)
     stop = _Stop()
     try:
