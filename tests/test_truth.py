@@ -126,3 +126,14 @@ def test_truth_of_a_real_nb201_search_is_reported(runner, tmp_path):
     assert report.exit_code == 0 and "truth (4 architectures against nb201's cifar10_valid_200): τ = " in (
         run / "r.html").read_text()
     assert runner.invoke(app, ["report", str(run), "-o", str(run / "r.png")]).exit_code == 0
+
+
+def test_truth_of_an_enas_run_on_nb201(runner, tmp_path):
+    run = tmp_path / "enas"
+    search(runner, tmp_path, "nb201", "--strategy", "enas", "--epochs", "1", "--train-subset", "64",
+           "--controller-steps", "1", "--batch", "2", "--budget", "5", "--derive-subset", "64", "--run-dir", str(run))
+    result = runner.invoke(app, ["fidelity", str(run), "--truth", "nb201", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["strategy"] == "enas" and shown["proxy"].startswith("ENAS shared weights after 1 epoch,")
+    assert shown["finished"] == 5 and len(shown["pairs"]) == 5 - shown["duplicates"]
