@@ -35,7 +35,7 @@ def _proxy(config: dict) -> str:
     """How the run scored its children, from its config.json."""
     if config.get("strategy") == "enas":
         enas = config.get("enas") or {}
-        return (f"ENAS shared weights after {_epochs(enas.get('epochs', '?'))}, each derived child scored on "
+        return (f"ENAS shared weights after {_epochs(enas.get('epochs', '?'))}, each derived child scored on up to "
                 f"{enas.get('derive_subset') or 'all'} validation images")
     train = config.get("train", {})
     return (f"trained from scratch, {_epochs(train.get('epochs'))} on {train.get('train_subset') or 'all'} "
