@@ -112,7 +112,7 @@ def test_options_that_do_not_fit_are_one_line_errors(runner, tmp_path, args, wor
 
 def test_truth_of_a_real_nb201_search_is_reported(runner, tmp_path):
     run = tmp_path / "real"
-    search(runner, tmp_path, "nb201", "--strategy", "random", "--budget", "4", "--batch", "4", *FAST,
+    search(runner, tmp_path, "nb201", "--strategy", "random", "--budget", "3", "--batch", "3", *FAST,
            "--run-dir", str(run))
     result = runner.invoke(app, ["fidelity", str(run), "--truth", "nb201"])
     assert result.exit_code == 0, result.output
@@ -123,17 +123,17 @@ def test_truth_of_a_real_nb201_search_is_reported(runner, tmp_path):
         (c.id, c.metric, _truth(c.tokens)) for c in children]
     assert truth.kendall_tau.value == kendall_tau([c.metric for c in children], [_truth(c.tokens) for c in children])
     report = runner.invoke(app, ["report", str(run), "-o", str(run / "r.html")])
-    assert report.exit_code == 0 and "truth (4 architectures against nb201's cifar10_valid_200): τ = " in (
+    assert report.exit_code == 0 and "truth (3 architectures against nb201's cifar10_valid_200): τ = " in (
         run / "r.html").read_text()
     assert runner.invoke(app, ["report", str(run), "-o", str(run / "r.png")]).exit_code == 0
 
 
 def test_truth_of_an_enas_run_on_nb201(runner, tmp_path):
     run = tmp_path / "enas"
-    search(runner, tmp_path, "nb201", "--strategy", "enas", "--epochs", "1", "--train-subset", "64",
-           "--controller-steps", "1", "--batch", "2", "--budget", "5", "--derive-subset", "64", "--run-dir", str(run))
+    search(runner, tmp_path, "nb201", "--strategy", "enas", "--epochs", "1", "--train-subset", "32",
+           "--controller-steps", "1", "--batch", "2", "--budget", "4", "--derive-subset", "32", "--run-dir", str(run))
     result = runner.invoke(app, ["fidelity", str(run), "--truth", "nb201", "--json"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["strategy"] == "enas" and shown["proxy"].startswith("ENAS shared weights after 1 epoch,")
-    assert shown["finished"] == 5 and len(shown["pairs"]) == 5 - shown["duplicates"]
+    assert shown["finished"] == 4 and len(shown["pairs"]) == 4 - shown["duplicates"]
