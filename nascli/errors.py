@@ -60,3 +60,11 @@ class RunError(NasError):
 
 class BenchmarkError(NasError):
     """A benchmark table that cannot be read, or an architecture or space it does not cover."""
+
+
+class TrackingError(NasError):
+    """A tracking tool (TensorBoard, MLflow) that is not installed or cannot be written to."""
+
+
+class ResourceError(NasError):
+    """A size the machine cannot hold: the estimated memory of a controller or a network exceeds the device's."""

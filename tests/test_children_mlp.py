@@ -40,14 +40,14 @@ def test_export_source_matches_the_built_child(tmp_path) -> None:
     weights = tmp_path / "model.pt"
     torch.save(model.state_dict(), weights)
     note = WeightsNote(weights, "nascli eval arch.json")
-    path = export_child(mlp_arch(), TASK, None, note, tmp_path / "model.py")
+    path = export_child(mlp_arch(), TASK, None, note, tmp_path / "model.py").path
     namespace: dict = {}
     exec(compile(path.read_text(), str(path), "exec"), namespace)
     child = namespace["Child"]()
     child.load_state_dict(torch.load(weights, weights_only=True))
     x = torch.randn(4, 7)
     assert torch.allclose(child.eval()(x), model(x))
-    scripted = torch.jit.load(str(export_child(mlp_arch(), TASK, None, note, tmp_path / "model.pt")))
+    scripted = torch.jit.load(str(export_child(mlp_arch(), TASK, None, note, tmp_path / "model.pt").path))
     assert torch.allclose(scripted(x), model(x))
 
 

@@ -34,7 +34,8 @@ SETTINGS = {"reinforce": ["--strategy", "reinforce"], "random": ["--strategy", "
             "evolution-async": [*EVOLUTION, "--async", "1"], "reinforce-async": ["--async", "1"]}
 
 # (setting, point[@n], mode). Checkpoint hits (synchronous): 1 = the new run's first (while it is built),
-# then after each propose and update: 2 = step 0 proposed, 3 = step 0 updated, 4, 5 = step 1.
+# then one after each update: 2 = step 0 updated, 3 = step 1 (a proposal is not checkpointed: a resume
+# replays it). With --async, see above.
 CASES = [
     ("reinforce", "create", "exit"),
     ("reinforce", "propose@2", "kill"),
@@ -43,14 +44,14 @@ CASES = [
     ("reinforce", "update@2", "exit"),
     ("reinforce", "checkpoint@2", "kill"),
     ("reinforce", "checkpoint@3", "exit"),
-    ("reinforce", "checkpoint_rotate@4", "kill"),
+    ("reinforce", "checkpoint_rotate@3", "kill"),
     ("reinforce", "finish", "exit"),
     ("random", "propose@2", "exit"),
-    ("random", "checkpoint@4", "kill"),
+    ("random", "checkpoint@3", "kill"),
     ("evolution", "propose@2", "kill"),  # the first tournaments, replayed from step 0's checkpoint
     ("evolution", "child_finish@3", "exit"),
     ("evolution", "update@2", "kill"),  # the population's update redone
-    ("evolution", "checkpoint@4", "exit"),
+    ("evolution", "checkpoint@3", "exit"),
     ("evolution-async", "checkpoint@4", "kill"),  # child 2 recorded, the checkpoint after it not written
     ("evolution-async", "checkpoint@6", "exit"),  # the same for child 3, the first tournament's
     ("evolution-async", "update@3", "kill"),
@@ -135,8 +136,72 @@ def _same_state(a, b) -> bool:
 def test_every_crash_point_is_exercised():
     tested = {point.partition("@")[0] for _, point, _ in CASES}
     assert tested == set(POINTS) - {"enas_epoch"}  # ENAS's own point is tested with its strategy
+    assert {point.partition("@")[0] for _, _, point, _ in BENCH_CASES} == set(POINTS) - {"enas_epoch"}
     assert {point.partition("@")[0] for point, _ in ENAS_CASES} >= {"enas_epoch", "checkpoint", "checkpoint_rotate",
                                                                    "child_finish", "finish"}
+
+
+# A benchmark search (children looked up in NAS-Bench-201) that its time budget ends part-way through a
+# step: seed 15 queries 14 children in 5 steps (4 updated; the 15th child would pass 1,500 simulated s and
+# stays pending). Checkpoint hits: 1 = the new run's, then k + 2 = step k updated (asynchronous: also after
+# every proposal).
+BENCH_ARGS = ["nb201", "--benchmark", "nb201", "--time-budget", "1500", "--batch", "3", "--seed", "15"]
+BENCH_CASES = [
+    ("sync", "reinforce", "create", "exit"),
+    ("sync", "reinforce", "propose@2", "kill"),
+    ("sync", "reinforce", "child_start@5", "exit"),
+    ("sync", "reinforce", "child_finish@7", "exit"),
+    ("sync", "reinforce", "child_finish@14", "kill"),
+    ("sync", "reinforce", "update@3", "kill"),
+    ("sync", "reinforce", "checkpoint@4", "exit"),
+    ("sync", "reinforce", "checkpoint@5", "kill"),
+    ("sync", "reinforce", "checkpoint_rotate@3", "exit"),
+    ("sync", "reinforce", "finish", "kill"),
+    ("sync", "random", "checkpoint@5", "kill"),
+    ("sync", "evolution", "propose@4", "kill"),  # the first tournaments (P = 10: children 10 to 12)
+    ("sync", "evolution", "checkpoint@5", "exit"),
+    ("async", "evolution", "checkpoint@17", "kill"),  # child 11, the first tournament's, recorded; its checkpoint not
+    ("async", "reinforce", "child_finish@9", "kill"),
+    ("async", "reinforce", "checkpoint@7", "exit"),
+]
+
+
+def _bench_args(updates: str, strategy: str) -> list[str]:
+    return [*BENCH_ARGS, "--strategy", strategy, *(["--async", "2"] if updates == "async" else [])]
+
+
+@pytest.fixture(scope="module")
+def bench_reference(tmp_path_factory) -> dict[tuple[str, str], dict]:
+    from typer.testing import CliRunner
+
+    folder = tmp_path_factory.mktemp("bench_reference")
+    outcomes = {}
+    for updates, strategy in dict.fromkeys((u, s) for u, s, _, _ in BENCH_CASES):
+        run = folder / f"{updates}-{strategy}"
+        _search(CliRunner(), *_bench_args(updates, strategy), "--run-dir", str(run))
+        outcomes[updates, strategy] = _outcome(run)
+    return outcomes
+
+
+@pytest.mark.parametrize(("updates", "strategy", "point", "mode"), BENCH_CASES,
+                         ids=[f"bench-{u}-{s}-{p}-{m}" for u, s, p, m in BENCH_CASES])
+def test_a_benchmark_search_crashed_anywhere_resumes_to_the_same_run(runner, tmp_path, bench_reference, updates,
+                                                                    strategy, point, mode):
+    run, args = tmp_path / "run", _bench_args(updates, strategy)
+    _crash(run, args, point, mode)
+    recorded = _finished_before(run)
+    if point == "create":
+        _search(runner, *args, "--run-dir", str(run))
+    else:
+        _search(runner, "--resume", str(run))
+    after, expected = _outcome(run), bench_reference[updates, strategy]
+    assert after["state"] == "finished"
+    assert after["children"] == expected["children"]  # the same queries, rewards, and the same child left pending
+    assert after["children"][-1][3] == "pending"  # the time budget, not the children budget, ended both
+    assert after["steps"] == expected["steps"]
+    assert _same_state(after["strategy"], expected["strategy"])
+    for child_id, finished in recorded.items():  # a child recorded before the crash was not queried again
+        assert _finished_before(run)[child_id] == finished
 
 
 # ENAS: a tiny enas_rnn search of 2 epochs. Checkpoint hits: 1 = epoch 0's, 2 = epoch 1's (the generic

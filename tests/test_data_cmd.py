@@ -59,7 +59,7 @@ def _write_png(path: Path) -> None:
     (lambda d: _write_png(d / "a" / "0.png") or (d / "a" / "1.png").write_text("x"), [], "unreadable image"),
     (lambda d: _write_png(d / "train" / "a" / "0.png") or _write_png(d / "val" / "z" / "0.png"), [],
      "class 'z' of valid is not in train"),
-    (lambda d: d.mkdir() or (d / "t.csv").write_text("a,b\n1,2\n"), ["--target", "y"], "no target column 'y'"),
+    (lambda d: d.mkdir() or (d / "t.csv").write_text("a,b\n1,2\n"), ["--target", "y"], "no column named 'y' in the header"),
     (lambda d: d.mkdir() or (d / "t.txt").write_bytes(b"\x00\x01binary"), ["--dataset", "text"], "not a text file"),
     (lambda d: None, [], "no such file or folder"),
 ])

@@ -34,7 +34,7 @@ def test_auto_is_cuda_only_where_torch_sees_a_gpu(monkeypatch):
 
 @no_cuda
 @pytest.mark.parametrize("command", [["search", "conv", "--budget", "1"], ["check", "conv", "-n", "1"],
-                                     ["eval", "--best", "--run", "nowhere"], ["fidelity", "nowhere"]])
+                                     ["eval", "nowhere.json"], ["fidelity", "nowhere"]])
 def test_cuda_without_cuda_is_a_clear_exit_2(runner, tmp_path, command):
     result = runner.invoke(app, [*command, "--device", "cuda"])
     assert result.exit_code == 2

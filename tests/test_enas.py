@@ -23,6 +23,7 @@ from nascli.runs import RunStore
 from nascli.search.enas.supernet import SharedWeights, _covering
 from nascli.space import load_space
 from nascli.space.compiler import compile_space
+from nascli.runs.packing import unpack
 
 SMALL = ChildConfig(micro=MicroConfig(filters=4, cells_per_stage=1),
                     language=LanguageModelConfig(embed_size=16, hidden_size=16))
@@ -166,8 +167,8 @@ def test_enas_on_cuda_checkpoints_load_on_the_cpu(tmp_path, one_thread):
     assert all(c.status == "done" and c.device == "cuda" for c in search.store.children())
     assert all(t.device.type == "cuda" for t in search.shared.state_dict().values())
     search.store.close()
-    saved = torch.load(tmp_path / "cuda" / "checkpoints" / "controller.pt", map_location="cpu",
-                       weights_only=True)["strategy"]
+    saved = unpack(torch.load(tmp_path / "cuda" / "checkpoints" / "controller.pt", map_location="cpu",
+                              weights_only=True))["strategy"]
     on_cpu = SharedWeights(search.compiled, search.data.task, search.config.child)
     on_cpu.load_state_dict(saved["shared"])  # a CPU super-network takes the GPU-trained weights
     for name, tensor in search.shared.state_dict().items():
@@ -201,7 +202,7 @@ def test_enas_resume_after_sigkill(runner, tmp_path):
         state = store.load_checkpoint()
         assert store.summary().state == "stopped" and len(kept) < 5  # killed mid-search
     # tensors and plain containers only: the safe loader reads it
-    safe = torch.load(run / "checkpoints" / "controller.pt", weights_only=True)
+    safe = unpack(torch.load(run / "checkpoints" / "controller.pt", weights_only=True))
     assert safe["strategy"]["epoch"] == state["strategy"]["epoch"]
     assert len(kept) - 1 <= safe["strategy"]["epoch"] <= len(kept)  # the row is written just before the checkpoint
     result = runner.invoke(app, ["search", "--resume", str(run)])
@@ -247,7 +248,7 @@ def test_ctrl_c_mid_epoch_then_resume_is_an_unbroken_search(space, tmp_path, one
     with pytest.raises(KeyboardInterrupt):
         broken.run(interrupt)
     broken.store.close()
-    saved = torch.load(tmp_path / "broken" / "checkpoints" / "controller.pt", weights_only=True)["strategy"]
+    saved = unpack(torch.load(tmp_path / "broken" / "checkpoints" / "controller.pt", weights_only=True))["strategy"]
     assert (saved["epoch"], saved["phase"], saved["index"]) == (1, "shared", 2)
     resumed = _library_search(tmp_path / "broken")
     resumed.run()

@@ -16,7 +16,7 @@ from nascli.children import ChildConfig, build_child
 from nascli.cli import app
 from nascli.data import load_dataset
 from nascli.errors import ChildError, RunError
-from nascli.ops import make_op, out_channels
+from nascli.ops import make_op
 from nascli.runs import RunStore
 from nascli.search.enas.nas_conv import check_sliceable
 from nascli.search.enas.supernet import SharedWeights, search_depth
@@ -133,12 +133,12 @@ def test_ops_that_cannot_be_sliced_are_refused_with_the_reason(runner, tmp_path)
     ("mbconv", {"kernel": 3, "expansion": 2, "se": 1, "filters": 8}, "'depthwise.0' is a grouped convolution")])
 def test_which_ops_slice(op, params, why):
     layer = Layer(index=2, op=op, params=params, inputs=[0, 1])
-    module = make_op(op, 12, out_channels(op, 12, params.get("filters", 12)), 1, params)
+    module = make_op(op, 12, params.get("filters", 12), 1, params)
     if why is None:
-        check_sliceable(module, layer, 12)
+        check_sliceable(module, layer, 12, "layer 2")
     else:
         with pytest.raises(ChildError, match=why):
-            check_sliceable(module, layer, 12)
+            check_sliceable(module, layer, 12, "layer 2")
 
 
 def test_shared_weights_too_large_are_refused_before_the_run_exists(runner, tmp_path):

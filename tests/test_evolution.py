@@ -47,11 +47,34 @@ TIED = """space tied {
     }
 }
 """
-SPACES = sorted(bundled_spaces()) + ["tied"]
+# Stages (issue 23): a stage deciding its depth, width and stride once, whose layers pick an op, a decided
+# merge and skips, with kernel and expansion lifted into mbconv's branch; a second stage with a fixed width,
+# stride and merge = sum whose layers exist only up to its decided depth.
+STAGED = """space staged {
+    task = image
+    dataset = cifar10
+    layers 1 { op = conv_3x3  filters = 16  skip = none }
+    layers 3 {
+        stage { depth: {1, 2, 3}  filters: {16, 24}  stride: {1, 2} }
+        op: {mbconv, sep_conv_3x3}
+        kernel: {3, 5}
+        expansion: {3, 6}
+        merge: {concat, sum}
+        skip: anchor
+    }
+    layers 2 {
+        stage { depth: {1, 2}  filters = 32  stride = 2  merge = sum }
+        op: {conv_3x3, max_pool_3x3}
+        skip = previous
+    }
+}
+"""
+BUILT = {"tied": TIED, "staged": STAGED}
+SPACES = sorted(bundled_spaces()) + sorted(BUILT)
 
 
 def _compiled(name: str):
-    return compile_space(parse_space(TIED) if name == "tied" else load_space(name))
+    return compile_space(parse_space(BUILT[name]) if name in BUILT else load_space(name))
 
 
 def _active(compiled, assignment, depth) -> dict:
@@ -69,13 +92,36 @@ def _changes(compiled, parent, parent_depth, child, depth) -> list:
             if p not in before or p not in after or before[p][1] != after[p][1]]
 
 
+def _under(d, on) -> bool:
+    """Whether `d` exists only through decision `on`'s value: in `on`'s branch (its group), or in a layer
+    of the stage whose depth `on` is."""
+    in_branch = (d.block, d.group) == (on.block, on.group) and d.condition is not None and d.condition[0] == on.name
+    return in_branch or (d.stage_depth is not None and d.stage_depth[0] == on.path)
+
+
 def _root(changed: list):
-    """The one changed decision no other changed decision's branch depends on."""
-    names = {(d.block, d.group, d.name) for d in changed}
-    roots = [d for d in changed if d.condition is None or (d.block, d.group, d.condition[0]) not in names]
+    """The one changed decision the others exist under: "exactly one decision" counts a branch's
+    decisions, and the layers a stage's depth adds or removes, with the decision they exist under."""
+    roots = [d for d in changed if not any(_under(d, e) for e in changed if e is not d)]
     assert len(roots) == 1, [d.path for d in changed]
-    assert all((d.block, d.group) == (roots[0].block, roots[0].group) for d in changed)
-    return roots[0]
+    root = roots[0]
+    assert all(d is root or (d.block, d.group) == (root.block, root.group) or _under(d, root) for d in changed)
+    return root
+
+
+def _check_stage_resized(compiled, parent, child, root) -> None:
+    """A stage's depth mutated: its first layers are the parent's, the layers past the new depth are gone,
+    the new ones are there; nothing else changed."""
+    layers = root.block + 1
+    old, new = parent[root.path], child[root.path]
+    paths = [{d.path for d in compiled.group_decisions(layers, g)} for g in range(compiled.blocks[layers].groups)]
+    for g, group in enumerate(paths):
+        if g < min(old, new):
+            assert {p: parent[p] for p in group if p in parent} == {p: child[p] for p in group if p in child}
+        elif g >= new:
+            assert not group & child.keys()
+    in_stage = set().union(*paths) | {root.path}
+    assert {p: v for p, v in parent.items() if p not in in_stage} == {p: v for p, v in child.items() if p not in in_stage}
 
 
 @pytest.mark.parametrize("name", SPACES)
@@ -83,7 +129,7 @@ def test_a_mutation_changes_exactly_one_decision_and_stays_in_the_space(name):
     compiled = _compiled(name)
     rng = random.Random(17)
     depths = compiled.depths or [None]
-    mutated_kinds, branch_switches = set(), 0
+    mutated_kinds, branch_switches, stage_depths = set(), 0, 0
     for i in range(300):
         parent_depth = depths[i % len(depths)]
         depth = depths[min(i % len(depths) + i % 2, len(depths) - 1)]  # every other child one depth deeper
@@ -100,12 +146,16 @@ def test_a_mutation_changes_exactly_one_decision_and_stays_in_the_space(name):
             assert child[root.path] != parent[root.path]
         branch_switches += any(d.condition and d.condition[0] == root.name for d in compiled.group_decisions(
             root.block, root.group))
+        if compiled.blocks[root.block].kind == "stage" and root.name == "depth":
+            stage_depths += 1
+            _check_stage_resized(compiled, parent, child, root)
         if depth != parent_depth:  # the new layers are there, drawn from the space
             assert len(child) > len(parent) and decode_tokens(compiled, text)[1] == depth
     kinds = {d.kind for d in compiled.decisions() if d.size > 1}
     assert mutated_kinds == kinds  # every kind of decision the space has was mutated
     has_branches = any(d.condition for d in compiled.decisions())
     assert (branch_switches > 0) == has_branches
+    assert (stage_depths > 0) == any(plan.depth for plan in compiled.blocks)
 
 
 def test_a_branch_switch_redraws_the_branch_and_a_tie_follows_its_source():
@@ -126,6 +176,21 @@ def test_a_branch_switch_redraws_the_branch_and_a_tie_follows_its_source():
             if layer.op == "conv":  # the tie is no decision: the width is the height, whatever was mutated
                 assert layer.params["filter_width"] == layer.params["filter_height"]
     assert len(seen) == 1 + 4 + 2 + 4 + 2 + 1  # lr; per layer its pool (4 settings) or another height (2); layer 1's skip
+
+
+def test_a_stage_mutation_resizes_the_stage_or_changes_one_stage_setting():
+    compiled = _compiled("staged")
+    parent, _ = decode_tokens(compiled, "staged:  ; 2 16 1 ; mbconv 3 3 sum / sep_conv_3x3 concat 0 ; 1 ; conv_3x3")
+    texts = {encode(compiled, mutate(compiled, parent, None, None, random.Random(seed))) for seed in range(300)}
+    deeper = {t for t in texts if t.startswith("staged:  ; 3 16 1 ; mbconv 3 3 sum / sep_conv_3x3 concat 0 / ")}
+    assert len(deeper) > 1  # the stage's third layer drawn, in more ways than one
+    assert "staged:  ; 1 16 1 ; mbconv 3 3 sum ; 1 ; conv_3x3" in texts  # its second layer dropped
+    assert {"staged:  ; 2 24 1 ; mbconv 3 3 sum / sep_conv_3x3 concat 0 ; 1 ; conv_3x3",  # width: one decision
+            "staged:  ; 2 16 2 ; mbconv 3 3 sum / sep_conv_3x3 concat 0 ; 1 ; conv_3x3",  # stride: one decision
+            "staged:  ; 2 16 1 ; mbconv 3 3 sum / sep_conv_3x3 concat 0 ; 2 ; conv_3x3 / conv_3x3",
+            "staged:  ; 2 16 1 ; mbconv 3 3 sum / sep_conv_3x3 concat 0 ; 2 ; conv_3x3 / max_pool_3x3"} <= texts
+    switched = {t for t in texts if t.startswith("staged:  ; 2 16 1 ; mbconv 3 3 sum / mbconv ")}
+    assert len(switched) > 1  # sep_conv_3x3 -> mbconv: the kernel and expansion mbconv reads, drawn
 
 
 def test_a_space_with_one_architecture_gives_the_parent_back():

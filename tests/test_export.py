@@ -125,7 +125,7 @@ def test_model_py_equals_the_built_child(families, family: str, tmp_path: Path) 
     arch, config = families[family]
     model, batch = _trained(arch, config)
     weights = WeightsNote(tmp_path / "arch-eval" / "model.pt", "nascli eval arch.json")
-    path = export_child(arch, IMAGE if arch.task == "image" else WORDS, config, weights, tmp_path / "model.py")
+    path = export_child(arch, IMAGE if arch.task == "image" else WORDS, config, weights, tmp_path / "model.py").path
     source = path.read_text()
     tree = ast.parse(source)
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
@@ -162,7 +162,7 @@ def test_model_pt_is_torchscript_with_the_trained_weights(families, family: str,
     weights = WeightsNote(tmp_path / "arch-eval" / "model.pt", "nascli eval arch.json")
     weights.path.parent.mkdir()
     torch.save(model.state_dict(), weights.path)
-    path = export_child(arch, IMAGE if arch.task == "image" else WORDS, config, weights, tmp_path / "model.pt")
+    path = export_child(arch, IMAGE if arch.task == "image" else WORDS, config, weights, tmp_path / "model.pt").path
     scripted = torch.jit.load(str(path))
     with torch.no_grad():
         if arch.task == "image":
@@ -181,8 +181,8 @@ def test_model_pt_needs_fitting_trained_weights(tmp_path: Path) -> None:
     torch.save(build_child(arch, LanguageTask(vocab_size=99), SMALL).state_dict(), weights.path)
     with pytest.raises(ChildError, match="do not fit"):
         export_child(arch, WORDS, SMALL, weights, tmp_path / "model.pt")
-    with pytest.raises(OutputError, match=r"'\.onnx'"):
-        export_child(arch, WORDS, SMALL, weights, tmp_path / "model.onnx")
+    with pytest.raises(OutputError, match=r"'\.tflite'"):
+        export_child(arch, WORDS, SMALL, weights, tmp_path / "model.tflite")
 
 
 def test_export_cli_arch_json(runner, tmp_path: Path) -> None:

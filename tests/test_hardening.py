@@ -18,6 +18,7 @@ from nascli.children import build_child
 from nascli.cli import app
 from nascli.data.base import ImageTask
 from nascli.runs import RunStore
+from nascli.runs.packing import unpack
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_report import make_run  # noqa: E402  (a run built in a store, no training)
@@ -143,7 +144,7 @@ def test_lost_checkpoints_are_refused_unless_the_controller_is_reset(runner, run
 
 def test_a_run_checkpointed_by_an_earlier_version_resumes(runner, run):
     for name in ("controller.pt", "controller.prev.pt"):  # format 1: no format, no proposed_through
-        state = torch.load(run / "checkpoints" / name, weights_only=True)
+        state = unpack(torch.load(run / "checkpoints" / name, weights_only=True))  # as saved: packed
         torch.save({"strategy": state["strategy"], "updated_through": state["updated_through"]},
                    run / "checkpoints" / name)
     before = _done(run)

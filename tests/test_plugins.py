@@ -51,6 +51,7 @@ def test_search_render_and_export_a_plugin_op(runner, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     source = (tmp_path / "model.py").read_text()
     assert "import asym_conv  # plugin that registers ops" in source
+    assert "nascli --plugin asym_conv search " in (tmp_path / "MODEL.md").read_text()  # the card's reproduce command
     spec = importlib.util.spec_from_file_location("exported_asym", tmp_path / "model.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

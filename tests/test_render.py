@@ -15,7 +15,7 @@ from nascli.arch import decode, save_architecture
 from nascli.arch.sample import sample_architecture
 from nascli.cli import app
 from nascli.render import OutputError, architecture_tree, draw, to_dot
-from nascli.render.shapes import nas_shapes
+from nascli.arch.wiring import nas_wiring
 from nascli.space import load_space
 from nascli.space.compiler import compile_space
 
@@ -63,7 +63,7 @@ def test_nas_rules_are_visible() -> None:
     # layer 0 halves the image; layer 1 reads nothing (rule 1); layer 2 concatenates both, so
     # layer 0's 16x16 map is zero-padded to 32x32 (rule 3); then a chain; only layer 5 is a loose end (rule 2).
     arch = decode(CHAIN)
-    assert [s.pads for s in nas_shapes(arch.layers)][:3] == [(None,), (None,), ((0, 16, 0, 16), None)]
+    assert [s.pads for s in nas_wiring(arch.layers)][:3] == [(None,), (None,), ((0, 16, 0, 16), None)]
     found = edges(to_dot(arch))
     assert set(found) == {("image", "layer0"), ("image", "layer1"), ("layer0", "concat2"), ("layer1", "concat2"),
                           ("concat2", "layer2"), ("layer2", "layer3"), ("layer3", "layer4"), ("layer4", "layer5"),
@@ -143,18 +143,18 @@ def test_terminal_tree_reads_like_the_equations() -> None:
 
 def test_draw_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     arch = decode(WORKED)
-    drawn = draw(arch, tmp_path / "cell.dot")
-    assert drawn.rendered and drawn.path.read_text().startswith(f"// {WORKED}")
+    assert draw(arch, tmp_path / "cell.dot").read_text().startswith(f"// {WORKED}")
     with pytest.raises(OutputError, match=r"'\.gif'"):
         draw(arch, tmp_path / "cell.gif")
     if HAS_DOT:
-        assert draw(arch, tmp_path / "cell.png").path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert draw(arch, tmp_path / "cell.pdf").path.read_bytes()[:4] == b"%PDF"
+        assert draw(arch, tmp_path / "cell.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert draw(arch, tmp_path / "cell.pdf").read_bytes()[:4] == b"%PDF"
     monkeypatch.setattr(shutil, "which", lambda name: None)  # no graphviz installed
     (tmp_path / "out").mkdir()
-    drawn = draw(arch, tmp_path / "out" / "fig.svg")
-    assert not drawn.rendered and drawn.path == tmp_path / "out" / "fig.dot" and drawn.path.is_file()
-    assert not (tmp_path / "out" / "fig.svg").exists()
+    with pytest.raises(OutputError, match=r"a \.svg figure needs Graphviz's `dot` program, which is not installed"):
+        draw(arch, tmp_path / "out" / "fig.svg")
+    assert not list((tmp_path / "out").iterdir())  # nothing written in its place
+    assert draw(arch, tmp_path / "out" / "fig.dot").is_file()  # DOT text needs no program
 
 
 def test_render_cli(runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,8 +170,9 @@ def test_render_cli(runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert result.exit_code == 0 and (tmp_path / "cell.png").read_bytes()[:4] == b"\x89PNG"
     monkeypatch.setattr(shutil, "which", lambda name: None)
     result = runner.invoke(app, ["render", WORKED, "-o", str(tmp_path / "x.png")])
-    assert result.exit_code == 0 and "apt-get install graphviz" in result.output
-    assert "dot -Tpng" in result.output and (tmp_path / "x.dot").is_file()
+    assert result.exit_code == 2 and "apt-get install graphviz" in result.output, result.output  # it exited 0
+    assert f"-o {tmp_path / 'x.dot'}" in " ".join(result.output.split())
+    assert not (tmp_path / "x.dot").exists() and not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize("args", [

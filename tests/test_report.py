@@ -93,7 +93,7 @@ def test_html_report_lists_the_best_children(tmp_path: Path) -> None:
     assert html.escape(best.tokens) in page and html.escape(second.tokens) in page
     assert html.escape(third.tokens) not in page  # top=2
     assert page.index(html.escape(best.tokens)) < page.index(html.escape(second.tokens))
-    assert "<td class='num'>0.5</td>" in page and "valid_accuracy 0.7937" in page
+    assert "<td class='num'>0.5</td>" in page and "valid accuracy 79.4%" in page  # the one metric format
     assert "5 done, 1 failed" in page
 
 

@@ -178,7 +178,7 @@ def _job(tokens: str, **train) -> ChildJob:
 
 
 def test_diverging_child_is_a_recorded_failure():
-    result = run_child(_job("conv: 3 3 24 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0", lr=float("inf")),
+    result = run_child(_job("conv: 3 3 24 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0 / 3 3 24 0", lr=1e30),
                        load_dataset("cifar10"))
     assert result.status == "failed" and result.error.startswith("diverged") and result.reward == -1.0
 

@@ -2,7 +2,7 @@
 
 Spaces are generated from the language's constructs: layer ops (NAS, ENAS,
 DARTS, none/identity, mbconv) flat or under branches, their parameters as
-choices, fixed values, defaults or ties, skip kinds (anchors, fixed chains and skip sets), stages,
+choices, fixed values, defaults or ties, skip kinds (anchors, fixed chains and skip sets), merges (concat, sum), stages and stage sections,
 cells (after a layer stem too), trees, dense cells, DAGs and hyper blocks, and a plugin's op
 (examples/plugins/asym_conv.py), sometimes with a mistake (a decision no op reads, one cell only, a
 value an op does not allow, a skip offset that is not positive, a plugin op without `requires`). A space the compiler refuses must
@@ -41,6 +41,7 @@ BUILTIN_LAYER_OPS = [n for n in ops_for("layer") if OPS.get(n).plugin is None an
 BUILTIN_CELL_OPS = [n for n in ops_for("cell") if OPS.get(n).plugin is None and "image" in OPS.get(n).tasks]
 PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugins" / "asym_conv.py"
 PLUGIN_OP = "asym_conv"  # what PLUGIN registers
+MERGES = ["", "", "merge = sum", "merge: {concat, sum}", "merge = concat"]
 SKIPS = ["skip: anchor", "skip = previous", "skip = none", "skip = all", "skip = {1, 3}", "skip = {2}", "skip = {0, 1}",
          ""]
 
@@ -90,7 +91,12 @@ def layers_block(draw) -> str:
         branches = " ".join(f"{op} {{ {' '.join(draw(params_of([op], outer=False)))} }}" for op in ops)
         lines = [f"op: {{ {branches} }}"]
     lines.append(draw(st.sampled_from(SKIPS)))
-    return f"layers {draw(st.integers(1, 4))} {{\n    " + "\n    ".join(lines) + "\n}"
+    lines.append(draw(st.sampled_from(MERGES)))
+    size = draw(st.integers(1, 4))
+    if draw(st.integers(0, 3)) == 0:  # decided once per stage: its depth (sometimes beyond the block), a stride
+        depths = sorted(draw(st.lists(st.integers(1, 5), min_size=1, max_size=2, unique=True)))
+        lines.insert(0, f"stage {{ depth: {{{', '.join(map(str, depths))}}} {draw(st.sampled_from(['', 'stride = 2']))} }}")
+    return f"layers {size} {{\n    " + "\n    ".join(lines) + "\n}"
 
 
 @st.composite

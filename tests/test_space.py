@@ -18,7 +18,7 @@ PAPER_SPACES = ["conv", "conv_pool", "conv_strides", "enas_macro", "enas_micro",
 
 
 def test_the_paper_spaces_and_the_newer_ones_are_bundled():
-    assert ALL_SPACES == sorted(PAPER_SPACES + ["darts", "mlp", "mobilenet", "nb201"])
+    assert ALL_SPACES == sorted(PAPER_SPACES + ["darts", "mlp", "mobilenet", "nb201", "resnet"])
 
 
 README_COUNTS = {
@@ -27,6 +27,8 @@ README_COUNTS = {
     "darts": ((2 * 8) * (3 * 8) * (4 * 8) * (5 * 8)) ** 4,
     # MobileNet-like: stage 1 (3 kernels); 3 stride blocks of 3 x 2 x 2; 7 optional blocks of 12 + identity.
     "mobilenet": 3 * 12**3 * 13**7,
+    # ResNet-like: 3 stages, each of 1..5 blocks (nothing decided per block) and 3 widths.
+    "resnet": (5 * 3) ** 3,
 }
 
 

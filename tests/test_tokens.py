@@ -101,7 +101,7 @@ def test_arch_json_round_trip_and_schema(tmp_path):
     path = tmp_path / "arch.json"
     save_architecture(arch, path)
     raw = json.loads(path.read_text())
-    assert raw["schema_version"] == 1 and raw["space"] == "rnn_base2" and raw["tokens"] == WORKED
+    assert raw["schema_version"] == 2 and raw["space"] == "rnn_base2" and raw["tokens"] == WORKED
     assert raw["space_hash"] == load_space("rnn_base2").sha256
     assert load_architecture(path) == arch
 

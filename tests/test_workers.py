@@ -15,8 +15,8 @@ import pytest
 from nascli.cli import app
 from nascli.data.spec import DataSpec
 from nascli.runs import RunStore
-from nascli.search.executor import ExecutorConfig, death_reason
-from nascli.search.workers import ProcessExecutor
+from nascli.search.executor import ExecutorConfig, bounded_workers, death_reason
+from nascli.search.workers import ProcessExecutor, worker_command
 from test_search import FAST, _job
 
 REPO = Path(__file__).parents[1]
@@ -151,3 +151,54 @@ def test_a_child_past_the_timeout_is_stopped_and_recorded_failed(runner, tmp_pat
         assert store.config["executor"]["child_timeout"] == 0.3
     assert [c.status for c in children] == ["failed", "failed"]
     assert all(c.error == "timed out after 0.3 s" and c.reward == 0 for c in children)
+
+
+def test_a_worker_whose_search_is_gone_exits_before_importing_torch():
+    # the pid of a process that is not the worker's parent: as if the search died before the watch was armed
+    command = worker_command(DataSpec(name="cifar10"), 1, parent_pid=os.getpid() + 10**6)
+    command[1:1] = ["-X", "importtime"]  # the interpreter lists every module it imports on stderr
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")}
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert not {"torch", "nascli", "pydantic"} & imported, sorted(imported)
+    assert time.perf_counter() - started < 10
+
+
+# Starts 4 workers in a search of its own (the CLI would start at most one per core) and waits.
+PARENT = """
+import sys, time
+from nascli.data.spec import DataSpec
+from nascli.search.executor import ExecutorConfig
+from nascli.search.workers import ProcessExecutor
+ProcessExecutor(DataSpec(name="cifar10"), ExecutorConfig(), 4, "cpu")
+time.sleep(120)
+"""
+
+
+def test_a_search_killed_while_its_workers_start_leaves_none_behind():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=REPO, stderr=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        workers = _wait_for(lambda: (found := _children_of(parent.pid)) and len(found) >= 4 and found, 60, parent)
+    finally:
+        os.kill(parent.pid, signal.SIGKILL)  # the workers are still starting: none has imported torch yet
+        parent.wait()
+    killed = time.perf_counter()
+    _wait_for(lambda: not any(_alive(w) for w in workers), 3)
+    assert time.perf_counter() - killed < 3
+
+
+def test_workers_are_bounded_by_what_can_be_used():
+    assert bounded_workers(3, {"at most 2 in flight": 2, "4 cores": 4}) == (2, "--workers 3: 2 started, as at most 2 in flight")
+    assert bounded_workers(2, {"at most 2 in flight": 2, "4 cores": 4}) == (2, None)
+    assert bounded_workers(9, {"0 slots": 0}) == (1, "--workers 9: 1 started, as 0 slots")  # never none
+
+
+def test_more_workers_than_children_in_flight_start_no_more_and_say_so(runner, tmp_path):
+    result = runner.invoke(app, ["search", "conv", "--budget", "2", "--batch", "1", *FAST, "--workers", "3",
+                                 "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "backend process, 1 at once" in result.output  # one core is enough to hold this test
+    assert "note: --workers 3: 1 started, as at most 1 child is in flight at once (--batch 1)" in result.output

@@ -48,12 +48,21 @@ def _skip_inputs(skip, index: int, start: int) -> list[int]:
     return [start + j for j in (() if skip == "none" else skip)]
 
 
+def _with_stage(stage: dict[str, Value], values: dict[str, Value], position: int) -> dict[str, Value]:
+    """A layer's values with its stage's: every layer takes them, but the stage's stride only its first
+    layer (as a stage's stride in timm's and MobileNet's stage lists), and its depth none."""
+    taken = {k: v for k, v in stage.items() if k != "depth" and not (k == "stride" and position > 0)}
+    return taken | values
+
+
 def _layer(index: int, v: dict, start: int) -> Layer:
     """Layer `index` of a stage whose first layer is `start`; its anchors number the stage's layers from 0."""
     op = str(v.get("op", "conv"))
-    params = OPS.get(op).fill(v)
+    params = OPS.get(op).layer_params(v)  # what the op reads, and the layer's stride, width and merge
     inputs = _skip_inputs(v.get("skip", ()), index, start)
-    if not inputs and start:  # in a later stage, reading nothing of the stage reads the stage before's last layer
+    # In a later stage, a layer reading nothing of its stage reads the stage before's last layer; a summing
+    # layer's op reads the layer before anyway, and its inputs are what is added to it.
+    if not inputs and start and params.get("merge") != "sum":
         inputs = [start - 1]
     return Layer(index=index, op=op, params=params, inputs=inputs)
 
@@ -63,14 +72,18 @@ def architecture(compiled: CompiledSpace, assignment: Assignment, depth: int | N
     space = compiled.space
     fields: dict = {}
     per_block = active_decisions(compiled, assignment, depth)
+    stage: dict[str, Value] = {}  # the stage section's values, for the layers block after it
     for b, (plan, groups) in enumerate(zip(compiled.blocks, per_block)):
         values = [_group_values(compiled, b, g, assignment) for g in groups]
         block = space.blocks[plan.ir_block]
         if plan.label == "hyper":
             fields["hyper"] = values[0]
+        elif plan.kind == "stage":
+            stage = values[0]
         elif plan.kind == "layers":
             start = len(fields.setdefault("layers", []))
-            fields["layers"] += [_layer(start + i, v, start) for i, v in enumerate(values)]
+            fields["layers"] += [_layer(start + i, _with_stage(stage, v, i), start) for i, v in enumerate(values)]
+            stage = {}
         elif plan.label == "tree":
             kids = block.children()
             fields["tree"] = {"base": block.base, "nodes": [
@@ -114,6 +127,17 @@ def save_architecture(arch: Architecture, path: str | Path) -> None:
         raise ArchitectureError(f"cannot write: {err.strerror or err}", where=str(path)) from None
 
 
+def _records(arch: Architecture, schema: int, exclude: set[str]) -> dict:
+    """`arch`'s records as an arch.json of `schema` holds them: schema 1 kept only the parameters a
+    layer's op declares (not the stride, width or merge it honours as layer settings)."""
+    records = arch.model_dump(exclude=exclude)
+    if schema == 1:
+        for layer in records.get("layers") or []:
+            declared = {p.name for p in OPS.get(layer["op"]).params}
+            layer["params"] = {k: v for k, v in layer["params"].items() if k in declared}
+    return records
+
+
 def load_architecture(path: str | Path, space: str | Path | None = None, force: bool = False) -> Architecture:
     """Read and verify an arch.json: its records must be what its token string says.
 
@@ -136,11 +160,12 @@ def load_architecture(path: str | Path, space: str | Path | None = None, force: 
         again = decode(arch.tokens, space if space is not None else arch.space)
     except NasError as err:
         raise ArchitectureError(f"its token string does not decode: {err}", where=str(path)) from None
-    derived = {"space_hash", "cell_stack"}  # from the space file, not the tokens: older arch.json files lack cell_stack
-    if again.model_dump(exclude=derived) != arch.model_dump(exclude=derived):
+    derived = {"space_hash", "cell_stack", "schema_version"}  # from the space file (older files lack cell_stack)
+    if _records(again, arch.schema_version, derived) != arch.model_dump(exclude=derived):
         raise ArchitectureError("its layers/nodes do not match its token string; it was edited by hand?", where=str(path))
     if again.space_hash != arch.space_hash and not force:
         raise ArchitectureError(
             f"it was made from another version of space '{arch.space}' (sha256 {arch.space_hash[:12]}…, "
             f"the space file now has {again.space_hash[:12]}…); use --force to take it anyway", where=str(path))
-    return again if again.space_hash == arch.space_hash else arch.model_copy(update={"space_hash": arch.space_hash})
+    # the records as this version builds them (a schema-1 file's settings filled in), with the file's hash
+    return again if again.space_hash == arch.space_hash else again.model_copy(update={"space_hash": arch.space_hash})

@@ -6,8 +6,11 @@ W_{2i+1}·x_t and W_{2i+2}·h_{t-1}; inner nodes have no weights.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..ops import OPS
-from .records import Architecture, TreeCell
+from .records import Architecture, Layer, TreeCell
+from .wiring import IMAGE_SHAPE, Shape, conv_out_shapes, layer_merge, layer_stride, uses_nas_wiring
 
 _COMBINE = {"add": " + ", "elem_mult": " ⊙ "}
 
@@ -51,16 +54,44 @@ def dag_equations(arch: Architecture) -> list[str]:
     return lines
 
 
-def layer_rows(arch: Architecture) -> list[tuple[str, str, str, str]]:
-    """(layer, op, parameters, inputs) per layer; inputs '-' means the image (rule 1)."""
-    rows = []
-    for layer in arch.layers or []:
-        params = OPS.get(layer.op).describe(layer.params)
-        inputs = ", ".join(map(str, layer.inputs)) if layer.inputs else "image"
-        if arch.task == "tabular" and not layer.inputs:  # a dense layer without skips reads the one before
-            inputs = "features" if layer.index == 0 else str(layer.index - 1)
-        rows.append((str(layer.index), layer.op, params, inputs))
-    return rows
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer as tables print it."""
+
+    index: int
+    op: str
+    params: str  # the op's parameters (`OpSpec.describe`)
+    stride: int
+    reads: str  # what the op reads, and what is added to it
+    output: str  # "H×W×C", or the width for a table's dense layer
+
+
+def _reads(arch: Architecture, layer: Layer, macro: bool) -> str:
+    """What layer `layer` reads, as the builder wires it."""
+    skips = ", ".join(map(str, layer.inputs))
+    if arch.task == "tabular":  # a dense layer without skips reads the one before
+        return skips or ("features" if layer.index == 0 else str(layer.index - 1))
+    if macro or layer_merge(layer) == "sum":
+        main = ("stem" if macro else "image") if layer.index == 0 else str(layer.index - 1)
+        return f"op({main}) + {' + '.join(map(str, layer.inputs))}" if skips else main
+    return skips or "image"
+
+
+def _size(shape: Shape) -> str:
+    return f"{shape[1]}×{shape[2]}×{shape[0]}"
+
+
+def layer_rows(arch: Architecture, image: Shape = IMAGE_SHAPE) -> list[LayerRow]:
+    """Per layer: op, parameters, stride, what it reads and the shape it makes from `image` (C, H, W)."""
+    layers = arch.layers or []
+    if arch.task == "tabular":
+        outputs = [str(layer.params.get("units", "")) for layer in layers]
+        macro = False
+    else:
+        macro = not uses_nas_wiring(layers)
+        outputs = [_size(shape) for shape in conv_out_shapes(layers, image)]
+    return [LayerRow(layer.index, layer.op, OPS.get(layer.op).describe(layer.params), layer_stride(layer),
+                     _reads(arch, layer, macro), out) for layer, out in zip(layers, outputs)]
 
 
 def dense_lines(arch: Architecture) -> list[str]:
@@ -89,7 +120,8 @@ def describe(arch: Architecture) -> list[str]:
     """Plain-text lines for any architecture (the CLI adds tables and colour)."""
     lines = [f"{k} = {v}" for k, v in arch.hyper.items()]
     if arch.layers is not None:
-        lines += [f"layer {r[0]}: {r[1]} {r[2]} <- {r[3]}" for r in layer_rows(arch)]
+        lines += [f"layer {r.index}: {r.op} {r.params}, stride {r.stride} <- {r.reads} -> {r.output}"
+                  for r in layer_rows(arch)]
     if arch.tree is not None:
         lines += tree_equations(arch.tree)
     if arch.dag is not None:

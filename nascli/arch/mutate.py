@@ -14,7 +14,18 @@ parent's decisions that have another value, changed to another allowed value:
 A decision that has branches (conv_pool's layer type) takes another value, and
 the decisions of the branch it now takes (`Decision.condition`) are drawn
 uniformly, as `random` draws them; decisions of the branch it left are gone.
-Tied values are no decisions: they follow their source when the child is built.
+A decision lifted into op branches (a `kernel` only `mbconv` reads) is such a
+branch's decision: when the op changes, it is drawn anew with the new branch's
+others. Tied values and fixed settings (`merge = sum`) are no decisions: they
+follow their source or the space when the child is built; a decided `merge` is
+a choice like any other.
+
+A stage section's decisions (`stage { depth: ... filters: ... }`) are made once
+per stage, so mutating a stage's width or stride is one decision however many
+layers it has. Mutating a stage's depth adds or removes layers at the stage's
+end: layers it keeps are the parent's, new ones are drawn as `random` draws
+them, removed ones are gone with their decisions (the layers exist under the
+depth as a branch's decisions exist under its op).
 
 Depth schedules: a parent sampled at an earlier, shallower depth is first
 extended to the child's depth with uniformly drawn layers (their anchors may
@@ -28,7 +39,7 @@ from __future__ import annotations
 import random
 
 from ..space.compiler import CompiledSpace, Decision
-from .sample import sample_group
+from .sample import sample_assignment
 from .tokens import Assignment, active_decisions
 
 
@@ -45,19 +56,6 @@ def _layers(compiled: CompiledSpace, depth: int | None) -> int:
     return depth if depth is not None else compiled.max_depth
 
 
-def _extend(compiled: CompiledSpace, parent: Assignment, parent_depth: int | None, depth: int | None,
-            rng: random.Random) -> tuple[Assignment, list[int]]:
-    """The parent's groups as they are, new layers drawn; also each block's number of inherited groups."""
-    child: Assignment = {}
-    inherited = []
-    for b, plan in enumerate(compiled.blocks):
-        had = compiled.group_count(plan, parent_depth)
-        inherited.append(had)
-        for g in range(compiled.group_count(plan, depth)):
-            child.update(sample_group(compiled, b, g, rng, keep=parent if g < had else None))
-    return child, inherited
-
-
 def mutate(compiled: CompiledSpace, parent: Assignment, parent_depth: int | None, depth: int | None,
            rng: random.Random) -> Assignment:
     """The child of `parent` (sampled at `parent_depth`) at `depth`: one decision changed.
@@ -67,13 +65,11 @@ def mutate(compiled: CompiledSpace, parent: Assignment, parent_depth: int | None
     """
     if compiled.depths and _layers(compiled, depth) < _layers(compiled, parent_depth):
         raise ValueError(f"a parent of {parent_depth} layers cannot have a child of {depth}: schedules only grow")
-    child, inherited = _extend(compiled, parent, parent_depth, depth, rng)
-    mutable = [d for b, groups in enumerate(active_decisions(compiled, child, depth))
-               for group in groups[:inherited[b]] for d in group if d.size > 1]
+    child = sample_assignment(compiled, rng, depth, keep=parent)  # the parent, a schedule's new layers drawn
+    mutable = [d for groups in active_decisions(compiled, child, depth) for group in groups for d in group
+               if d.size > 1 and d.path in parent]
     if not mutable:
         return child
     target = rng.choice(mutable)
     keep = {**child, target.path: other_value(target, child[target.path], rng)}
-    redrawn = sample_group(compiled, target.block, target.group, rng, keep=keep, changed=target.name)
-    stale = {d.path for d in compiled.group_decisions(target.block, target.group)}
-    return {**{k: v for k, v in child.items() if k not in stale}, **redrawn}
+    return sample_assignment(compiled, rng, depth, keep=keep, changed=target)

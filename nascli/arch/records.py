@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ..space.ir import Value
 
-SCHEMA_VERSION = 1
+# 2: a layer's params also hold the layer settings its op honours without declaring them (stride, filters,
+# merge: nascli.ops.LAYER_SETTINGS); an arch.json of schema 1 recorded only what the op declares.
+SCHEMA_VERSION = 2
 
 
 class _Record(BaseModel):
@@ -21,7 +23,8 @@ class _Record(BaseModel):
 
 
 class Layer(_Record):
-    """A conv-network layer: `op` with its `params`, reading `inputs` (earlier layers; [] = image)."""
+    """A conv-network layer: `op` with its `params` (what the op reads, and the layer's stride, width and
+    merge where the layer sets them), reading `inputs` (earlier layers; [] = image)."""
 
     index: int
     op: str
@@ -109,7 +112,7 @@ class DenseCell(_Record):
 
 
 class Architecture(_Record):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     space: str
     space_hash: str  # sha256 of the space file's text
     tokens: str

@@ -18,6 +18,7 @@ from typing import Union
 from ..errors import TokenError
 from ..space.compiler import BlockPlan, CompiledSpace, Decision
 from ..space.ir import Value
+from ..space.literals import integer, number
 
 Assignment = dict[str, Union[Value, tuple[int, ...]]]
 _SCAN = re.compile(r";|/|[^\s;/]+")
@@ -50,7 +51,7 @@ def active_decisions(compiled: CompiledSpace, assignment: Assignment, depth: int
     out = []
     for b, plan in enumerate(compiled.blocks):
         groups = []
-        for g in range(compiled.group_count(plan, depth)):
+        for g in range(compiled.groups_in(b, depth, assignment)):  # a stage: as many layers as its depth
             chosen: dict[str, Value] = {}
             active = []
             for d in compiled.group_decisions(b, g):
@@ -69,15 +70,6 @@ def encode(compiled: CompiledSpace, assignment: Assignment, depth: int | None = 
         for groups in blocks
     )
     return f"{compiled.name}: {body}"
-
-
-def _number(tok: str) -> int | float | None:
-    for kind in (int, float):
-        try:
-            return kind(tok)
-        except ValueError:
-            pass
-    return None
 
 
 class _Reader:
@@ -104,26 +96,27 @@ class _Reader:
 
     def parse_token(self, d: Decision, tok: str, col: int):
         if d.kind == "choice":
-            number = _number(tok)
+            value = number(tok)  # ASCII digits only: '１６' is not 16
             for o in d.options:  # numbers match by value: `1e-3` picks the space's `0.001`
-                if o.text == tok or (number is not None and not isinstance(o.value, str) and o.value == number):
+                if o.text == tok or (value is not None and not isinstance(o.value, str) and o.value == value):
                     return o.value
             allowed = ", ".join(o.text for o in d.options)
             self.fail(f"'{tok}' is not a value of {d.path}; the space allows: {allowed}", col)
         if d.kind == "anchor":
             if tok == "-":
                 return ()
-            parts = tok.split(",")
-            if not all(p.isdigit() for p in parts) or len(set(parts)) != len(parts):
+            parts = [integer(p) for p in tok.split(",")]
+            if None in parts or len(set(parts)) != len(parts):
                 self.fail(f"'{tok}' is not an anchor for {d.path}; expected '-' or distinct earlier layers like '0,2'", col)
-            layers = tuple(sorted(int(p) for p in parts))
+            layers = tuple(sorted(parts))
             bad = [x for x in layers if x not in d.candidates]
             if bad:
                 self.fail(f"{d.path} cannot read layer {bad[0]}; it may read layers 0..{d.candidates[-1]}", col)
             return layers
-        if not tok.isdigit() or int(tok) not in d.candidates:
+        node = integer(tok)
+        if node is None or node not in d.candidates:
             self.fail(f"'{tok}' is not a node {d.path} can pick; expected one of 0..{d.candidates[-1]}", col)
-        return int(tok)
+        return node
 
     def depth(self, blocks) -> int | None:
         for b, plan in enumerate(self.compiled.blocks):
@@ -144,28 +137,52 @@ class _Reader:
         depth = self.depth(blocks)
         assignment: Assignment = {}
         for b, (plan, groups) in enumerate(zip(plans, blocks)):
-            expected = self.compiled.group_count(plan, depth)
+            expected = self.compiled.groups_in(b, depth, assignment)
             if len(groups) != expected:
-                self.fail(f"block '{plan.label}' has {len(groups)} groups separated by '/', the space has {expected}",
-                          groups[-1][-1][1] if groups[-1] else len(self.text) - 1)
+                why = f" (its stage's depth is {expected})" if plan.depth else ""
+                self.fail(f"block '{plan.label}' has {len(groups)} groups separated by '/', the space has {expected}"
+                          f"{why}", groups[-1][-1][1] if groups[-1] else len(self.text) - 1)
             for g, tokens in enumerate(groups):
                 self.read_group(plan, b, g, tokens, assignment)
         return assignment, depth
 
     def read_group(self, plan: BlockPlan, b: int, g: int, tokens, assignment: Assignment) -> None:
+        try:
+            assignment.update(self.group_values(plan, self.compiled.group_decisions(b, g), g, tokens))
+        except TokenError:
+            if plan.written is None:
+                raise
+            assignment.update(self.written_group(plan, b, g, tokens))  # or the error of the form written now
+
+    def written_group(self, plan: BlockPlan, b: int, g: int, tokens) -> Assignment:
+        """A group as earlier versions wrote it, every decision of the layer with a token (`BlockPlan.written`);
+        the values of the decisions that exist now. The group's error as now written if it is not one."""
+        try:
+            values = self.group_values(plan, self.compiled.group_decisions(b, g, written=True), g, tokens)
+        except TokenError:
+            return self.group_values(plan, self.compiled.group_decisions(b, g), g, tokens)
         chosen: dict[str, Value] = {}
+        for d in self.compiled.group_decisions(b, g):
+            if is_active(d, chosen):
+                chosen[d.name] = values[d.path]
+        return {d.path: values[d.path] for d in self.compiled.group_decisions(b, g) if d.name in chosen}
+
+    def group_values(self, plan: BlockPlan, decisions, g: int, tokens) -> Assignment:
+        chosen: dict[str, Value] = {}
+        values: Assignment = {}
         it = iter(tokens)
         last = tokens[-1][1] + len(tokens[-1][0]) if tokens else len(self.text) - 1
-        for d in self.compiled.group_decisions(b, g):
+        for d in decisions:
             if not is_active(d, chosen):
                 continue
             tok = next(it, None)
             if tok is None:
                 self.fail(f"missing a value for {d.path}", last)
-            assignment[d.path] = chosen[d.name] = self.parse_token(d, *tok)
+            values[d.path] = chosen[d.name] = self.parse_token(d, *tok)
         extra = next(it, None)
         if extra is not None:
             self.fail(f"unexpected '{extra[0]}': group {g} of block '{plan.label}' is already complete", extra[1])
+        return values
 
 
 def decode_tokens(compiled: CompiledSpace, text: str) -> tuple[Assignment, int | None]:
@@ -174,3 +191,18 @@ def decode_tokens(compiled: CompiledSpace, text: str) -> tuple[Assignment, int |
     if name != compiled.name:
         raise TokenError(f"the token string is for space '{name}', not '{compiled.name}'")
     return _Reader(compiled, text).read()
+
+
+def decision_values(compiled: CompiledSpace, text: str) -> dict[str, Value | str]:
+    """The decisions a token string makes, by path (`layers[3].filters`), in controller order:
+    a choice's value as the space spells it (a number stays a number), an anchor as its token
+    (`0,2` or `-`), an index as its node number. For tracking tools that show one column per decision."""
+    assignment, depth = decode_tokens(compiled, text)
+    values: dict[str, Value | str] = {}
+    for groups in active_decisions(compiled, assignment, depth):
+        for group in groups:
+            for d in group:
+                value = assignment[d.path]
+                numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+                values[d.path] = value if d.kind != "anchor" and numeric else format_token(d, value)
+    return values

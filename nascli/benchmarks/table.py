@@ -57,6 +57,10 @@ class BenchmarkTable:
         if not self.datasets:
             raise BenchmarkError("no dataset in the table's header: expected columns DS_valid_E and "
                                  "DS_train_seconds_T for some dataset prefix DS", where=path)
+        # read from the header once: a search asks for them at every query
+        self._fidelities = {ds: tuple(sorted(int(m["epochs"]) for m in map(_VALID.match, columns)
+                                             if m and m["ds"] == ds)) for ds in self.datasets}
+        self._seconds = {ds: _seconds_column(columns, ds) for ds in self.datasets}
 
     def __len__(self) -> int:
         return len(self._archs)
@@ -66,7 +70,7 @@ class BenchmarkTable:
     def fidelities(self, dataset: str) -> tuple[int, ...]:
         """The epochs at which `dataset`'s validation accuracy was recorded, ascending."""
         self._check_dataset(dataset)
-        return tuple(sorted(int(m["epochs"]) for m in map(_VALID.match, self._columns) if m and m["ds"] == dataset))
+        return self._fidelities[dataset]
 
     def seeds(self, dataset: str, epochs: int) -> tuple[int, ...]:
         """The seeds with a column of their own at this fidelity (none: only the mean is known)."""
@@ -99,7 +103,7 @@ class BenchmarkTable:
         valid = self._value(column, row)
         if valid is None:
             raise BenchmarkError(f"the table has no value for this architecture in {column}", where=arch)
-        seconds_column, full = _seconds_column(self._columns, dataset)
+        seconds_column, full = self._seconds[dataset]
         train = self._value(seconds_column, row)
         if train is None:
             raise BenchmarkError(f"the table has no value for this architecture in {seconds_column}", where=arch)

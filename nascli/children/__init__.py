@@ -12,6 +12,7 @@ from torch import nn
 from ..arch import Architecture
 from ..data.base import ImageTask, LanguageTask, TabularTask, Task
 from ..errors import ChildError
+from ..memory import meta_forward_bytes, too_large
 from .convnet import ConvNetConfig, build_convnet
 from .dense import DenseConfig, DenseNet
 from .lm import LanguageModel, LanguageModelConfig
@@ -73,10 +74,33 @@ def example_input(model: nn.Module, task: Task) -> tuple:
     return (torch.zeros(1, 1, dtype=torch.long), model.init_state(1))
 
 
+def training_memory(arch: Architecture, task: Task, config: ChildConfig | None, examples: int) -> int:
+    """Estimated bytes to train `arch` on batches of `examples` (images, rows, or tokens): its weights,
+    gradients and optimizer state, and what one forward keeps for the backward pass. Measured on the
+    meta device, so a child far too large to build is sized without allocating anything."""
+    with torch.device("meta"):
+        model = build_child(arch, task, config)
+        inputs = example_input(model, task)
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    try:
+        forward = meta_forward_bytes(model, inputs)  # of one example (one token for a language model)
+    except Exception:  # noqa: BLE001 - an op without a meta kernel: the real build will say what it is
+        forward = 0
+    return 4 * params + 2 * forward * examples  # weights, gradients, momentum, slack; activations and their gradients
+
+
+def check_child_memory(arch: Architecture, task: Task, config: ChildConfig | None, examples: int,
+                       device: str = "cpu") -> None:
+    """A ChildError, before anything is built, when training `arch` cannot fit in `device`'s memory."""
+    problem = too_large(training_memory(arch, task, config, examples), "the child", device)
+    if problem:
+        raise ChildError(problem)
+
+
 def profile_child(model: nn.Module, task: Task) -> Profile:
     """Parameters, and multiply-adds per image (per row for a table, per token for a language model)."""
     return Profile(params=count_params(model), macs=count_macs(model, example_input(model, task), examples=1))
 
 
 __all__ = ["ChildConfig", "ConvNetConfig", "DenseConfig", "LanguageModelConfig", "MicroConfig", "Profile",
-           "build_child", "example_input", "profile_child"]
+           "build_child", "check_child_memory", "example_input", "profile_child", "training_memory"]

@@ -3,19 +3,23 @@
 `build_convnet(arch, task)` picks the wiring from the layers (`uses_nas_wiring`):
 
 - `NasConvNet` (spaces conv, conv_strides, conv_pool; and any child with an op
-  declared `nas` in the registry, such as `mbconv`, or whose layers differ in
-  `filters`: ENAS/DARTS ops then run on the concatenation of their inputs,
-  mapped to the layer's `filters` (pools keep the channels they read).
-  Layer i reads the channel-concatenation of the layers in `layer.inputs` (its
-  anchor picks) and nothing else. The paper's three compilation rules:
+  declared `nas` in the registry, such as `mbconv`, whose layers differ in
+  `filters`, or that strides or names a `merge`): each layer honours its own
+  stride, width and merge, as `wiring.py` computes them. With `merge = concat`
+  (the default) layer i reads the channel-concatenation of the layers in
+  `layer.inputs` (its anchor picks) and nothing else. The paper's three
+  compilation rules:
   1. a layer with no inputs reads the image (not layer i-1: the anchor picks are
      the whole wiring);
   2. every layer that no later layer reads is a loose end; all loose ends go to
      the classifier (each average-pooled, then concatenated);
   3. inputs of different sizes are zero-padded at the bottom/right to the
      largest one before concatenation.
-  An op declared `keeps_channels` (max_pool, identity, none) keeps its input's
-  channel count.
+  With `merge = sum` (a ResNet block) the op reads layer i-1 and the layers in
+  `layer.inputs` are added to its output through shortcuts (projected by a 1x1
+  conv + BN where the shape differs). Every op makes the layer's `filters`
+  channels (a pool or identity projects to them), or its input's where the
+  layer sets no width.
 
 - `MacroConvNet` (ENAS macro ops, and any other registered op not declared
   `nas`, when every layer has the same width). As ENAS `general_child.py` does while
@@ -51,8 +55,9 @@ from torch import Tensor, nn
 from ..arch.records import Architecture, Layer
 from ..data.base import ImageTask
 from ..errors import ChildError
-from ..ops import OPS, make_op, out_channels, out_size
+from ..ops import OPS, make_op
 from .ops import ClassifierHead, FactorizedReduce
+from ..arch.wiring import IMAGE, Shortcut, loose_ends, macro_pool_points, nas_wiring, reads, uses_nas_wiring
 
 
 @dataclass(frozen=True)
@@ -74,14 +79,6 @@ def _check_layers(layers: list[Layer]) -> None:
             raise ChildError(f"inputs must be distinct earlier layers; got {layer.inputs}", where=where)
 
 
-def uses_nas_wiring(layers: list[Layer]) -> bool:
-    """NAS wiring (concat of anchors, loose ends to the head) unless ENAS macro wiring fits:
-    no op that sets its own kernel and stride, and one width for every layer."""
-    if any(OPS.get(layer.op).nas for layer in layers if layer.op in OPS):
-        return True
-    return len({layer.params["filters"] for layer in layers if "filters" in layer.params}) > 1
-
-
 def _last_readers(readers: list[tuple[int, ...]], count: int) -> list[tuple[int, ...]]:
     """Per position i: the outputs whose last reader is i (free them after i). readers[i] = what i reads."""
     last = {j: i for i, reads in enumerate(readers) for j in reads if j < count}
@@ -91,40 +88,43 @@ def _last_readers(readers: list[tuple[int, ...]], count: int) -> list[tuple[int,
     return [tuple(d) for d in dead]
 
 
+def _shortcut_module(cut: Shortcut, out_channels: int) -> nn.Module:
+    """ResNet's projection shortcut (a 1x1 conv with stride, then BN) where the shapes differ."""
+    if not cut.projects:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv2d(cut.in_shape[0], out_channels, 1, cut.stride, bias=False),
+                         nn.BatchNorm2d(out_channels))
+
+
 class NasConvNet(nn.Module):
-    """A NAS child: `forward(images (B, C, H, W)) -> logits (B, classes)`."""
+    """A NAS-wired child (`wiring.nas_wiring`): `forward(images (B, C, H, W)) -> logits (B, classes)`."""
 
     def __init__(self, layers: list[Layer], task: ImageTask, config: ConvNetConfig = ConvNetConfig()):
         super().__init__()
         _check_layers(layers)
         image = len(layers)  # the image's slot in forward's list of outputs
-        shapes = [(task.channels, task.height, task.width)] * (image + 1)  # (C, H, W) per slot
-        ops, wiring = [], []
-        for i, layer in enumerate(layers):
-            sources = tuple(layer.inputs) or (image,)  # rule 1
-            height = max(shapes[j][1] for j in sources)
-            width = max(shapes[j][2] for j in sources)
-            pads = tuple(None if shapes[j][1:] == (height, width)  # rule 3: pad right/bottom
-                         else (0, width - shapes[j][2], 0, height - shapes[j][1]) for j in sources)
-            in_channels = sum(shapes[j][0] for j in sources)
-            stride = int(layer.params.get("stride", 1))
-            width_out = out_channels(layer.op, in_channels, int(layer.params.get("filters", in_channels)))
-            ops.append(make_op(layer.op, in_channels, width_out, stride, layer.params))
-            wiring.append(tuple(zip(sources, pads)))
-            shapes[i] = (width_out, out_size(height, stride), out_size(width, stride))
-        self.layers = nn.ModuleList(ops)
-        self._wiring = wiring  # per layer: ((source slot, pad or None), ...)
-        self.widths = tuple(shape[0] for shape in shapes)  # channels of each slot's output (an ENAS slice reads them)
-        read = {j for layer in layers for j in layer.inputs}
-        self._loose = tuple(i for i in range(image) if i not in read)  # rule 2
-        self._dead_after = _last_readers([tuple(layer.inputs) for layer in layers], image)
-        self.head = ClassifierHead(sum(shapes[i][0] for i in self._loose), task.classes, config.dropout)
+        plan = nas_wiring(layers, (task.channels, task.height, task.width))
+        slot = {IMAGE: image, **{i: i for i in range(image)}}
+        self.layers = nn.ModuleList(make_op(layer.op, w.in_shape[0], w.out_shape[0], w.stride, layer.params)
+                                    for layer, w in zip(layers, plan))
+        self._wiring = [tuple((slot[j], pad) for j, pad in zip(w.sources, w.pads)) for w in plan]  # what each op reads
+        self._adds = [tuple((cut.source, cut.pad) for cut in w.shortcuts) for w in plan]  # summed after it
+        if any(w.merge == "sum" for w in plan):  # only then: a concat-only child keeps its state dict's keys
+            self.shortcuts = nn.ModuleList(nn.ModuleList(_shortcut_module(cut, w.out_shape[0]) for cut in w.shortcuts)
+                                           for w in plan)
+        self.widths = tuple(w.out_shape[0] for w in plan) + (task.channels,)  # each slot's channels (ENAS slices)
+        self._loose = tuple(loose_ends(layers))  # rule 2
+        self._dead_after = _last_readers([reads(layer) for layer in layers], image)
+        self.head = ClassifierHead(sum(self.widths[i] for i in self._loose), task.classes, config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, classes)
         outs: list[Tensor | None] = [None] * len(self.layers) + [x]
         for i, op in enumerate(self.layers):
             xs = [outs[j] if pad is None else F.pad(outs[j], pad) for j, pad in self._wiring[i]]
-            outs[i] = op(xs[0] if len(xs) == 1 else torch.cat(xs, 1))
+            y = op(xs[0] if len(xs) == 1 else torch.cat(xs, 1))
+            for (j, pad), shortcut in zip(self._adds[i], self.shortcuts[i] if self._adds[i] else ()):
+                y = y + shortcut(outs[j] if pad is None else F.pad(outs[j], pad))
+            outs[i] = y
             for j in self._dead_after[i]:
                 outs[j] = None
         return self.head([outs[i] for i in self._loose])
@@ -149,12 +149,6 @@ class MacroLayer(nn.Module):
         for j in self.skips:
             y = y + outs[j]
         return self.bn(y)
-
-
-def macro_pool_points(depth: int) -> tuple[int, ...]:
-    """Layers after which ENAS halves the maps: `pool_distance - 1` and `2 * pool_distance - 1`."""
-    distance = depth // 3
-    return (distance - 1, 2 * distance - 1) if distance else ()
 
 
 def _macro_width(layers: list[Layer], default: int) -> int:

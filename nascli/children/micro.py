@@ -32,7 +32,8 @@ from torch import Tensor, nn
 from ..arch.records import Architecture, Cell, CellStack, Layer
 from ..data.base import ImageTask
 from ..errors import ChildError
-from ..ops import OPS, make_op, out_channels, out_size
+from ..ops import OPS, make_op, out_size
+from ..arch.wiring import layer_stride, layer_width
 from .ops import ClassifierHead, FactorizedReduce, ReluConvBn
 
 
@@ -117,8 +118,7 @@ def _layer_stem(layers: list[Layer], task: ImageTask) -> tuple[nn.Sequential, Sh
         if layer.op not in OPS or "layer" not in OPS.get(layer.op).blocks:
             raise ChildError(f"unknown layer op {layer.op!r}; is the plugin that registers it loaded?",
                              where=f"layer {layer.index}")
-        stride = int(layer.params.get("stride", 1))
-        width = out_channels(layer.op, shape[0], int(layer.params.get("filters", shape[0])))
+        stride, width = layer_stride(layer), layer_width(layer, shape[0])
         ops.append(make_op(layer.op, shape[0], width, stride, layer.params))
         shape = (width, out_size(shape[1], stride), out_size(shape[2], stride))
     return nn.Sequential(*ops), shape

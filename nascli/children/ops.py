@@ -14,7 +14,10 @@ Where the papers are silent we follow the ENAS reference code
 - ENAS ops start with ReLU: ReLU -> conv -> BN; a separable conv is ReLU ->
   depthwise k x k -> pointwise 1 x 1 -> BN, stacked twice in micro cells.
 - ENAS pools are 3x3 'SAME' pools (avg excludes the padding, as TF does),
-  followed by ReLU -> 1x1 conv -> BN only when the channel count changes.
+  followed by ReLU -> 1x1 conv -> BN only when the channel count changes; so
+  is NAS's max-pool in a layer that sets a width, and `identity` becomes that
+  1x1 projection, or a factorized reduction where the layer strides (ENAS,
+  DARTS): every op honours the layer's stride and width.
 - Every op keeps ceil(n / stride) pixels per side, so no input is too small.
 """
 
@@ -111,17 +114,22 @@ class DilConv(nn.Sequential):
 
 
 class Zero(nn.Module):
-    """The `none` op (DARTS, NAS-Bench-201): zeros shaped like a stride-`stride` op's output."""
+    """The `none` op (DARTS, NAS-Bench-201): zeros shaped like a stride-`stride` op's output,
+    `channels` wide (0: as wide as the input)."""
 
-    def __init__(self, stride: int) -> None:
+    def __init__(self, stride: int, channels: int = 0) -> None:
         super().__init__()
         self.stride = stride
+        self.channels = channels
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, C, ceil(H/stride), ceil(W/stride))
-        return x[:, :, ::self.stride, ::self.stride].mul(0.0)
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, channels or C, ceil(H/stride), ceil(W/stride))
+        y = x[:, :, ::self.stride, ::self.stride]
+        if self.channels > 0 and self.channels != y.shape[1]:
+            y = y[:, :1].expand(-1, self.channels, -1, -1)
+        return y.mul(0.0)
 
     def source_args(self) -> list[str]:
-        return [str(self.stride)]
+        return [str(self.stride)] + ([str(self.channels)] if self.channels else [])
 
 
 class SqueezeExcite(nn.Module):
@@ -174,7 +182,8 @@ def nas_conv(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
 
 
 def nas_max_pool(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
-    return SamePadMaxPool(int(p["pool_size"]), s)  # keeps its input's channels
+    pool = SamePadMaxPool(int(p["pool_size"]), s)  # keeps its input's channels, unless the layer sets a width
+    return pool if i == o else nn.Sequential(pool, ReluConvBn(i, o, 1))
 
 
 def _pool_3x3(kind: str, in_channels: int, out_channels: int, stride: int) -> nn.Module:
@@ -255,8 +264,14 @@ def _cell_identity(in_channels: int, out_channels: int, stride: int) -> nn.Modul
     return nn.Identity()
 
 
+def basic_block(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
+    # ResNet's basic block without its shortcut (a `merge = sum` layer adds it): two 3x3 convs, the first
+    # strided, in the ENAS ops' ReLU -> conv -> BN order (pre-activation, He et al. 2016b).
+    return nn.Sequential(ReluConvBn(i, o, 3, s), ReluConvBn(o, o, 3))
+
+
 def zero(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:
-    return Zero(s)
+    return Zero(s, o if o != i else 0)
 
 
 def mbconv(i: int, o: int, s: int, p: Mapping[str, Value]) -> nn.Module:

@@ -7,11 +7,11 @@ from typing import Annotated, Callable, Optional
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
 from ..errors import NasError
 from ..plugins import load_plugins
+from .safe_console import SafeConsole, printable
 
 app = typer.Typer(
     help="Neural architecture search from the command line (NAS, Zoph & Le 2017; ENAS, Pham et al. 2018).",
@@ -19,18 +19,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_BAD_INPUT = 2
 
 
 def fail(error: NasError) -> None:
     """Print a library error as one line (plus its source context) and exit 2."""
-    err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(printable(str(error)))}", soft_wrap=True)
     if error.detail:
-        err.print(escape(_fit_caret(error.detail, err.width)), soft_wrap=True)
+        err.print(escape(_fit_caret(_printable_detail(error.detail), err.width)), soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _printable_detail(detail: str) -> str:
+    """`detail` with its control characters escaped, and a caret under a quoted line moved right by
+    what the escapes before it added, so it still points at the same character."""
+    lines = detail.split("\n")
+    if len(lines) < 2 or lines[-1].strip() != "^":
+        return printable(detail)
+    source, caret = lines[-2], lines[-1].index("^")
+    lines = [printable(line) for line in lines[:-2]]
+    return "\n".join([*lines, printable(source), " " * len(printable(source[:caret])) + "^"])
 
 
 def _fit_caret(detail: str, width: int) -> str:

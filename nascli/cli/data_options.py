@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import DataError
 
 PANEL = "Data"
 DatasetOpt = Annotated[Optional[str], typer.Option(
@@ -23,21 +22,8 @@ VocabSizeOpt = Annotated[Optional[int], typer.Option(min=2, help="text: keep the
 TargetOpt = Annotated[Optional[str], typer.Option(help="csv: the column to predict (required for csv).", rich_help_panel=PANEL)]
 
 
-def data_spec(dataset: str | None, data_dir: Path | None, download: bool, space, seed: int = 0, *,
-              image_size: int | None = None, tokens: str | None = None, vocab_size: int | None = None,
-              target: str | None = None):
-    """A checked DataSpec for `space` (a SearchSpace): `--dataset` or its default; `--download` fills
-    `--data-dir` first."""
-    from ..data import download_cifar10  # torch loads only for commands that touch data
+def data_spec(dataset: str | None, data_dir: Path | None, download: bool, space, seed: int = 0, **options):
+    """A checked DataSpec for `space` (see `DataSpec.from_options`); torch loads only when this is called."""
     from ..data.spec import DataSpec
 
-    if tokens not in (None, "word", "char"):
-        raise DataError(f"--tokens must be word or char, not {tokens!r}")
-    spec = DataSpec.for_space(space, dataset, data_dir, seed, image_size=image_size, tokens=tokens,
-                              vocab_size=vocab_size, target=target)
-    if download:
-        if spec.name != "cifar10":
-            raise DataError(f"--download fetches cifar10 only; put the {spec.name} files in --data-dir")
-        spec = spec.model_copy(update={"data_dir": str(download_cifar10(data_dir or Path("data")).parent)})
-    spec.check()
-    return spec
+    return DataSpec.from_options(dataset, data_dir, download, space, seed, **options)

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .numbers import float_option
+
 DEVICE_PANEL, SCALE_PANEL = "Device", "Scale out"
 
 DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when torch sees a GPU), cpu, cuda or cuda:N.",
@@ -17,20 +19,27 @@ AmpOpt = Annotated[bool, typer.Option("--amp", help="Mixed precision: bf16 autoc
 BackendOpt = Annotated[Optional[str], typer.Option(
     help="local (this process), process (--workers N processes here) or ray (Ray tasks; pip install 'nascli\\[ray]') "
          "\\[default: process with --workers > 1, else local].", rich_help_panel=SCALE_PANEL)]
-WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="Children trained at once (worker processes, or Ray tasks in flight).",
+WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="Children trained at once (worker processes, or Ray tasks in flight); "
+                                                            "fewer start, with a note, where more could not be used: at most "
+                                                            "--batch (--budget with --async) children are in flight, and "
+                                                            "process runs at most one per core, ray as many as the "
+                                                            "cluster's CPUs (GPUs) fit. See docs/scaling.md.",
                                                    rich_help_panel=SCALE_PANEL)]
 AddressOpt = Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to join (e.g. ray://head:10001, auto); "
-                                                        "default: start a local Ray instance.", rich_help_panel=SCALE_PANEL)]
-ChildTimeoutOpt = Annotated[Optional[float], typer.Option(min=0.001, help="Seconds a child may train; one still running then is "
-                                                                          "stopped and recorded failed.", rich_help_panel=SCALE_PANEL)]
-ChildTriesOpt = Annotated[Optional[int], typer.Option(min=1, help="Runs of a child whose worker dies (killed, out of memory) "
-                                                                  "before it is recorded failed \\[default: 3].", rich_help_panel=SCALE_PANEL)]
+                                                        "default: start a local Ray instance. One not reached, and joined, within 15 s "
+                                                        "each is an error.", rich_help_panel=SCALE_PANEL)]
+ChildTimeoutOpt = Annotated[Optional[float], float_option(help="Seconds a child may train; one still running then is "
+                                                               "stopped and recorded failed.", above=0,
+                                                          rich_help_panel=SCALE_PANEL)]
+ChildTriesOpt = Annotated[Optional[int], typer.Option(min=1, help="Runs of a child whose worker dies (killed, out of memory; "
+                                                                  "ray: also its node, raylet or agent) before it is "
+                                                                  "recorded failed \\[default: 3].", rich_help_panel=SCALE_PANEL)]
 CpusPerChildOpt = Annotated[Optional[int], typer.Option(min=1, help="Torch threads of each child (ray: also the CPUs its "
                                                                     "task declares) \\[default: process: the cores divided "
                                                                     "among the workers; ray: 1].", rich_help_panel=SCALE_PANEL)]
-GpusPerChildOpt = Annotated[Optional[float], typer.Option(min=0, help="--backend ray: GPUs each child task declares (0.5: two "
-                                                                      "children share a GPU) \\[default: 1 on cuda, else 0].",
-                                                          rich_help_panel=SCALE_PANEL)]
+GpusPerChildOpt = Annotated[Optional[float], float_option(help="--backend ray: GPUs each child task declares (0.5: two "
+                                                               "children share a GPU) \\[default: 1 on cuda, else 0].",
+                                                          at_least=0, rich_help_panel=SCALE_PANEL)]
 AsyncOpt = Annotated[Optional[int], typer.Option("--async", min=1, help="Asynchronous: keep every worker busy, update the "
                                                                          "controller after every K finished children "
                                                                          "\\[default: synchronous, one update per batch].",
@@ -44,20 +53,12 @@ def device_name(device: str) -> str:
     return resolve_device(device)
 
 
-def executor_options(backend: str | None, workers: int | None, address: str | None, child_timeout: float | None,
-                     child_tries: int | None, cpus_per_child: int | None, gpus_per_child: float | None,
-                     device: str | None) -> dict:
-    """The ExecutorConfig fields the command line sets (for a new run, or to change on resume)."""
+def refuse_for_enas(given: dict[str, object]) -> None:
+    """ENAS trains one super-network in the search process: the options that say where children train
+    (`given`: flag -> value, None when not given) do not apply to it, so they are refused, not ignored."""
     from ..errors import RunError
 
-    if backend is not None and backend not in ("local", "process", "ray"):
-        raise RunError(f"unknown backend '{backend}'; expected local, process or ray")
-    if backend == "local" and (workers or 1) > 1:
-        raise RunError("--backend local trains one child at a time; use --backend process with --workers")
-    if (address is not None or gpus_per_child is not None) and backend != "ray":
-        raise RunError("--address and --gpus-per-child are for --backend ray")
-    if backend == "ray" and gpus_per_child is None and device is not None:
-        gpus_per_child = 1.0 if device.startswith("cuda") else 0.0
-    given = {"backend": backend, "address": address, "child_timeout": child_timeout, "max_tries": child_tries,
-             "cpus_per_child": cpus_per_child, "gpus_per_child": gpus_per_child}
-    return {k: v for k, v in given.items() if v is not None}
+    named = [flag for flag, value in given.items() if value is not None]
+    if named:
+        raise RunError(f"{', '.join(named)} {'does' if len(named) == 1 else 'do'} not apply to --strategy enas: it "
+                       "trains one shared network in the search process, on --device")

@@ -1,4 +1,4 @@
-"""`nascli search --strategy enas`: its settings (per ENAS family), what it prints at start, its live view."""
+"""`nascli search --strategy enas`: what it prints at start (settings per ENAS family), its live view."""
 
 from __future__ import annotations
 
@@ -6,25 +6,11 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from ..space.ir import SearchSpace
-from .progress import SearchView
+from .progress import STEP_LINES, SearchView, plural
 
 if TYPE_CHECKING:
     from ..search.enas.search import EnasEvent
     from ..search.loop import SearchConfig
-
-
-def enas_config(config: SearchConfig, space: SearchSpace, shaping: dict, options: dict) -> SearchConfig:
-    """`config` with ENAS's controller and phases for the space's family; given options (not None) win."""
-    from ..search.enas.config import EnasConfig, enas_controller
-    from ..search.enas.supernet import search_depth, space_family
-    from ..space.compiler import compile_space
-
-    compiled = compile_space(space)
-    family = space_family(compiled)  # refuses a space whose children cannot share weights
-    options = {**options, "depth": search_depth(compiled, options.get("depth"))}  # recorded: a resume keeps it
-    enas = EnasConfig.for_family(family, **{k: v for k, v in options.items() if v is not None})
-    return config.model_copy(update={"controller": enas_controller(family, **shaping), "enas": enas})
 
 
 def print_settings(config: SearchConfig, family: str, console) -> None:
@@ -36,13 +22,14 @@ def print_settings(config: SearchConfig, family: str, console) -> None:
     text = family in LANGUAGE_FAMILIES
     unit = "token streams" if text else "images"
     console.print(
-        f"{e.epochs} epochs; each: shared weights on {e.train_subset or 'all'} training "
+        f"{plural(e.epochs, 'epoch')}; each: shared weights on {e.train_subset or 'all'} training "
         f"{'tokens' if text else 'images'} in minibatches of {e.batch_size} {unit} (SGD lr {e.lr:g}, "
-        f"{e.schedule}), then {e.controller_steps} controller steps x {e.controller_aggregate} children, each "
+        f"{e.schedule}), then {plural(e.controller_steps, 'controller step')} x "
+        f"{plural(e.controller_aggregate, 'child', 'children')}, each "
         f"rewarded on {e.reward_batch} validation {unit} "
         f"(Adam lr {e.controller_lr:g}, entropy weight {e.entropy_weight:g}"
         f"{f', skip target {e.skip_target:g} weight {e.skip_weight:g}' if e.skip_weight else ''}); "
-        f"then {config.budget} children derived")
+        f"then {plural(config.budget, 'child', 'children')} derived")
     console.print(f"controller: {c.layers} x {c.hidden} LSTM, temperature {c.temperature}, tanh constant "
                   f"{c.tanh_constant}, op tanh reduce {c.op_tanh_reduce}")
     if e.depth is not None:
@@ -72,7 +59,7 @@ class EnasView(SearchView):
 
     def _render(self):
         group = super()._render()
-        group.renderables.insert(2, self._epochs())
+        group.renderables.insert(1 + min(len(self.steps), STEP_LINES) + bool(self.status), self._epochs())
         return group
 
     def __call__(self, event: EnasEvent) -> None:

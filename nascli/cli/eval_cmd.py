@@ -11,10 +11,11 @@ import typer
 from ..arch import load_architecture
 from ..errors import RunError
 from ..space import load_space
+from ..runs.metrics import format_value
 from .app import command, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
-from .view_cmds import ForceOpt
+from .view_cmds import ForceOpt, SpaceOpt, no_space_with_best
 from .device_options import AmpOpt, DeviceOpt, device_name
 
 
@@ -33,6 +34,7 @@ def eval_(
     target: TargetOpt = None,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for weights and data order.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    space: SpaceOpt = None,
     force: ForceOpt = False,
     device: DeviceOpt = "auto",
     amp: AmpOpt = False,
@@ -50,13 +52,17 @@ def eval_(
 
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
-    device = device_name(device)
+    no_space_with_best(best, space)
     if best:
         found = best_child(run)
+        if found.benchmark is not None:
+            return _looked_up(found, as_json)
+    device = device_name(device)
+    if best:
         arch, spec, child, out_dir, train = found.arch, found.data, found.child, found.eval_dir, found.train
     else:
-        arch = load_architecture(arch_file, force=force)
-        spec = data_spec(dataset, data_dir, download, load_space(arch.space), seed, image_size=image_size,
+        arch = load_architecture(arch_file, space, force=force)
+        spec = data_spec(dataset, data_dir, download, load_space(space or arch.space), seed, image_size=image_size,
                          tokens=tokens, vocab_size=vocab_size, target=target)
         train = TrainConfig.for_task(dataset_kind(spec.name).task)
         child, out_dir = ChildConfig(), eval_dir(arch_file)
@@ -71,6 +77,25 @@ def eval_(
     if as_json:
         out.print_json(json.dumps(result.model_dump()))
         return
-    value = f"{result.metric:.2%}" if result.metric_name == "test_accuracy" else f"{result.metric:.2f}"
+    value = format_value(result.metric_name, result.metric)
     out.print(f"{result.metric_name.replace('_', ' ')}: [bold]{value}[/]  ({result.params:,} params, "
               f"{result.macs:,} MACs, {result.seconds:.0f}s)\nweights, arch.json and result.json in {result.out_dir}")
+
+
+def _looked_up(found, as_json: bool) -> None:
+    """A benchmark run's best child: its test accuracy is read from the table, nothing is trained."""
+    from ..benchmarks.query import chosen_result
+
+    result = chosen_result(found.benchmark, found.arch)
+    bench = found.benchmark
+    document = {"looked_up": True, "benchmark": bench.name, "child_id": found.child_id, "tokens": found.arch.tokens,
+                "arch": result.arch, "index": result.index, "dataset": result.dataset, "chosen_by":
+                f"{bench.dataset}_valid_{bench.fidelity}", "test_accuracy": result.test, "test_column":
+                f"{result.dataset}_test_{result.epochs}", "valid_accuracy": result.valid,
+                "valid_column": f"{result.dataset}_valid_{result.epochs}"}
+    if as_json:
+        out.print_json(json.dumps(document))
+        return
+    out.print(f"looked up in the {bench.name} table, not trained: child #{found.child_id}, chosen by "
+              f"{document['chosen_by']}\n  {found.arch.tokens}\n  (benchmark index {result.index}, {result.arch})")
+    out.print(f"{document['test_column']}: [bold]{result.test:.2f}%[/]   {document['valid_column']}: {result.valid:.2f}%")

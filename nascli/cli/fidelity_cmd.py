@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..errors import RunError
 from ..runs import find_run
+from ..runs.metrics import format_value
 from .app import command, err, out
 from .device_options import AmpOpt, DeviceOpt, device_name
 
@@ -25,7 +26,7 @@ def _interval(c) -> str:
 def _score(name: str, value: float | None) -> str:
     if value is None:
         return "failed"
-    return f"{value:.2%}" if name.endswith("accuracy") else f"{value:.2f}"
+    return format_value(name, value)
 
 
 def _correlation_table(result, settings, title: str) -> Table:

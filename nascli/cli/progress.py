@@ -7,26 +7,47 @@ import time
 from rich.console import Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from typing import TYPE_CHECKING
 
 from ..runs import RunStore
+from ..runs.metrics import CHANCE_KEY, Chance, format_metric
 
 if TYPE_CHECKING:
     from ..search.loop import SearchEvent
 
 
+STEP_LINES = 4  # finished controller steps the view keeps on screen, newest last
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """`1 epoch`, `2 epochs`; `words` for an irregular plural (children)."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {words or word + 's'}"
+
+
+def cut_text(text: str, width: int) -> str:
+    """`text` cut to `width` characters at a space, ending in '…': never inside a number or a token."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width - 1)
+    return text[:cut if cut > 0 else width - 1].rstrip(" /;") + " …"
+
+
 class SearchView:
     """Observer of the search loop that redraws a rich Live panel from the run store."""
 
-    def __init__(self, store: RunStore, budget: int, console):
-        self.store, self.budget = store, budget
+    def __init__(self, store: RunStore, budget: int | None, console, clock=None):
+        self.store, self.budget, self.console = store, budget, console
+        self.clock = clock  # with --time-budget: the search's clock (search/clock.py), shown as it runs
+        self.chance = Chance.loads(store.get_meta(CHANCE_KEY))
         done = sum(n for s, n in store.counts().items() if s in ("done", "failed"))
         self.progress = Progress(TextColumn("[bold]children"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("eta"), TimeRemainingColumn(), TimeElapsedColumn(), console=console)
         self.task = self.progress.add_task("children", total=budget, completed=done)
         self.status = "starting"
+        self.steps: list[str] = []  # one line per finished controller step
         self.live = Live(self._render(), console=console, refresh_per_second=2, transient=False)
 
     def __enter__(self) -> "SearchView":
@@ -36,16 +57,23 @@ class SearchView:
     def __exit__(self, *exc) -> None:
         self.live.update(self._render())
         self.live.__exit__(*exc)
+        if not self.console.is_terminal:  # a file or pipe gets the last frame without its line end
+            self.console.line()
+
+    def _metric_column(self) -> str:
+        return f"metric ({self.chance.text()})" if self.chance else "metric"
 
     def _top(self) -> Table:
-        table = Table("id", "reward", "metric", "params", "s", "architecture", title="best so far", title_justify="left")
+        table = Table("id", "reward", self._metric_column(), "params", "s", "architecture", title="best so far",
+                      title_justify="left")
         for c in self.store.best(5):
-            table.add_row(str(c.id), f"{c.reward:.4f}", f"{c.metric:.4g}", f"{c.params:,}", f"{c.seconds:.0f}",
-                          c.tokens if len(c.tokens) < 70 else c.tokens[:67] + "...")
+            table.add_row(str(c.id), f"{c.reward:.4f}", format_metric(c.metric_name, c.metric), f"{c.params:,}",
+                          f"{c.seconds:.0f}", cut_text(c.tokens, 70))
         return table
 
     def _render(self) -> Group:
-        return Group(self.progress, self.status, self._top())
+        status = [self.status] if self.status else []
+        return Group(self.progress, *self.steps[-STEP_LINES:], *status, self._top())
 
     def __call__(self, event: SearchEvent) -> None:
         if event.kind == "step_started":
@@ -55,10 +83,17 @@ class SearchView:
             r = event.result
             self.progress.update(self.task, advance=1)
             if r.status == "done":
-                self.status = f"child {r.child_id}: reward {r.reward:.4f} ({r.metric_name} {r.metric:.4g}) in {r.seconds:.0f}s"
+                chance = f", {self.chance.text()}" if self.chance else ""
+                self.status = (f"child {r.child_id}: reward {r.reward:.4f} from {format_metric(r.metric_name, r.metric)}"
+                               f"{chance}, in {r.seconds:.0f}s")
             else:
-                self.status = f"[red]child {r.child_id} failed[/]: {r.error}"
-        elif event.stats is not None:
+                self.status = f"[red]child {r.child_id} failed[/]: {escape(r.error or '')}"
+            if self.clock is not None:
+                kind = "simulated" if self.clock.simulated else "wall-clock"
+                self.status += f"; {self.clock.elapsed:,.0f} of {self.clock.budget:,.0f} {kind} s used"
+        elif event.kind == "step_finished":
             s = event.stats
-            self.status = f"step {event.step}: mean reward {s.mean_reward:.4f}, baseline {s.baseline:.4f}, entropy {s.entropy_mean:.1f}"
+            self.steps.append(f"step {event.step}: mean reward {s.mean_reward:.4f}, baseline {s.baseline:.4f}, "
+                              f"entropy {s.entropy_mean:.1f}" if s is not None else f"step {event.step}: done")
+            self.status = ""
         self.live.update(self._render())

@@ -15,6 +15,7 @@ from rich.table import Table
 from ..arch import decode as decode_arch
 from ..arch import save_architecture
 from ..arch.describe import cell_lines, dag_equations, layer_rows, tree_equations
+from ..arch.wiring import IMAGE_SHAPE
 from ..arch.sample import sample_architecture
 from ..errors import TokenError
 from ..space import load_space
@@ -25,9 +26,18 @@ from .data_options import MAX_SEED
 SpaceArg = Annotated[str, typer.Argument(help="A .space file, or the name of a bundled space (conv, rnn, enas_micro, ...).")]
 
 
+# A choice with more values than this shows its first and last few (a generated space may list
+# a hundred thousand, which the table would wrap over as many lines); --json lists them all.
+_SHOWN_VALUES = 12
+
+
 def _describe_decision(d) -> tuple[str, str]:
     if d.kind == "choice":
-        return "choice", "{" + ", ".join(o.text for o in d.options) + "}"
+        texts = [o.text for o in d.options]
+        if len(texts) > _SHOWN_VALUES:
+            cut = _SHOWN_VALUES - 2
+            return "choice", "{" + ", ".join(texts[:cut]) + ", …, " + ", ".join(texts[-2:]) + f"}} ({len(texts):,} values)"
+        return "choice", "{" + ", ".join(texts) + "}"
     if d.kind == "anchor":
         return "anchor", "any set of earlier layers"
     # a node's own index picks among earlier nodes; a section's (cell_index) among all the tree's
@@ -45,7 +55,8 @@ def inspect_json(compiled) -> dict:
         "decisions": [
             {"path": d.path, "kind": d.kind, "head": d.head,
              "options": [o.text for o in d.options], "candidates": list(d.candidates),
-             "condition": list(d.condition) if d.condition else None}
+             "condition": list(d.condition) if d.condition else None,
+             "stage_depth": list(d.stage_depth) if d.stage_depth else None}
             for d in decisions
         ],
         "heads": [h.model_dump() for h in compiled.heads],
@@ -74,6 +85,10 @@ def inspect(
         d = ds[0]
         kind, values = _describe_decision(d)
         when = f"{d.condition[0]} = {d.condition[1]}" if d.condition else ""
+        deeper = next((x for x in ds if x.stage_depth), None)  # layers beyond a stage's least depth
+        if deeper is not None:
+            reach = f"layer i: {deeper.stage_depth[0]} > i"
+            when = f"{when}; {reach}" if when else reach
         table.add_row(compiled.blocks[d.block].label, d.name, kind, values, when, str(len(ds)))
     out.print(table)
     if compiled.space.settings:
@@ -155,20 +170,24 @@ def decode(
     out.print(f"[bold]{arch.space}[/] architecture ({arch.task})")
     for k, v in arch.hyper.items():
         out.print(f"  {k} = {v}")
-    if arch.layers is not None:
-        table = Table("layer", "op", "parameters", "inputs")
-        for row in layer_rows(arch):
-            table.add_row(*row)
-        out.print(table)
-    lines = (tree_equations(arch.tree) if arch.tree else []) + (dag_equations(arch) if arch.dag else []) + cell_lines(arch)
-    for line in lines:
-        out.print(f"  {line}", soft_wrap=True)
+    image, task = IMAGE_SHAPE, None
     if dataset is not None:
         from ..children import build_child, profile_child  # torch is imported only when asked for
         from ..data.spec import DataSpec
 
-        data = DataSpec(name=dataset, data_dir=str(data_dir) if data_dir else None).load()
-        profile = profile_child(build_child(arch, data.task), data.task)
+        task = DataSpec(name=dataset, data_dir=str(data_dir) if data_dir else None).load().task
+        image = (task.channels, task.height, task.width) if arch.task == "image" else image
+    if arch.layers is not None:
+        made = "output" if arch.task == "tabular" or dataset else f"output of {image[1]}×{image[2]}×{image[0]}"
+        table = Table("layer", "op", "parameters", "stride", "reads", made)
+        for row in layer_rows(arch, image):
+            table.add_row(str(row.index), row.op, row.params, str(row.stride), row.reads, row.output)
+        out.print(table)
+    lines = (tree_equations(arch.tree) if arch.tree else []) + (dag_equations(arch) if arch.dag else []) + cell_lines(arch)
+    for line in lines:
+        out.print(f"  {line}", soft_wrap=True)
+    if task is not None:
+        profile = profile_child(build_child(arch, task), task)
         per = {"image": "image", "language": "token", "tabular": "row"}[arch.task]
         out.print(f"on {dataset}: {profile.params:,} parameters, {profile.macs:,} multiply-adds per {per}")
     if output is not None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from ..errors import RunError
 from ..runs import find_run
@@ -17,6 +18,12 @@ SourceArg = Annotated[Optional[str], typer.Argument(
 BestOpt = Annotated[bool, typer.Option("--best", help="The best child of a run.")]
 RunOpt = Annotated[Optional[str], typer.Option(help="The run for --best: a folder or a name under runs/ (default: the most recent).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Take an arch.json made from another version of its space file.")]
+SpaceOpt = Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names (a space outside ./spaces/).")]
+
+
+def no_space_with_best(best: bool, space: str | None) -> None:
+    if best and space is not None:
+        raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
 
 
 @command("render")
@@ -25,7 +32,7 @@ def render(
     best: BestOpt = False,
     run: RunOpt = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a figure: .svg, .png, .pdf or .dot.")] = None,
-    space: Annotated[Optional[str], typer.Option("--space", help="Read the architecture against this space file instead of the one it names.")] = None,
+    space: SpaceOpt = None,
     force: ForceOpt = False,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
@@ -36,10 +43,10 @@ def render(
     A conv child is drawn at its data's image size: a run's own for --best, else --dataset's."""
     from ..export import locate  # torch, graphviz and matplotlib load only for the command that needs them
     from ..render import architecture_tree, draw
+    from ..render.terminal import fit_tree
     from ..render.conv import IMAGE_SHAPE
 
-    if best and space is not None:
-        raise RunError("--space applies to an arch.json or a token string; a run's child uses the run's space")
+    no_space_with_best(best, space)
     found = locate(source, best, run, dataset, data_dir, space=space, force=force, image_size=image_size)
     arch = found.arch
     shape = IMAGE_SHAPE  # only a conv child's drawing shows the input's shape; load the data just for it
@@ -47,15 +54,9 @@ def render(
         task = found.data.load().task
         shape = (task.channels, task.height, task.width)
     if output is None:
-        out.print(architecture_tree(arch, shape))
+        out.print(fit_tree(architecture_tree(arch, shape), out.width))
         return
-    drawn = draw(arch, output, shape)
-    if drawn.rendered:
-        out.print(f"wrote {drawn.path}")
-        return
-    fmt = output.suffix.lstrip(".").lower()
-    out.print(f"graphviz's `dot` is not installed, so wrote {drawn.path}; for images: apt-get install graphviz "
-              f"(or brew install graphviz), then dot -T{fmt} {drawn.path} -o {output}", soft_wrap=True)
+    out.print(f"wrote {draw(arch, output, shape)}")
 
 
 @command("report")
@@ -76,25 +77,32 @@ def export(
     source: SourceArg = None,
     best: BestOpt = False,
     run: RunOpt = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="model.py (readable PyTorch source) or model.pt (TorchScript with the trained weights of `nascli eval`).")] = ...,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="model.py (readable PyTorch source), model.pt (TorchScript) or model.onnx (ONNX), with the trained weights of `nascli eval` (.pt, .onnx). MODEL.md, the model card, is written beside it \\[default: model.FORMAT].")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="py, pt or onnx (needs pip install 'nascli\\[onnx]'; checked against onnxruntime on real data) \\[default: -o's suffix].")] = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     image_size: ImageSizeOpt = None,
     tokens: TokensOpt = None,
     vocab_size: VocabSizeOpt = None,
     target: TargetOpt = None,
+    space: SpaceOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Write a found child as a standalone PyTorch module file or as TorchScript.
+    """Write a found child as a standalone PyTorch module file, TorchScript or ONNX, and its model card.
 
     The data (image shape and classes, vocabulary, table width) shapes the child: a run's own for --best,
-    else --dataset and its options."""
-    from ..export import check_export, export_child, locate
+    else --dataset and its options. An ONNX export is checked on a batch of that data. See docs/export.md."""
+    from ..export import check_export, export_located, locate
 
-    found = locate(source, best, run, dataset, data_dir, force=force, image_size=image_size, tokens=tokens,
+    if output is None and fmt is None:
+        raise RunError("give -o FILE (.py, .pt or .onnx) or --format py|pt|onnx")
+    output = output if output is not None else Path(f"model.{fmt}")
+    no_space_with_best(best, space)
+    found = locate(source, best, run, dataset, data_dir, space=space, force=force, image_size=image_size, tokens=tokens,
                    vocab_size=vocab_size, target=target)
-    check_export(output, found.weights)  # before loading the data
-    task = found.data.load().task
-    path = export_child(found.arch, task, found.child, found.weights, output)
+    check_export(output, found.weights, fmt)  # before loading the data
+    exported, card = export_located(found, found.data.load(), output, fmt)
     note = "" if found.weights.trained else f"  (untrained: `{found.weights.command}` trains it)"
-    out.print(f"wrote {path}{note}", soft_wrap=True)
+    if exported.parity is not None:
+        note = f"  (onnxruntime matches the child: max |diff| {exported.parity.max_diff:.2g} on {exported.parity.what})"
+    out.print(f"wrote {escape(str(exported.path))}{escape(note)}\nwrote {escape(str(card))}", soft_wrap=True)

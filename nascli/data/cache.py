@@ -12,7 +12,9 @@ loads map it back: no image is opened, only the folder is listed and its files s
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import warnings
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ import numpy as np
 
 from nascli.data.splits import pixel_sums
 from nascli.errors import DataError
+from nascli.memory import too_large
 
 FORMAT = 2  # bump when the cached layout changes, so old files are not read (2: adds the sums file)
 DEFAULT_SIZE = 32  # side images are resized to when their sizes differ and --image-size is not given
@@ -80,11 +83,19 @@ class FileList:
 
 
 def _open(path: str):
+    """The image at `path`, its header read. One that claims more pixels than Pillow's MAX_IMAGE_PIXELS
+    (89,478,485, about 9,459 × 9,459) is refused: decoding it could take gigabytes (a decompression bomb:
+    a small PNG can claim 100,000 × 100,000), and Pillow only warns up to twice that limit."""
     from PIL import Image, UnidentifiedImageError  # Pillow loads only for image folders
 
     try:
-        return Image.open(path)
-    except (UnidentifiedImageError, OSError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"the image claims more than {Image.MAX_IMAGE_PIXELS:,} pixels, the most nascli decodes "
+                        "(a decompression bomb?)", where=str(path)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:  # as _decode's
         raise DataError(f"unreadable image: {type(e).__name__}: {e}".splitlines()[0], where=str(path)) from e
 
 
@@ -106,6 +117,15 @@ def _shape(files: list[str], image_size: int | None) -> tuple[int, int, int]:
     return channels, DEFAULT_SIZE, DEFAULT_SIZE
 
 
+def _check_memory(count: int, shape: tuple[int, int, int], image_size: int | None, root: Path) -> None:
+    """A DataError, before anything is decoded, when the pixels cannot fit in memory: the decoded array,
+    and the uint8 splits copied out of it (batches are made float one at a time)."""
+    problem = too_large(2 * count * math.prod(shape), f"{count:,} images of {'×'.join(map(str, shape))} pixels")
+    if problem:
+        hint = "; choose a smaller --image-size" if image_size is not None else ""
+        raise DataError(problem + hint, where=str(root))
+
+
 def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray) -> None:
     channels, height, width = shape
     mode = "L" if channels == 1 else "RGB"
@@ -116,8 +136,9 @@ def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray) -> N
                 if img.size != (width, height):
                     img = img.resize((width, height), resample=2)  # 2: bilinear; the aspect ratio is not kept
                 pixels = np.asarray(img, dtype=np.uint8)
-            except OSError as e:  # a truncated or damaged file fails only when its pixels are read
-                raise DataError(f"unreadable image: {e}", where=str(path)) from e
+            except Exception as e:  # noqa: BLE001 - a truncated or damaged file fails only when its pixels are
+                # read, and Pillow's plugins raise OSError, SyntaxError ("broken PNG file"), ValueError or EOFError
+                raise DataError(f"unreadable image: {type(e).__name__}: {e}".splitlines()[0], where=str(path)) from e
         out[i] = pixels.reshape(height, width, channels).transpose(2, 0, 1)
 
 
@@ -149,6 +170,7 @@ def cached_pixels(images: FileList, image_size: int | None, path: Path | None = 
     if not (path.is_file() and _sums_file(path).is_file()):
         files = images.files
         shape = _shape(files, image_size)
+        _check_memory(len(files), shape, image_size, images.root)
         pixels = np.empty((len(files), *shape), dtype=np.uint8)
         _decode(files, shape, pixels)
         try:

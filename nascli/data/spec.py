@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from nascli.data.base import Data
+from nascli.data.base import Data, LabelledSplits
 from nascli.data.registry import OPTIONS, dataset_kind, known_datasets
 from nascli.errors import DataError
 from nascli.space import SearchSpace
@@ -46,6 +46,25 @@ class DataSpec(BaseModel):
         given = {k: v for k, v in options.items() if v is not None}
         return cls(name=name, data_dir=str(data_dir) if data_dir else None, seed=seed, **given)
 
+    @classmethod
+    def from_options(cls, dataset: str | None, data_dir: str | Path | None, download: bool, space: SearchSpace | None,
+                     seed: int = 0, *, image_size: int | None = None, tokens: str | None = None,
+                     vocab_size: int | None = None, target: str | None = None) -> "DataSpec":
+        """A checked DataSpec from the command line's data options: `--dataset` or the space's default;
+        `--download` fills `--data-dir` first."""
+        from nascli.data.cifar import download as download_cifar10
+
+        if tokens not in (None, "word", "char"):
+            raise DataError(f"--tokens must be word or char, not {tokens!r}")
+        spec = cls.for_space(space, dataset, data_dir, seed, image_size=image_size, tokens=tokens,
+                             vocab_size=vocab_size, target=target)
+        if download:
+            if spec.name != "cifar10":
+                raise DataError(f"--download fetches cifar10 only; put the {spec.name} files in --data-dir")
+            spec = spec.model_copy(update={"data_dir": str(download_cifar10(Path(data_dir or "data")).parent)})
+        spec.check()
+        return spec
+
     def check(self) -> None:
         """A DataError for an unknown kind, a missing folder, or an option the kind does not read."""
         kind = dataset_kind(self.name)
@@ -61,6 +80,10 @@ class DataSpec(BaseModel):
         self.check()
         folder = Path(self.data_dir).expanduser() if self.data_dir else None
         data = dataset_kind(self.name).load(folder, self)
+        if isinstance(data, LabelledSplits) and data.task.classes < 2:
+            # every child would be right every time: rewards all 1.0, a search that learns nothing
+            raise DataError(f"holds {data.task.classes} class; a classifier needs at least two "
+                            "(for images: one folder per class)", where=data.source)
         if folder is None:
             return replace(data, source=f"embedded sample (nascli/data/embedded/{self.name})", embedded=True)
         return data

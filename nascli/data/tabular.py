@@ -37,20 +37,37 @@ def _number(value: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _rows(path: Path) -> list[tuple[int, list[str]]]:
+    """Each non-empty row of the table with its line number. An error says where, never what the file
+    holds: a file read as CSV by mistake may be a secret."""
+    reader = csv.reader(read_text(path).splitlines())
+    try:
+        return [(reader.line_num, row) for row in reader if row]
+    except csv.Error as e:  # a field longer than csv.field_size_limit() (131,072 characters), say
+        reason = str(e)
+        if "field limit" in reason:
+            reason = f"a field is longer than {csv.field_size_limit():,} characters, the most a CSV field may hold"
+        raise DataError(f"not a readable CSV table: {reason}", where=f"{path}:{reader.line_num}") from None
+
+
 def read_table(path: Path, target: str | None) -> tuple[list[str], list[list[str]], int]:
     """(header, rows, target column index); every row checked to have the header's width."""
     if target is None:
         raise DataError("--dataset csv needs --target COLUMN (the column to predict)", where=str(path))
     if not path.is_file():
         raise DataError("CSV file not found", where=str(path))
-    lines = list(csv.reader(read_text(path).splitlines()))
-    header, rows = [h.strip() for h in lines[0]], [row for row in lines[1:] if row]
+    rows = _rows(path)
+    if not rows:
+        raise DataError("no header row: the file holds only blank lines", where=str(path))
+    (header_line, header), *rows = rows
+    header = [h.strip() for h in header]
     if target not in header:
-        raise DataError(f"no target column {target!r}; columns: {', '.join(header)}", where=str(path))
-    for number, row in enumerate(rows, start=2):
+        columns = f"{len(header)} column{'s' if len(header) > 1 else ''}"
+        raise DataError(f"no column named {target!r} in the header (line {header_line}, {columns})", where=str(path))
+    for line, row in rows:
         if len(row) != len(header):
-            raise DataError(f"row has {len(row)} fields, the header {len(header)}", where=f"{path}:{number}")
-    return header, rows, header.index(target)
+            raise DataError(f"row has {len(row)} fields, the header {len(header)}", where=f"{path}:{line}")
+    return header, [row for _, row in rows], header.index(target)
 
 
 def _class_names(values: list[str]) -> tuple[str, ...]:

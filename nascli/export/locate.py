@@ -26,12 +26,15 @@ class Located:
     data: DataSpec  # the dataset whose task (image size and classes, or vocabulary) shapes the child
     child: ChildConfig  # the sizes the child was (or will be) trained with
     weights: WeightsNote
+    run: Path | None = None  # the run folder, for the best child of a run; None: an arch.json or tokens
+    child_id: int | None = None
+    arch_file: Path | None = None  # the arch.json it was read from, if any
 
 
 def _best_of_run(run: str | None) -> Located:
     found = best_child(run)
     weights = WeightsNote(found.eval_dir / "model.pt", f"nascli eval --best --run {shlex.quote(str(found.run))}")
-    return Located(found.arch, found.data, found.child, weights)
+    return Located(found.arch, found.data, found.child, weights, found.run, found.child_id)
 
 
 def locate(source: str | None, best: bool = False, run: str | None = None, dataset: str | None = None,
@@ -52,8 +55,8 @@ def locate(source: str | None, best: bool = False, run: str | None = None, datas
         arch = load_architecture(path, space, force)
         weights = WeightsNote(eval_dir(path) / "model.pt", f"nascli eval {shlex.quote(source)}")
     else:
-        arch = decode(source, space)
+        arch, path = decode(source, space), None
         weights = WeightsNote(eval_dir(Path("arch.json")) / "model.pt",
                               f"nascli decode {shlex.quote(source)} -o arch.json && nascli eval arch.json")
     data = DataSpec.for_space(load_space(space or arch.space), dataset, data_dir, **data_options)
-    return Located(arch, data, ChildConfig(), weights)  # `nascli eval`'s sizes
+    return Located(arch, data, ChildConfig(), weights, arch_file=path)  # `nascli eval`'s sizes

@@ -1,6 +1,6 @@
 """A built child -> one standalone, readable PyTorch file (`nascli export -o model.py`).
 
-The generated file imports only torch. Its classes mirror the built child's
+The generated file imports only torch (and the plugins of any plugin op it uses). Its classes mirror the built child's
 module tree attribute by attribute (constructors from `pysource.module_expr`),
 so `Child().load_state_dict(built.state_dict())` works as is; the forward
 methods are written out from the architecture records, one line per layer or
@@ -20,7 +20,8 @@ from torch import nn
 
 from ..arch.describe import layer_rows
 from ..arch.records import Architecture, Cell
-from ..children.convnet import uses_nas_wiring, MacroConvNet, macro_pool_points
+from ..arch.wiring import loose_ends, macro_pool_points, nas_wiring, uses_nas_wiring
+from ..children.convnet import MacroConvNet
 from ..children.dag_cell import DagCell
 from ..children.dense import DenseCellBlock, DenseNet
 from ..children.lm import LanguageModel
@@ -29,7 +30,6 @@ from ..children.mlp import MLP
 from ..children.tree_cell import TreeCell
 from ..data.base import ImageTask, TabularTask, Task
 from ..errors import ChildError
-from ..render.shapes import nas_shapes
 from .pysource import call_expr, helper_sources, module_expr
 from .recurrent import dag_cell_source, language_model_source, tree_cell_source
 
@@ -56,26 +56,38 @@ def _commented_list(name: str, items: list[tuple[str, nn.Module]], used: set[str
     return f"        self.{name} = nn.ModuleList([\n{body}        ])\n"
 
 
+def _row(r) -> str:
+    what = f"{r.op} {r.params}," if r.params else f"{r.op},"
+    return f"layer {r.index}: {what} stride {r.stride} <- {r.reads}"
+
+
 def _nas_child(arch: Architecture, model: nn.Module, task: ImageTask, used: set[str]) -> tuple[str, list[str]]:
-    shapes = nas_shapes(arch.layers, (task.channels, task.height, task.width))
-    rows = [f"layer {r[0]}: {r[1]} {r[2]} <- {r[3]}" for r in layer_rows(arch)]
+    image = (task.channels, task.height, task.width)
+    plan = nas_wiring(arch.layers, image)
+    rows = [_row(r) for r in layer_rows(arch, image)]
     init = _commented_list("layers", list(zip(rows, model.layers)), used)
+    if hasattr(model, "shortcuts"):
+        init += f"        self.shortcuts = {module_expr(model.shortcuts, 8, used)}\n"
     init += f"        self.head = {module_expr(model.head, 8, used)}\n"
     lines = []
-    for layer, shape in zip(arch.layers, shapes):
+    for layer, shape in zip(arch.layers, plan):
         reads = [f"l{j}" if j >= 0 else "x" for j in shape.sources]
         reads = [r if pad is None else f"F.pad({r}, {list(pad)})" for r, pad in zip(reads, shape.pads)]
         value = reads[0] if len(reads) == 1 else f"torch.cat([{', '.join(reads)}], 1)"
+        call = f"self.layers[{layer.index}]({value})"
+        for k, cut in enumerate(shape.shortcuts):  # merge = sum: the skips added to the op's output
+            skip = f"l{cut.source}" if cut.pad is None else f"F.pad(l{cut.source}, {list(cut.pad)})"
+            call += f" + self.shortcuts[{layer.index}][{k}]({skip})" if cut.projects else f" + {skip}"
         c, h, w = shape.out_shape
-        lines.append(f"l{layer.index} = self.layers[{layer.index}]({value})  # (B, {c}, {h}, {w})")
-    read = {j for layer in arch.layers for j in layer.inputs}
-    ends = [f"l{layer.index}" for layer in arch.layers if layer.index not in read]
+        lines.append(f"l{layer.index} = {call}  # (B, {c}, {h}, {w})")
+    ends = [f"l{j}" for j in loose_ends(arch.layers)]
     lines.append(f"return self.head([{', '.join(ends)}])  # loose ends -> classifier (rule 2)")
     return init, lines
 
 
 def _macro_child(arch: Architecture, model: MacroConvNet, task: ImageTask, used: set[str]) -> tuple[str, list[str]]:
-    rows = [f"layer {r[0]}: {r[1]}, skips: {r[3] if r[3] != 'image' else 'none'}" for r in layer_rows(arch)]
+    rows = [f"layer {r.index}: {r.op}, skips: {', '.join(map(str, layer.inputs)) or 'none'}"
+            for r, layer in zip(layer_rows(arch), arch.layers)]
     init = f"        self.stem = {module_expr(model.stem, 8, used)}\n"
     init += _commented_list("layers", list(zip(rows, model.layers)), used)
     init += f"        self.reductions = {module_expr(model.reductions, 8, used)}\n"
@@ -215,7 +227,7 @@ def docstring_text(text: str) -> str:
     return "".join(map(escape, text))
 
 
-def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
+def _header(arch: Architecture, task: Task, weights: WeightsNote, plugins: list[str]) -> str:
     if isinstance(task, ImageTask):
         what = f"images ({task.channels}, {task.height}, {task.width}), {task.classes} classes"
     elif isinstance(task, TabularTask):
@@ -228,7 +240,10 @@ def _header(arch: Architecture, task: Task, weights: WeightsNote) -> str:
         where = (f"No trained weights yet: `{weights.command}` trains this child and saves them to\n"
                  f"{weights.path}; then:")
     # Paths and commands name files and folders chosen by whoever made them: escaped, never code.
-    text = (f"A child network found by nascli, as plain PyTorch (needs only torch).\n\n"
+    needs = "needs only torch" if not plugins else (
+        f"needs torch and the plugin module{'s' if len(plugins) > 1 else ''} {', '.join(plugins)}, "
+        "which must be importable (on PYTHONPATH)")
+    text = (f"A child network found by nascli, as PyTorch ({needs}).\n\n"
             f"Architecture ({arch.space}, for {what}):\n    {arch.tokens}\n\n{where}\n\n"
             "    model = Child()\n"
             f"    model.load_state_dict(torch.load({str(weights.path)!r}))\n"
@@ -252,5 +267,6 @@ def module_source(arch: Architecture, model: nn.Module, task: Task, weights: Wei
     imports, helpers = helper_sources(used)
     code = helpers + body
     functional = "import torch.nn.functional as F\n" if "F." in code else ""
-    return (_header(arch, task, weights) + "import torch\n" + functional + "from torch import Tensor, nn\n" + imports
-            + code)
+    plugins = sorted(key[len("import:"):] for key in used if key.startswith("import:"))
+    return (_header(arch, task, weights, plugins) + "import torch\n" + functional + "from torch import Tensor, nn\n"
+            + imports + code)

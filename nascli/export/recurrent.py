@@ -2,10 +2,11 @@
 
 A NAS tree cell's step reads like the paper's worked example (papers.md):
 leaf i combines W_x[i]·x_t and W_h[i]·h_{t-1} (rows i*H..(i+1)*H of the two
-projections), inner nodes combine their children, c_{t-1} is injected after
-node `cell_index.inject`'s activation, and c_t is node `cell_index.out`'s
-pre-activation. An ENAS DAG cell's step is one highway line pair per node and
-the mean of the loose ends.
+projections, taken with `split`: a step that never reads the batch size is
+what lets the ONNX export's Scan take any batch), inner nodes combine their
+children, c_{t-1} is injected after node `cell_index.inject`'s activation, and
+c_t is node `cell_index.out`'s pre-activation. An ENAS DAG cell's step is one
+highway line pair per node and the mean of the loose ends.
 """
 
 from __future__ import annotations
@@ -42,9 +43,8 @@ def tree_cell_source(tree: TreeCell, cell: BuiltTreeCell) -> str:
     memory = tree.cell_index is not None and tree.inject is not None
     hidden, base = cell.hidden_size, tree.base
     lines = ["h_prev, c_prev = state" if memory else "h_prev = state",
-             "batch = h_prev.shape[0]",
-             f"xs = x_proj.view(batch, {base}, {hidden}).unbind(1)  # leaf i's W_x[i]·x_t",
-             f"hs = self.h_proj(h_prev).view(batch, {base}, {hidden}).unbind(1)  # leaf i's W_h[i]·h_(t-1)"]
+             f"xs = x_proj.split({hidden}, -1)  # leaf i's W_x[i]·x_t: columns i*{hidden}..(i+1)*{hidden}",
+             f"hs = self.h_proj(h_prev).split({hidden}, -1)  # leaf i's W_h[i]·h_(t-1)"]
     for node in tree.nodes:
         i, op = node.index, _COMBINE[node.combine]
         args = [f"a{k}" for k in node.children] or [f"xs[{i}]", f"hs[{i}]"]

@@ -8,10 +8,13 @@ with the same signature (as DARTS' and NAS-Bench-201's `OPS` tables):
 
     factory(c_in: int, c_out: int, stride: int, params: dict) -> nn.Module
 
-Shape contract: an op maps (B, c_in, H, W) to (B, C, ceil(H / stride),
-ceil(W / stride)) with C = c_out, or C = c_in when it `keeps_channels`
-(pools, identity, none). The compiler checks spaces against these entries;
-children, render, export and the MAC count use only them.
+Shape contract: an op maps (B, c_in, H, W) to (B, c_out, ceil(H / stride),
+ceil(W / stride)). Every image layer op honours the layer's settings
+(`LAYER_SETTINGS`: `stride`, `filters`, `merge`) whether or not it declares them:
+the factory gets the layer's stride, and c_out is the layer's `filters`, or c_in
+where the layer sets no width (what `keeps_channels` ops, pools, identity and
+none, then keep). The compiler checks spaces against these entries; children,
+render, export and the MAC count use only them.
 
 To build one op module (the ENAS super-network holds one per layer and op):
 
@@ -42,6 +45,10 @@ from ..registry import Registry, RegistryError
 Value = Union[int, float, str]
 Factory = Callable[[int, int, int, Mapping[str, Value]], Any]  # -> nn.Module
 BLOCK_KINDS = ("layer", "cell")
+# A layer's own settings, which every image layer op honours (declared or not): its stride, its width
+# (`filters`: a pool or identity projects to it) and how it merges its skips (nascli/children/wiring.py).
+LAYER_SETTINGS = ("filters", "stride", "merge")
+SHOWN_APART = ("stride", "merge")  # settings that tables and figures show for every layer, not in its op's text
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class OpSpec:
     name: str
     factories: Mapping[str, Union[str, Factory]]  # block kind -> factory, or "module:function"
     params: tuple[Param, ...] = ()
-    keeps_channels: bool = False  # output has c_in channels (pools, identity, none), not c_out
+    keeps_channels: bool = False  # reads no `filters`: keeps c_in channels where the layer sets no width
     nas: bool = False  # sets its own kernel and stride (NAS `conv`): a child with one is wired as NAS
     tasks: tuple[str, ...] = ("image",)
     summary: str | None = None  # str.format template of its params, "title part | detail part"
@@ -71,6 +78,18 @@ class OpSpec:
     @property
     def blocks(self) -> tuple[str, ...]:
         return tuple(self.factories)
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The layer settings it honours: all of `LAYER_SETTINGS` for an image op, none for a table's."""
+        return LAYER_SETTINGS if "image" in self.tasks else ()
+
+    def layer_params(self, values: Mapping[str, Value]) -> dict[str, Value]:
+        """A layer record's params: what the op reads (defaults filled in), then the layer settings it
+        honours without declaring them, where the layer sets them."""
+        params = self.fill(values)
+        params.update({k: values[k] for k in self.settings if k in values and k not in params})
+        return params
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -89,11 +108,12 @@ class OpSpec:
         return ref
 
     def describe_parts(self, params: Mapping[str, Value]) -> tuple[str, str]:
-        """Its parameters for people, as (what goes beside the op's name, the rest)."""
+        """Its parameters for people, as (what goes beside the op's name, the rest). The layer's stride
+        and merge are left out: tables and figures show them, for every op, in a place of their own."""
         if self.summary:
             head, _, rest = self.summary.format(**params).partition(" | ")
             return head, rest
-        return "", ", ".join(f"{k} {v}" for k, v in params.items())
+        return "", ", ".join(f"{k} {v}" for k, v in params.items() if k not in SHOWN_APART)
 
     def describe(self, params: Mapping[str, Value]) -> str:
         return ", ".join(part for part in self.describe_parts(params) if part)
@@ -139,10 +159,6 @@ def out_size(size: int, stride: int) -> int:
     return -(-size // stride)
 
 
-def out_channels(name: str, c_in: int, c_out: int) -> int:
-    return c_in if OPS.get(name).keeps_channels else c_out
-
-
 @dataclass(frozen=True)
 class OpCall:
     """How an op module was made; export writes plugin ops back as this call."""
@@ -157,11 +173,11 @@ class OpCall:
 
 def make_op(name: str, c_in: int, c_out: int, stride: int = 1, params: Mapping[str, Value] | None = None,
             block: str = "layer"):
-    """A fresh module of op `name` for `block`: (B, c_in, H, W) -> (B, C, ceil(H/stride), ceil(W/stride)).
+    """A fresh module of op `name` for `block`: (B, c_in, H, W) -> (B, c_out, ceil(H/stride), ceil(W/stride)).
 
     `params` may hold more than the op reads (a layer's whole record); the op
     gets what it declares, defaults filled in (a layer op must get every
-    parameter without a default). C is `out_channels(name, c_in, c_out)`.
+    parameter without a default).
     """
     try:
         spec = OPS.get(name)
@@ -178,5 +194,5 @@ def make_op(name: str, c_in: int, c_out: int, stride: int = 1, params: Mapping[s
 
 from . import builtin  # noqa: E402,F401  (registers the built-in ops)
 
-__all__ = ["OPS", "OpCall", "OpSpec", "Param", "declare_op", "make_op", "ops_for", "out_channels", "out_size",
+__all__ = ["LAYER_SETTINGS", "OPS", "OpCall", "OpSpec", "Param", "declare_op", "make_op", "ops_for", "out_size",
            "register_op"]

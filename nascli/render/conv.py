@@ -15,13 +15,13 @@ and the maps are halved by factorized reductions at 1/3 and 2/3 depth.
 from __future__ import annotations
 
 from ..arch.records import Architecture, Layer
-from ..children.convnet import uses_nas_wiring, macro_pool_points
+from ..arch.wiring import (IMAGE_SHAPE, LayerWiring, conv_out_shapes, loose_ends, macro_pool_points, macro_width,
+                           nas_wiring, uses_nas_wiring)
 from ..errors import ArchitectureError
 from ..ops import OPS
 from .diagram import Diagram, Node, op_kind, op_label
-from .shapes import LayerShape, loose_ends, macro_sizes, nas_shapes
 
-IMAGE_SHAPE = (3, 32, 32)  # CIFAR-10: drawn when the data is not known (an arch.json on its own)
+__all__ = ["IMAGE_SHAPE", "conv_diagram"]  # IMAGE_SHAPE: drawn when the data is not known (an arch.json on its own)
 _HALVED = ("", "halved", "halved twice")  # skip labels, by the reductions between the two layers
 
 
@@ -30,19 +30,41 @@ def _size(shape: tuple[int, int, int]) -> str:
     return f"{h}×{w}×{c}"
 
 
-def _nas_box(layer: Layer, shape: LayerShape) -> Node:
+def _nas_box(layer: Layer, shape: LayerWiring) -> Node:
     head, detail = OPS.get(layer.op).describe_parts(layer.params)
     title = f"layer {layer.index} · {op_label(layer.op)}" + (f" {head}" if head else "")
-    detail = f"{detail}\n→ {_size(shape.out_shape)}" if detail else f"→ {_size(shape.out_shape)}"
-    return Node(f"layer{layer.index}", title, detail, op_kind(layer.op))
+    made = f"stride {shape.stride} → {_size(shape.out_shape)}"
+    return Node(f"layer{layer.index}", title, f"{detail}, {made}" if detail else made, op_kind(layer.op))
+
+
+def _sum_layer(layer: Layer, shape: LayerWiring, diagram: Diagram, image: str) -> None:
+    """A `merge = sum` layer: its op on the layer before, the shortcuts added in a "+" node."""
+    box = diagram.add(_nas_box(layer, shape))
+    diagram.connect(image if layer.index == 0 else _output(layer.index - 1, diagram), box)
+    diagram.chain.append(box)
+    if not shape.shortcuts:
+        return
+    total = diagram.add(Node(f"sum{layer.index}", "+", "sum", "join"))
+    diagram.connect(box, total)
+    for cut in shape.shortcuts:
+        diagram.connect(_output(cut.source, diagram), total, "1×1 conv, BN" if cut.projects else "", dashed=True)
+    diagram.chain.append(total)
+
+
+def _output(index: int, diagram: Diagram) -> str:
+    """The node holding layer `index`'s output: its sum node when it has one."""
+    return f"sum{index}" if any(node.id == f"sum{index}" for node in diagram.nodes) else f"layer{index}"
 
 
 def _nas_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int, int, int]) -> None:
     layers = arch.layers
-    shapes = nas_shapes(layers, image_shape)
+    shapes = nas_wiring(layers, image_shape)
     image = diagram.add(Node("image", "image", _size(image_shape), "input"))
     diagram.chain.append(image)
     for layer, shape in zip(layers, shapes):
+        if shape.merge == "sum":
+            _sum_layer(layer, shape, diagram, image)
+            continue
         box = _nas_box(layer, shape)
         _, height, width = shape.in_shape
         if not layer.inputs:
@@ -52,10 +74,10 @@ def _nas_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int, i
             diagram.chain.append(target)
             continue
         labels = [f"zero-pad to {height}×{width}" if pad else "" for pad in shape.pads]
-        diagram.add_reading(box, [f"layer{j}" for j in shape.sources], labels, layer.index)
+        diagram.add_reading(box, [_output(j, diagram) for j in shape.sources], labels, layer.index)
     head = diagram.add(Node("head", "classifier", "global avg pool of each map\n→ concat → FC", "head"))
     for j in loose_ends(layers):
-        diagram.connect(f"layer{j}", head, "rule 2", dashed=True)
+        diagram.connect(_output(j, diagram), head, "rule 2", dashed=True)
     softmax = diagram.add(Node("softmax", "softmax", kind="output"))
     diagram.connect(head, softmax)
     diagram.chain += [head, softmax]
@@ -63,8 +85,8 @@ def _nas_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int, i
 
 def _macro_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int, int, int]) -> None:
     layers = arch.layers
-    width = next((int(layer.params["filters"]) for layer in layers if "filters" in layer.params), 36)
-    sizes = macro_sizes(len(layers), image_shape[1])
+    width = macro_width(layers)
+    shapes = conv_out_shapes(layers, image_shape)
     points = macro_pool_points(len(layers))
     image = diagram.add(Node("image", "image", _size(image_shape), "input"))
     stem_out = _size((width, *image_shape[1:]))
@@ -72,10 +94,11 @@ def _macro_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int,
     diagram.connect(image, prev)
     diagram.chain += [image, prev]
     output: dict[int, str] = {}  # node holding each layer's output
-    for layer, size in zip(layers, sizes):
+    for layer, shape in zip(layers, shapes):
         i = layer.index
-        box = diagram.add(Node(f"layer{i}", f"layer {i} · {op_label(layer.op)}", f"→ {size}×{size}×{width}",
-                               op_kind(layer.op)))
+        head = OPS.get(layer.op).describe_parts(layer.params)[0]  # a plugin's kernel, say: the width is the net's
+        title = f"layer {i} · {op_label(layer.op)}" + (f" {head}" if head else "")
+        box = diagram.add(Node(f"layer{i}", title, f"stride 1 → {_size(shape)}", op_kind(layer.op)))
         diagram.connect(prev, box)
         diagram.chain.append(box)
         output[i] = box
@@ -89,7 +112,8 @@ def _macro_diagram(arch: Architecture, diagram: Diagram, image_shape: tuple[int,
             output[i] = total
         prev = output[i]
         if i in points and i + 1 < len(layers):
-            reduce = diagram.add(Node(f"reduce{i}", "factorized reduce", f"every map read later: {size}→{size // 2}",
+            after = shapes[i + 1] if i + 1 < len(shapes) else shapes[i]
+            reduce = diagram.add(Node(f"reduce{i}", "factorized reduce", f"every map read later: {shape[1]}→{after[1]}",
                                       "reduce"))
             diagram.connect(prev, reduce)
             diagram.chain.append(reduce)

@@ -10,18 +10,19 @@ cyan, pools orange/yellow).
 from __future__ import annotations
 
 from rich.markup import escape
+from rich.text import Text
 from rich.tree import Tree
 
 from ..arch.describe import dense_lines
 from ..arch.records import Architecture, TreeCell
 from ..ops import OPS
-from ..children.convnet import uses_nas_wiring, macro_pool_points
+from ..arch.wiring import (conv_out_shapes, layer_stride, loose_ends, macro_pool_points, macro_width, nas_wiring,
+                           uses_nas_wiring)
 from .cells import C_PREV, H_PREV, H_T, X_T
 from .conv import IMAGE_SHAPE
 from .diagram import op_kind, op_label
 from .figure import architecture_diagram
 from .mlp import mlp_tree
-from .shapes import loose_ends, macro_sizes, nas_shapes
 
 COLOURS = {"conv": "blue", "sep_conv": "cyan", "max_pool": "dark_orange", "avg_pool": "yellow", "identity": "white",
            "tanh": "blue", "relu": "dark_orange", "sigmoid": "green"}
@@ -31,32 +32,41 @@ def _op(op: str) -> str:
     return f"[{COLOURS[op_kind(op)]}]{escape(op_label(op))}[/]"
 
 
+def _nas_reads(layer, wiring) -> str:
+    """What a NAS-wired layer reads, and which compilation rule or merge made it so."""
+    if wiring.merge == "sum":
+        main = "image" if layer.index == 0 else f"layer {layer.index - 1}"
+        added = [f"{cut.source}" + (" (projected)" if cut.projects else "") for cut in wiring.shortcuts]
+        return main + "".join(f", + {cut}" for cut in added)
+    if not layer.inputs:
+        return "image" + (" (rule 1)" if layer.index else "")
+    padded = [str(j) for j, pad in zip(layer.inputs, wiring.pads) if pad]
+    reads = ("concat " if len(layer.inputs) > 1 else "") + ", ".join(map(str, layer.inputs))
+    return reads + (f" (zero-padded: {', '.join(padded)})" if padded else "")
+
+
 def _nas_tree(arch: Architecture, root: Tree, image_shape: tuple[int, int, int]) -> None:
-    shapes = nas_shapes(arch.layers, image_shape)
     root.add(f"image {image_shape[1]}×{image_shape[2]}×{image_shape[0]}")
-    for layer, shape in zip(arch.layers, shapes):
-        what = f"{_op(layer.op)} {escape(OPS.get(layer.op).describe(layer.params))}"
-        if not layer.inputs:
-            reads = "image" + (" (rule 1)" if layer.index else "")
-        else:
-            padded = [str(j) for j, pad in zip(layer.inputs, shape.pads) if pad]
-            reads = ("concat " if len(layer.inputs) > 1 else "") + ", ".join(map(str, layer.inputs))
-            reads += f" (zero-padded: {', '.join(padded)})" if padded else ""
-        c, h, w = shape.out_shape
-        root.add(f"layer {layer.index}: {what}  ← {reads}  → {h}×{w}×{c}")
+    for layer, wiring in zip(arch.layers, nas_wiring(arch.layers, image_shape)):
+        what = f"{_op(layer.op)} {escape(OPS.get(layer.op).describe(layer.params))}".rstrip()
+        c, h, w = wiring.out_shape
+        root.add(f"layer {layer.index}: {what}, stride {wiring.stride}  ← {_nas_reads(layer, wiring)}  → {h}×{w}×{c}")
     ends = ", ".join(map(str, loose_ends(arch.layers)))
     root.add(f"classifier ← layers {ends} (rule 2): global avg pool of each → concat → FC → softmax")
 
 
 def _macro_tree(arch: Architecture, root: Tree, image_shape: tuple[int, int, int]) -> None:
     points = macro_pool_points(len(arch.layers))
-    root.add("stem: conv 3×3 + BN")
-    for layer, size in zip(arch.layers, macro_sizes(len(arch.layers), image_shape[1])):
-        skips = f" + skips from {', '.join(map(str, layer.inputs))}, summed, BN" if layer.inputs else ""
+    c, h, w = image_shape
+    root.add(f"stem: conv 3×3 + BN  ← image {h}×{w}×{c}  → {h}×{w}×{macro_width(arch.layers)}")
+    for layer, (c, h, w) in zip(arch.layers, conv_out_shapes(arch.layers, image_shape)):
+        skips = f"  + skips from {', '.join(map(str, layer.inputs))}, summed, BN" if layer.inputs else ""
         source = "stem" if layer.index == 0 else f"layer {layer.index - 1}"
-        branch = root.add(f"layer {layer.index}: {_op(layer.op)}({source}){skips}  → {size}×{size}")
+        head = OPS.get(layer.op).describe_parts(layer.params)[0]  # a plugin's kernel, say: the width is the net's
+        what = _op(layer.op) + (f" {escape(head)}" if head else "")
+        branch = root.add(f"layer {layer.index}: {what}({source}), stride 1  → {h}×{w}×{c}{skips}")
         if layer.index in points and layer.index + 1 < len(arch.layers):
-            branch.add("[magenta]factorized reduce[/]: every map read later is halved")
+            branch.add("[magenta]factorized reduce[/] (ENAS macro wiring's own): every map read later is halved")
     root.add("classifier: global avg pool → FC → softmax")
 
 
@@ -93,7 +103,8 @@ def _dag_tree(arch: Architecture, root: Tree) -> None:
 
 def _cells_tree(arch: Architecture, root: Tree) -> None:
     if arch.layers:  # the layer stem before the cells
-        steps = [f"{_op(layer.op)} {escape(OPS.get(layer.op).describe(layer.params))}" for layer in arch.layers]
+        steps = [f"{_op(layer.op)} {escape(OPS.get(layer.op).describe(layer.params))}, stride {layer_stride(layer)}"
+                 for layer in arch.layers]
         root.add("stem: " + " → ".join(steps))
     for cell in arch.cells:
         branch = root.add(f"{cell.name} cell" + (f" (stride {cell.stride})" if cell.stride > 1 else ""))
@@ -128,3 +139,19 @@ def architecture_tree(arch: Architecture, image_shape: tuple[int, int, int] = IM
     else:
         _cells_tree(arch, root)
     return root
+
+
+def fit_tree(tree: Tree, width: int, depth: int = 0) -> Tree:
+    """`tree` with every line cut to `width` columns at a space, ending in '…': a line the terminal would
+    crop mid-number ("→ 32×32×" for "→ 32×32×36") is cut before the number instead."""
+    label = tree.label if isinstance(tree.label, Text) else Text.from_markup(str(tree.label))
+    room = width - 4 * depth  # each level of the tree's guides takes 4 columns
+    if label.cell_len > room > 10:
+        cut = label.plain.rfind(" ", 0, room - 1)
+        label.truncate(cut if cut > 0 else room - 2)
+        label.rstrip()
+        label.append(" …")
+    tree.label = label
+    for child in tree.children:
+        fit_tree(child, width, depth + 1)
+    return tree

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..arch.records import Architecture
 from ..runs import ChildRecord, EpochRecord, RunStore, StepRecord
 from ..runs.fidelity import FidelityResult, TruthResult, load_fidelity, load_truth
+from ..runs.metrics import CHANCE_KEY, Chance
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class RunHistory:
     fidelity: FidelityResult | None = None  # the run's last `nascli fidelity` study, if any
     truth: TruthResult | None = None  # the run's last `nascli fidelity --truth` comparison, if any
     epochs: list[EpochRecord] = ()  # ENAS: shared-weights loss, validation reward and entropy per epoch
+    chance: Chance | None = None  # what a child that learnt nothing scores (None: a run made before it was kept)
+    simulated: bool = False  # a benchmark run: its children's seconds are the simulated clock's
 
     @property
     def label(self) -> str:
@@ -33,12 +36,24 @@ class RunHistory:
         return [c.depth if c.depth is not None else Architecture.model_validate_json(c.arch_json).depth
                 for c in self.children]
 
-    def best_so_far(self) -> tuple[list[int], list[float]]:
+    def positions(self, simulated_time: bool = False) -> list[float]:
+        """Where each child is drawn: its place in sampling order (1, 2, ...), or with `simulated_time`
+        the simulated clock when its query ended (the seconds of the finished children up to it)."""
+        if not simulated_time:
+            return list(range(1, len(self.children) + 1))
+        clock, out = 0.0, []
+        for child in self.children:
+            if child.status in ("done", "failed"):
+                clock += child.seconds or 0.0
+            out.append(clock)
+        return out
+
+    def best_so_far(self, simulated_time: bool = False) -> tuple[list[float], list[float]]:
         """(positions, best reward of a finished child up to each), from the first finished child on."""
-        xs: list[int] = []
+        xs: list[float] = []
         ys: list[float] = []
         best = None
-        for position, child in enumerate(self.children, start=1):
+        for position, child in zip(self.positions(simulated_time), self.children):
             if child.status == "done" and child.reward is not None:
                 best = child.reward if best is None else max(best, child.reward)
             if best is not None:
@@ -46,10 +61,10 @@ class RunHistory:
                 ys.append(best)
         return xs, ys
 
-    def step_ends(self) -> dict[int, int]:
-        """Controller step -> position (1-based) of its last sampled child, where its baseline is drawn."""
-        ends: dict[int, int] = {}
-        for position, child in enumerate(self.children, start=1):
+    def step_ends(self, simulated_time: bool = False) -> dict[int, float]:
+        """Controller step -> position of its last sampled child, where its baseline is drawn."""
+        ends: dict[int, float] = {}
+        for position, child in zip(self.positions(simulated_time), self.children):
             ends[child.step] = position
         return ends
 
@@ -60,4 +75,5 @@ def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
         return RunHistory(name=summary.name, path=Path(run_dir), strategy=summary.strategy or "?",
                           space=summary.space or "?", state=summary.state, children=store.children(),
                           steps=store.steps(), top=store.best(top), fidelity=load_fidelity(run_dir), truth=load_truth(run_dir),
-                          epochs=store.epochs())
+                          epochs=store.epochs(), chance=Chance.loads(store.get_meta(CHANCE_KEY)),
+                          simulated=bool(store.config.get("benchmark")))

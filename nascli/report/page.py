@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from ..runs.metrics import format_metric
 from .fidelity import correlation_label
 from .history import RunHistory
 
@@ -18,19 +19,16 @@ code { font-size: 0.95em; word-break: break-all; }
 """
 
 
-def _metric(value: float | None, name: str | None) -> str:
-    if value is None:
-        return "-"
-    return f"{escape(name or 'metric')} {value:.4g}"
 
 
 def _table(run: RunHistory) -> str:
     counts = {s: sum(c.status == s for c in run.children) for s in ("done", "failed", "pending", "running")}
     rows = "".join(
         f"<tr><td class='num'>{rank}</td><td class='num'>{c.id}</td><td class='num'>{c.reward:.4g}</td>"
-        f"<td>{_metric(c.metric, c.metric_name)}</td><td><code>{escape(c.tokens)}</code></td></tr>"
+        f"<td>{escape(format_metric(c.metric_name, c.metric))}</td><td><code>{escape(c.tokens)}</code></td></tr>"
         for rank, c in enumerate(run.top, start=1))
-    head = "<tr><th>#</th><th>child</th><th>reward</th><th>metric</th><th>architecture (tokens)</th></tr>"
+    made = f"reward made from ({escape(run.chance.text())})" if run.chance else "reward made from"
+    head = f"<tr><th>#</th><th>child</th><th>reward</th><th>{made}</th><th>architecture (tokens)</th></tr>"
     status = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     body = f"<table>{head}{rows}</table>" if run.top else "<p>no finished child yet</p>"
     study = (f"<p>fidelity ({len(run.fidelity.pairs)} children retrained stand-alone): "

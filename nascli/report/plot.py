@@ -5,7 +5,9 @@ as red crosses at the reward they were given), the best reward so far (solid
 step line) and, per controller step, the moving-average baseline (dashed) and
 the batch's mean reward (dotted), drawn at the step's last child. Bottom
 panel: each child's depth, so the depth schedule's steps line up with the
-rewards above them. One colour per run. A run with a `nascli fidelity` study
+rewards above them. When every run is a benchmark run (`--benchmark`), the
+x axis is the simulated clock instead of the sampling order: each child sits
+where its query ended. One colour per run. A run with a `nascli fidelity` study
 adds its scatter on the right, and one with a `--truth` comparison its own
 below it (report/fidelity.py). ENAS runs add a panel per
 epoch below: the shared weights' training loss (solid), the controller's mean
@@ -43,17 +45,26 @@ class ReportConfig:
         return round(self.width_in * self.dpi), round(self.height_in * self.dpi)
 
 
-def _plot_rewards(ax, run: RunHistory, colour: str) -> None:
-    done = [(i, c.reward) for i, c in enumerate(run.children, 1) if c.status == "done" and c.reward is not None]
-    failed = [(i, c.reward) for i, c in enumerate(run.children, 1) if c.status == "failed" and c.reward is not None]
+def _made_from(runs: list[RunHistory]) -> str:
+    """' (from valid accuracy; chance 10.0%)': what the rewards were made from, and its chance level."""
+    metrics = sorted({c.metric_name.replace("_", " ") for r in runs for c in r.children if c.metric_name})
+    chances = sorted({r.chance.text() for r in runs if r.chance})
+    parts = ([f"from {', '.join(metrics)}"] if metrics else []) + chances
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _plot_rewards(ax, run: RunHistory, colour: str, simulated_time: bool) -> None:
+    at = run.positions(simulated_time)
+    done = [(x, c.reward) for x, c in zip(at, run.children) if c.status == "done" and c.reward is not None]
+    failed = [(x, c.reward) for x, c in zip(at, run.children) if c.status == "failed" and c.reward is not None]
     if done:
         ax.scatter(*zip(*done), s=26, color=colour, alpha=0.75, edgecolors="none", zorder=3)
     if failed:
         ax.scatter(*zip(*failed), s=46, marker="x", color=FAILED, linewidths=1.6, zorder=4)
-    xs, ys = run.best_so_far()
+    xs, ys = run.best_so_far(simulated_time)
     if xs:
         ax.step(xs, ys, where="post", color=colour, linewidth=2.2, zorder=2)
-    ends = run.step_ends()
+    ends = run.step_ends(simulated_time)
     for field, style in (("baseline", "--"), ("mean_reward", ":")):
         points = [(ends[s.step], getattr(s, field)) for s in run.steps
                   if s.step in ends and getattr(s, field) is not None]
@@ -114,13 +125,13 @@ def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> 
             plot(axes[name], runs, colours)
     else:
         reward_ax, depth_ax = top.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    simulated_time = bool(runs) and all(run.simulated for run in runs)  # benchmark runs: against their clock
     for k, (run, colour) in enumerate(zip(runs, colours)):
-        _plot_rewards(reward_ax, run, colour)
+        _plot_rewards(reward_ax, run, colour, simulated_time)
         if run.children:  # later runs thinner, so that runs with the same schedule all stay visible
-            depth_ax.step(range(1, len(run.children) + 1), run.depths(), where="mid", color=colour,
+            depth_ax.step(run.positions(simulated_time), run.depths(), where="mid", color=colour,
                           linewidth=max(1.5, 4.8 - 2.4 * k))
-    metrics = sorted({c.metric_name for r in runs for c in r.children if c.metric_name})
-    reward_ax.set_title("reward of each child" + (f" (from {', '.join(metrics)})" if metrics else ""), fontsize=13)
+    reward_ax.set_title("reward of each child" + _made_from(runs), fontsize=13)
     reward_ax.set_ylabel("reward", fontsize=12)
     reward_ax.grid(alpha=0.3)
     if not any(r.children for r in runs):
@@ -130,7 +141,8 @@ def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> 
     if depths:  # a margin of one layer, so that a constant depth gets integer ticks around it
         depth_ax.set_ylim(min(depths) - 1, max(depths) + 1)
     depth_ax.set_ylabel("depth", fontsize=12)
-    depth_ax.set_xlabel("child, in sampling order", fontsize=12)
+    depth_ax.set_xlabel("simulated seconds (each query charges the table's training time)" if simulated_time
+                        else "child, in sampling order", fontsize=12)
     depth_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     depth_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     depth_ax.grid(alpha=0.3)

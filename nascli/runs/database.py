@@ -36,7 +36,7 @@ def sql_errors(db: Path) -> Iterator[None]:
         raise RunError(f"run database error: {err}", where=str(db)) from None
 
 
-def connect(db: Path, readonly: bool) -> sqlite3.Connection:
+def connect(db: Path, readonly: bool, durable: bool = True) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so every
     # transaction is exactly as long as the code between them.
     if readonly:
@@ -45,8 +45,14 @@ def connect(db: Path, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(str(db), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes, not power cuts
+        set_durable(conn, durable)
     return conn
+
+
+def set_durable(conn: sqlite3.Connection, durable: bool) -> None:
+    """synchronous=NORMAL: commits survive the process dying, and a power cut loses at most the last
+    few; OFF (not durable: benchmark runs) never fsyncs, which a process dying does not need either."""
+    conn.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
 
 
 def _connect_readonly(db: Path) -> sqlite3.Connection:

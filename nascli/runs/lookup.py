@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..arch import Architecture, decode
+from ..benchmarks.query import BenchmarkConfig
 from ..data.spec import DataSpec
 from ..errors import RunError
 from ..space import parse_space
@@ -85,6 +86,7 @@ class BestChild(NamedTuple):
     data: DataSpec
     child: ChildConfig
     train: TrainConfig
+    benchmark: BenchmarkConfig | None = None  # a benchmark run: its children were looked up, not trained
 
     @property
     def eval_dir(self) -> Path:
@@ -118,5 +120,6 @@ def best_child(run_ref: str | Path | None) -> BestChild:
         if not top:
             raise RunError("the run has no finished child yet", where=str(path))
         settings = run_settings(store)
-        return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)),
-                         settings.data, settings.child, settings.train)
+        bench = store.config.get("benchmark")
+        return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)), settings.data, settings.child,
+                         settings.train, BenchmarkConfig.model_validate(bench) if bench else None)

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from ..errors import RunError
 from . import checkpoint
 from .crashpoints import crash_point
-from .database import connect, sql_errors
+from .database import connect, set_durable, sql_errors
 from .records import STATUSES, ChildRecord, EpochRecord, RunSummary, StepRecord
 
 RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
@@ -98,8 +98,9 @@ class RunStore:
     """A run folder opened for writing (the search) or reading (everything else)."""
 
     def __init__(self, run_dir: Path, conn: sqlite3.Connection, options: dict[str, Any],
-                 space_text: str, lock_fd: int | None):
+                 space_text: str, lock_fd: int | None, durable: bool = True):
         self.path = run_dir
+        self._durable = durable  # fsync checkpoints and run files (see checkpoint.py); SQLite synchronous=NORMAL
         self.space_text = space_text
         self._options = options
         self._conn = conn
@@ -111,7 +112,7 @@ class RunStore:
 
     @classmethod
     def create(cls, run_dir: str | Path, config: dict[str, Any], space_text: str,
-               space_sha256: str, checkpoint_state: dict[str, Any] | None = None) -> RunStore:
+               space_sha256: str, checkpoint_state: dict[str, Any] | None = None, durable: bool = True) -> RunStore:
         """Start a new run in `run_dir` (absent or empty) and open it for writing.
 
         The folder is built whole under a temporary name beside `run_dir`
@@ -133,25 +134,26 @@ class RunStore:
             raise RunError(f"cannot create run folder: {err.strerror or err}", where=str(run_dir)) from None
         lock_fd = checkpoint.take_writer_lock(building)  # an flock follows the file through the rename
         try:
-            cls._build(building, config, space_text, space_sha256, checkpoint_state)
+            cls._build(building, config, space_text, space_sha256, checkpoint_state, durable)
             crash_point("create")
             os.rename(building, run_dir)  # replaces an empty run_dir, fails on a full one
-            checkpoint.fsync_dir(run_dir.parent)
-            conn = connect(run_dir / DB_FILE, readonly=False)
+            if durable:
+                checkpoint.fsync_dir(run_dir.parent)
+            conn = connect(run_dir / DB_FILE, readonly=False, durable=durable)
         except BaseException as err:
             os.close(lock_fd)
             shutil.rmtree(building, ignore_errors=True)
             if isinstance(err, (OSError, RunError)):
                 raise RunError(f"cannot write run folder: {err}", where=str(run_dir)) from None
             raise
-        return cls(run_dir, conn, copy.deepcopy(config), space_text, lock_fd)
+        return cls(run_dir, conn, copy.deepcopy(config), space_text, lock_fd, durable)
 
     @staticmethod
     def _build(folder: Path, config: dict[str, Any], space_text: str, space_sha256: str,
-               checkpoint_state: dict[str, Any] | None) -> None:
+               checkpoint_state: dict[str, Any] | None, durable: bool) -> None:
         """A complete run folder's files in `folder`: config, space, database with its tables, checkpoint."""
-        checkpoint.write_run_files(folder, config, space_text, space_sha256)
-        conn = connect(folder / DB_FILE, readonly=False)
+        checkpoint.write_run_files(folder, config, space_text, space_sha256, durable)
+        conn = connect(folder / DB_FILE, readonly=False, durable=durable)
         try:
             with sql_errors(folder / DB_FILE):
                 conn.execute("BEGIN IMMEDIATE")
@@ -166,7 +168,7 @@ class RunStore:
         finally:
             conn.close()  # reopened at the final path: SQLite keeps the path it opened
         if checkpoint_state is not None:
-            checkpoint.save_checkpoint(folder / CHECKPOINT_DIR, checkpoint_state)
+            checkpoint.save_checkpoint(folder / CHECKPOINT_DIR, checkpoint_state, durable)
 
     @classmethod
     def open(cls, run_dir: str | Path) -> RunStore:
@@ -221,6 +223,18 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def durable(self) -> bool:
+        """Whether writes are fsynced, so that they survive a power cut (all of them survive the process dying)."""
+        return self._durable
+
+    @durable.setter
+    def durable(self, value: bool) -> None:
+        self._durable = value
+        if self._lock_fd is not None:
+            with self._mutex, sql_errors(self._db):
+                set_durable(self._conn, value)
 
     # -- plumbing --------------------------------------------------------
 
@@ -315,6 +329,12 @@ class RunStore:
                               (child_id,)).rowcount != 1:
                     raise RunError(f"child {child_id} is not pending", where=str(self._db))
 
+    def requeue(self, ids: list[int]) -> None:
+        """Put children marked running but never started back to pending (the time budget ended the search)."""
+        with self._write() as db:
+            db.executemany("UPDATE children SET status = 'pending' WHERE id = ? AND status = 'running'",
+                           [(i,) for i in ids])
+
     def _close_child(self, child_id: int, status: str, **fields: Any) -> None:
         assignments = "".join(f", {name} = ?" for name in fields)
         with self._write() as db:
@@ -343,6 +363,13 @@ class RunStore:
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, limit)
         return [self._child(row) for row in self._rows(sql, params)]
+
+    def children_since(self, after_id: int, also: list[int] = ()) -> list[ChildRecord]:
+        """Children sampled after child `after_id`, and the children `also` names (in id order): what a
+        reader that follows a run needs each time, without reading every row again."""
+        marks = ", ".join("?" * len(also))
+        sql = "SELECT * FROM children WHERE id > ?" + (f" OR id IN ({marks})" if also else "") + " ORDER BY id"
+        return [self._child(row) for row in self._rows(sql, (after_id, *also))]
 
     def _child(self, row: sqlite3.Row) -> ChildRecord:
         try:
@@ -410,7 +437,7 @@ class RunStore:
         if self._lock_fd is None:
             raise RunError("run was opened read-only", where=str(self.path))
         try:
-            checkpoint.save_checkpoint(self.path / CHECKPOINT_DIR, state)
+            checkpoint.save_checkpoint(self.path / CHECKPOINT_DIR, state, self.durable)
         except OSError as err:
             raise RunError(f"cannot write checkpoint: {err}", where=str(self.path / CHECKPOINT_DIR)) from None
 

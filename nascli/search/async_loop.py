@@ -8,6 +8,9 @@ updates on those K with the clipped importance ratio of reinforce.py, which
 corrects for the policy having moved since they were sampled. The last update
 takes whatever is left (< K) once the budget is trained.
 
+With `--time-budget`, a child starts only while the clock allows it (clock.py);
+the first it does not ends the search, with no partial update at the end.
+
 Durable state and resume after `kill -9`: the checkpoint holds the strategy,
 `updated_through` (the last update's number) and `consumed` (how many finished
 children, in finish order (finished, id), the updates have learned from) and
@@ -66,10 +69,16 @@ def _update(search: Search, consumed: int, take: int, observe: Observer | None) 
 
 
 def _submit(search: Search, child: ChildRecord, running: dict[int, ChildRecord]) -> None:
+    """Start `child` if the time budget allows it; it stays pending (or goes back to it) if not."""
+    job = search.job(child)
+    if not search.may_start(job):
+        if child.status == "running":
+            search.store.requeue([child.id])
+        return
     if child.status == "pending":
         search.store.mark_running([child.id])
     running[child.id] = child
-    search.executor.submit(search.job(child))
+    search.executor.submit(job)
 
 
 def _replay_proposals(search: Search) -> None:
@@ -95,7 +104,8 @@ def run_async(search: Search, observe: Observer | None) -> None:
     while True:
         while len(_finished_in_order(search)) - consumed >= k:
             consumed = _update(search, consumed, k, observe)
-        while len(running) < search.executor.capacity and search.store.samples < search.config.budget:
+        while (len(running) < search.executor.capacity and not search.out_of_time
+               and search.config.children_left(search.store.samples) != 0):
             version = search.updated_through + 1
             search._propose(version, 1)
             newest = search.store.children(step=version)[-1]
@@ -108,5 +118,5 @@ def run_async(search: Search, observe: Observer | None) -> None:
         child = running.pop(result.child_id)
         search.record(result, child.step, child.tokens, observe)
     left = len(_finished_in_order(search)) - consumed
-    if left:
+    if left and not search.out_of_time:  # out of time: as in the synchronous loop, no partial update
         _update(search, consumed, left, observe)

@@ -7,7 +7,8 @@ node's stored state (index), or the mean of the picked layers' stored states
 (anchor). The first input is a learned "start" vector (ENAS's empty input).
 
 Every step runs for a batch of m samples at once. A decision under a branch
-(conv_pool: `filters` exists only if `op` is conv) is computed for all m, but
+(conv_pool: `filters` exists only if `op` is conv), or of a stage's layer
+beyond the depth a sample picked, is computed for all m, but
 where it does not exist for a sample, that sample's LSTM state and next input
 pass through unchanged and its log-prob and entropy get nothing, so each
 sample sees exactly the decisions of its own token string.
@@ -29,6 +30,7 @@ from torch import Tensor, nn
 
 from ..arch.tokens import Assignment
 from ..errors import TokenError
+from ..memory import check_module_memory
 from ..space.compiler import CompiledSpace, Decision
 from .heads import AnchorHead, ChoiceHead, IndexHead, shape_logits
 
@@ -36,7 +38,7 @@ from .heads import AnchorHead, ChoiceHead, IndexHead, shape_logits
 class ControllerConfig(BaseModel):
     """LSTM size and logit shaping. Defaults are NAS's; ENAS used hidden=100, layers=1."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     hidden: int = Field(35, gt=0)  # units per LSTM layer
     layers: int = Field(2, gt=0)
@@ -63,7 +65,7 @@ class _Step:
     decision: Decision
     head: int
     offset: int  # choice: the head's first row in the token embedding
-    condition: tuple[tuple[int, int], ...] | None  # (earlier step, option index that meets it); None: always exists
+    condition: tuple[tuple[int, int], ...] | None  # (earlier step, an option index that meets it); None: always
     candidates: tuple[int, ...]  # anchor / index: the state slot of each candidate node
 
 
@@ -81,8 +83,14 @@ class _Program:
     slots: int
 
 
-def _condition(d: Decision, earlier: list[_Step]) -> tuple[tuple[int, int], ...] | None:
-    """Which earlier choices of the group (by name, later ones winning) decide whether `d` exists."""
+def _condition(d: Decision, earlier: list[_Step], by_path: dict[str, _Step]) -> tuple[tuple[int, int], ...] | None:
+    """Which earlier choices of the group (by name, later ones winning) decide whether `d` exists; for a
+    layer of a stage whose depth is decided, the depths that reach it (a decision under a branch needs no
+    more: the choice it depends on is itself absent where the layer is)."""
+    if d.condition is None and d.stage_depth is not None:
+        path, least = d.stage_depth
+        depth = by_path[path]
+        return tuple((depth.index, k) for k, o in enumerate(depth.decision.options) if int(o.value) >= least)
     if d.condition is None:
         return None
     name, text = d.condition
@@ -95,6 +103,19 @@ def _masked(exists: Tensor | None, new: Tensor, old: Tensor) -> Tensor:
     if exists is None:
         return new
     return torch.where(exists.view(-1, *[1] * (new.dim() - 1)), new, old)
+
+
+def new_controller(compiled: CompiledSpace, config: ControllerConfig) -> "Controller":
+    """A Controller, once its size is known to fit: `--controller-hidden 100000000` is refused at once
+    with its estimate (it failed to allocate after 30 s). Four copies: weights, gradients, Adam's two moments."""
+    check_controller_memory(compiled, config)
+    return Controller(compiled, config)
+
+
+def check_controller_memory(compiled: CompiledSpace, config: ControllerConfig) -> None:
+    """ResourceError when a controller of `config`'s size cannot fit in memory (estimated on the meta device)."""
+    layers = f"{config.layers} LSTM layer{'s' if config.layers > 1 else ''}"
+    check_module_memory(lambda: Controller(compiled, config), f"a controller of {layers} of {config.hidden:,} units")
 
 
 class Controller(nn.Module):
@@ -161,6 +182,7 @@ class Controller(nn.Module):
         slot_of = {(b, i): row + i for b, row in self._input_row.items() for i in range(compiled.blocks[b].node_offset)}
         ops: list[_Step | _Record] = []
         steps: list[_Step] = []
+        by_path: dict[str, _Step] = {}
         for b, plan in enumerate(compiled.blocks):
             # A tree's sections (inject, cell_index) pick among the tree block's nodes.
             nodes_of = b if plan.candidates_all < 0 else next(
@@ -176,9 +198,10 @@ class Controller(nn.Module):
                 for pos, d in enumerate(group):
                     head = self._head_index[d.head]
                     step = _Step(index=len(steps), decision=d, head=head, offset=self._token_offset.get(head, 0),
-                                 condition=_condition(d, earlier),
+                                 condition=_condition(d, earlier, by_path),
                                  candidates=tuple(slot_of[(nodes_of, c)] for c in d.candidates))
                     steps.append(step)
+                    by_path[d.path] = step
                     earlier.append(step)
                     ops.append(step)
                     if pos == record_after:
@@ -262,8 +285,12 @@ def _exists(step: _Step, actions: list[Tensor], exists_per_step: list[Tensor | N
     if step.condition is None:
         return None
     met = torch.zeros_like(actions[step.condition[0][0]], dtype=torch.bool)
+    options: dict[int, list[int]] = {}  # per earlier step, the options that meet it (a stage's depths: several)
     for source, option in step.condition:
-        met = _masked(exists_per_step[source], actions[source] == option, met)
+        options.setdefault(source, []).append(option)
+    for source, meeting in options.items():  # a later step of the same name, where it exists, wins
+        hit = torch.stack([actions[source] == option for option in meeting]).any(0)
+        met = _masked(exists_per_step[source], hit, met)
     return met
 
 

@@ -1,7 +1,8 @@
 """One child, start to finish: build -> train -> reward. The unit of work an executor runs.
 
 A child that crashes, runs out of memory or diverges becomes a `failed` result
-with its error and the configured reward, so that the search goes on.
+with its error and the configured reward, so that the search goes on; one whose
+estimated memory exceeds the device's fails so before it is built.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import torch
 from pydantic import BaseModel
 
 from ..arch import Architecture
-from ..children import ChildConfig, build_child, profile_child
+from ..children import ChildConfig, build_child, check_child_memory, profile_child
+from ..children.check import failure_message
 from ..data import Data, LabelledSplits
 from ..errors import ChildError
 from ..runs import RunStore
@@ -49,11 +51,13 @@ def run_child(job: ChildJob, data: Data) -> ChildResult:
     start = time.perf_counter()
     params = macs = None
     try:
+        cfg = job.train.with_hyper(job.arch.hyper).model_copy(update={"seed": job.train.seed + job.child_id})
+        examples = cfg.step_examples(language=not isinstance(data, LabelledSplits))
+        check_child_memory(job.arch, data.task, job.child, examples, job.device)  # before it is built
         torch.manual_seed(job.train.seed + job.child_id)
         model = build_child(job.arch, data.task, job.child)
         profile = profile_child(model, data.task)
         params, macs = profile.params, profile.macs
-        cfg = job.train.with_hyper(job.arch.hyper).model_copy(update={"seed": job.train.seed + job.child_id})
         if isinstance(data, LabelledSplits):  # images or table rows: classification
             hist = fit_image(model, (data.train_x, data.train_y), (data.valid_x, data.valid_y), cfg, job.device)
             metric, reward = image_reward(hist.metric, job.reward)
@@ -67,14 +71,8 @@ def run_child(job: ChildJob, data: Data) -> ChildResult:
         return ChildResult(child_id=job.child_id, status="done", reward=reward, metric=metric, metric_name=name,
                            params=params, macs=macs, seconds=time.perf_counter() - start, device=job.device)
     except Exception as err:  # noqa: BLE001 - any child failure is recorded, the search goes on
-        if isinstance(err, torch.OutOfMemoryError):
-            message = "out of memory"
-        elif isinstance(err, ChildError):
-            message = err.message
-        else:
-            message = f"{type(err).__name__}: {err}"
         return ChildResult(child_id=job.child_id, status="failed", reward=job.reward.failed, params=params,
-                           macs=macs, seconds=time.perf_counter() - start, error=message.splitlines()[0][:500],
+                           macs=macs, seconds=time.perf_counter() - start, error=failure_message(err),
                            device=job.device)
 
 

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..arch.mutate import mutate
 from ..arch.sample import sample_assignment
 from ..arch.tokens import Assignment, decode_tokens, encode
+from ..errors import TokenError
 from ..space.compiler import CompiledSpace
 from .strategies import random_state, set_random_state
 
@@ -40,7 +41,7 @@ class EvolutionConfig(BaseModel):
     """P and S. Defaults: NAS-Bench-201's and NATS-Bench's REA scripts (`--ea_population 10
     --ea_sample_size 3`), sized for the ~150 queries of a 12,000 s benchmark search."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     population: int = Field(10, ge=1)  # P: members kept; also the number of random children first
     tournament_size: int = Field(3, ge=1)  # S: members drawn (with replacement) per tournament
 
@@ -90,5 +91,11 @@ class EvolutionStrategy:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         set_random_state(self.rng, state["rng"])
-        self.population = [[str(tokens), float(reward)] for tokens, reward in state["population"]]
+        population = [[str(tokens), float(reward)] for tokens, reward in state["population"]]
+        for tokens, _ in population:  # another space's run: refused now, not at the first tournament
+            try:
+                decode_tokens(self.compiled, tokens)
+            except TokenError as err:
+                raise ValueError(f"a population member is not of space '{self.compiled.name}': {err}") from None
+        self.population = population
         self.proposed = int(state["proposed"])

@@ -9,6 +9,11 @@ writer of the run store.
 - `ray` (`RayExecutor`, ray_executor.py): each child a Ray task, on one machine
   or a cluster.
 
+`--workers` is bounded by what can be used (`bounded_workers`): never more than the
+children that can be in flight at once (the batch, or the budget with `--async`),
+nor, for `process`, this machine's cores, nor, for `ray`, the children the
+cluster's CPUs (GPUs) fit; a bounded executor says so in its `note`.
+
 Every backend honours `child_timeout` (a hanging child is stopped and recorded as
 failed) and survives a worker that dies (its child is re-run up to `max_tries`
 times, then recorded as failed with the reason).
@@ -16,11 +21,15 @@ times, then recorded as failed with the reason).
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator, Literal, Sequence
 
 import torch
@@ -37,7 +46,7 @@ Backend = Literal["local", "process", "ray"]
 class ExecutorConfig(BaseModel):
     """Where and how children run; part of the search config."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # local trains in the search process, or in worker processes when the search has workers > 1
     backend: Backend = "local"
@@ -70,10 +79,72 @@ def death_reason(exitcode: int | None) -> str:
     return f"worker killed by signal {-exitcode}{name}{oom}"
 
 
+@dataclass
+class JobQueue:
+    """Children waiting to be sent to a worker, and how many runs each has been sent for."""
+
+    jobs: deque[ChildJob] = field(default_factory=deque)
+    tries: dict[int, int] = field(default_factory=dict)  # child id -> runs started
+
+    def take(self) -> ChildJob:
+        """The next child to send, its run counted."""
+        job = self.jobs.popleft()
+        self.tries[job.child_id] = self.tries.get(job.child_id, 0) + 1
+        return job
+
+    def lost(self, job: ChildJob, reason: str, seconds: float, max_tries: int) -> ChildResult | None:
+        """A run of `job` ended without a result (its worker, Ray node or driver died): queue it again,
+        before anything newer, while it has runs left (None); else its failure, with the reason."""
+        runs = self.tries[job.child_id]
+        if runs < max_tries:
+            self.jobs.appendleft(job)
+            return None
+        return failed_result(job, f"{reason} (in all {runs} runs)", seconds)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Kill `process` (a worker or a Ray driver) if it still runs, reap it, and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for pipe in (process.stdin, process.stdout):
+        try:
+            if pipe is not None:
+                pipe.close()
+        except OSError:
+            pass
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a process the search starts: this nascli first on PYTHONPATH, so that it runs
+    the same code as the search."""
+    here = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])}
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def bounded_workers(asked: int, limits: dict[str, int]) -> tuple[int, str | None]:
+    """The workers to start: `asked`, or the smallest of `limits` (why -> count) where that is fewer
+    (at least 1); and, when fewer, a note that says so and why."""
+    why, limit = min(limits.items(), key=lambda item: item[1], default=("", asked))
+    if asked <= limit:
+        return asked, None
+    limit = max(1, limit)
+    return limit, f"--workers {asked}: {limit} started, as {why}"
+
+
 class Executor(ABC):
     """Trains children somewhere; results come back here, in the order they finish."""
 
     capacity: int = 1  # children it trains at once
+    note: str | None = None  # why capacity is less than the workers asked for
 
     @abstractmethod
     def submit(self, job: ChildJob) -> None: ...
@@ -86,6 +157,10 @@ class Executor(ABC):
     @abstractmethod
     def in_flight(self) -> int:
         """Children submitted and not yet returned by next_result."""
+
+    def cost(self, job: ChildJob) -> float | None:
+        """Seconds `job` will charge, where that is known before it runs (a benchmark); None here."""
+        return None
 
     def map(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
         for job in jobs:
@@ -143,15 +218,22 @@ class InlineExecutor(Executor):
             signal.signal(signal.SIGALRM, previous)
 
 
-def make_executor(spec: DataSpec, data: Data, config: ExecutorConfig, workers: int,
-                  device: str) -> Executor:
-    """The executor for `config.backend` training `workers` children at once on `device` (resolved)."""
+def make_executor(spec: DataSpec, data: Data, config: ExecutorConfig, workers: int, device: str,
+                  limits: dict[str, int] | None = None) -> Executor:
+    """The executor for `config.backend` training up to `workers` children at once on `device` (resolved);
+    fewer where `limits` (why -> count, e.g. the children in flight at once) or the backend's resources
+    (cores, the Ray cluster) say more would never be used."""
+    limits = dict(limits or {})
     if config.backend == "ray":
         from .ray_executor import RayExecutor  # ray is an optional extra, imported only when asked for
 
-        return RayExecutor(data, config, workers, device)
+        return RayExecutor(spec, config, workers, device, limits)
     if config.backend == "process" or workers > 1:
         from .workers import ProcessExecutor
 
-        return ProcessExecutor(spec, config, workers, device)
+        cores = usable_cores()
+        capacity, note = bounded_workers(workers, {**limits, f"this machine has {cores} core{'s' * (cores > 1)}": cores})
+        executor = ProcessExecutor(spec, config, capacity, device)
+        executor.note = note
+        return executor
     return InlineExecutor(data, config, device)

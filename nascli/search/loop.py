@@ -3,15 +3,16 @@
 Every step is recorded in the run store as it happens, in an order that a
 search stopped at any point (Ctrl-C, SIGTERM, `kill -9`) resumes from without
 losing a finished child, training one twice, or changing what it samples:
-1. propose m architectures (depth from the space's schedule), record them as
-   `pending` in one transaction, then checkpoint the strategy (its RNG has moved);
+1. propose m architectures (depth from the space's schedule) and record them as
+   `pending` in one transaction; the strategy is not checkpointed here (its RNG
+   has moved, but a resume replays the proposal from the checkpoint before it,
+   which gives the same samples and the same state: one checkpoint per step);
 2. train every pending child of the step through the executor, recording each
    result as it arrives;
 3. update the strategy on the step's rewards, record the step, checkpoint.
-On resume, a step with children but no update is finished first: if the
-checkpoint predates the step's proposal (a kill between recording the
-children and checkpointing), the proposal is replayed from the checkpoint so
-that the strategy's RNG is where it was; children left `running` are re-run.
+On resume, a step with children but no update is finished first: the
+checkpoint predates the step's proposal, so the proposal is replayed from it
+so that the strategy's RNG is where it was; children left `running` are re-run.
 The run's crash points (runs/crashpoints.py) sit before each of these writes.
 
 With `async_k` (`--async K`) the loop in async_loop.py runs instead: every
@@ -21,12 +22,14 @@ worker stays busy and the controller updates after every K finished children.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ..arch import architecture, decode_tokens
+from ..benchmarks.query import BenchmarkConfig
 from ..children import ChildConfig
 from ..space.compiler import CompiledSpace
 from ..train import RewardConfig, TrainConfig
@@ -39,19 +42,25 @@ from ..runs.checkpoint import CHECKPOINT_NAME
 from ..runs.crashpoints import crash_point
 from ..runs.store import CHECKPOINT_DIR
 from ..runs import ChildRecord
+from .clock import make_clock
 from .evaluate import ChildJob, ChildResult, record_result
 from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
 from .evolution import EvolutionConfig
-from .strategies import STRATEGIES, Strategy, make_strategy
+from .strategies import STRATEGIES, Strategy, make_strategy, restore_state
+
+SEARCH_STRATEGIES = (*STRATEGIES, "enas")  # enas has a loop of its own (search/enas/)
 
 
 class SearchConfig(BaseModel):
     """Everything a search needs; stored in the run's config.json and reused on resume."""
 
-    strategy: Literal[(*STRATEGIES, "enas")] = "reinforce"
-    data: DataSpec
-    budget: int = Field(12, ge=1)  # children in all
+    strategy: Literal[SEARCH_STRATEGIES] = "reinforce"
+    data: DataSpec  # a benchmark search reads no data: the space's default, for export and render
+    budget: int | None = Field(12, ge=1)  # children in all; None: until the time budget
+    time_budget: float | None = Field(None, gt=0)  # seconds (simulated on a benchmark, else wall); see clock.py
+    benchmark: BenchmarkConfig | None = None  # children looked up in a table instead of trained
+    controller_preset: str | None = None  # the named REINFORCE settings the run started from (presets.py)
     batch: int = Field(4, ge=1)  # m: children per controller step
     seed: int = 0
     workers: int = Field(1, ge=1)  # children trained at once
@@ -65,6 +74,18 @@ class SearchConfig(BaseModel):
     evolution: EvolutionConfig = EvolutionConfig()  # strategy evolution: P and S
     child: ChildConfig = ChildConfig()
     enas: EnasConfig | None = None  # strategy enas: its phases (nascli/search/enas/); budget = children derived
+
+    @model_validator(mode="after")
+    def _budgets(self) -> "SearchConfig":
+        if self.budget is None and self.time_budget is None:
+            raise ValueError("a search needs a budget: children (budget), seconds (time_budget) or both")
+        if self.strategy == "enas" and (self.time_budget is not None or self.benchmark is not None):
+            raise ValueError("enas runs a schedule of epochs: no time budget and no benchmark")
+        return self
+
+    def children_left(self, sampled: int) -> int | None:
+        """Children the children budget still allows (None: no such budget)."""
+        return None if self.budget is None else max(0, self.budget - sampled)
 
 
 @dataclass
@@ -100,6 +121,9 @@ class Search:
         self.proposed_through = -1  # last step whose proposal the strategy's state includes
         self.consumed = 0  # async: finished children (in finish order) the updates have learned from
         self.proposed_children: int | None = 0  # children the strategy's state has proposed (None: unknown, older runs)
+        self.clock = make_clock(store, config.time_budget, simulated=config.benchmark is not None)
+        self.out_of_time = False  # the time budget ended the search before a child (clock.py)
+        self._proposed: dict = {}  # child id -> the Architecture this session proposed, until its job is made
         if reset_controller:
             self._reset_strategy()
         else:
@@ -113,12 +137,7 @@ class Search:
             raise RunError(f"the controller checkpoint is missing ({CHECKPOINT_DIR}/{CHECKPOINT_NAME}); "
                            "resume with --reset-controller to go on with a fresh controller, keeping every "
                            "recorded child", where=str(self.store.path))
-        try:
-            self.strategy.load_state_dict(checkpoint["strategy"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise RunError(f"the controller checkpoint does not fit this run's {self.config.strategy} strategy "
-                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
-                           where=str(self.store.path / CHECKPOINT_DIR)) from None
+        restore_state(self.strategy, self.config.strategy, checkpoint["strategy"], self.store.path / CHECKPOINT_DIR)
         self.updated_through = checkpoint["updated_through"]
         proposed = checkpoint.get("proposed_through")
         if not isinstance(proposed, int):  # format 1 checkpointed after proposing, before recording
@@ -141,17 +160,22 @@ class Search:
         self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through,
                                                     self.consumed, self.proposed_children))
 
-    def _propose(self, step: int, m: int | None = None) -> None:
+    def _propose(self, step: int, m: int | None = None, checkpoint: bool = True) -> None:
+        """Sample and record a step's children; `checkpoint=False` leaves the strategy's new state unsaved,
+        which a resume rebuilds by replaying the proposal (`_replay_proposal`)."""
         sampled = self.store.samples
-        m = min(m or self.config.batch, self.config.budget - sampled)
+        left = self.config.children_left(sampled)
+        m = min(m or self.config.batch, left if left is not None else self.config.batch)
         depth = self.compiled.depth_at(sampled)
         assignments = self.strategy.propose(m, depth)
         log_probs = self.strategy.log_probs(assignments, depth)
         archs = [architecture(self.compiled, a, depth) for a in assignments]
         crash_point("propose")
-        self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs], log_probs)
+        ids = self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs], log_probs)
+        self._proposed.update(zip(ids, archs))
         self.proposed_through, self.proposed_children = step, self.store.samples
-        self._checkpoint()
+        if checkpoint:
+            self._checkpoint()
 
     def _replay_proposal(self, step: int) -> None:
         """The step's children are recorded but the checkpoint predates them: propose again
@@ -164,26 +188,44 @@ class Search:
         self._checkpoint()
 
     def job(self, child: ChildRecord) -> ChildJob:
-        """The work order for a recorded child."""
-        arch = architecture(self.compiled, *decode_tokens(self.compiled, child.tokens))
+        """The work order for a recorded child (its architecture as proposed, or decoded from its tokens)."""
+        arch = self._proposed.pop(child.id, None)
+        if arch is None:
+            arch = architecture(self.compiled, *decode_tokens(self.compiled, child.tokens))
         return ChildJob(child_id=child.id, arch=arch, train=self.config.train, reward=self.config.reward,
                         child=self.config.child)
 
     def record(self, result: ChildResult, step: int, tokens: str, observe: Observer | None) -> None:
         """Write a finished child to the store (this process is its only writer) and tell the observer."""
         record_result(self.store, result)
+        self.clock.charge(result.seconds)
         if observe:
             observe(SearchEvent("child_finished", step, result=result, tokens=tokens))
 
+    def may_start(self, job: ChildJob) -> bool:
+        """Whether the time budget lets `job` start; the first refusal ends the search (clock.py)."""
+        self.out_of_time = self.out_of_time or not self.clock.allows(self.executor.cost(job))
+        return not self.out_of_time
+
     def _train_pending(self, step: int, observe: Observer | None) -> None:
+        """Train the step's pending children, each started only while the time budget allows it;
+        those it does not allow go back to pending and the search ends (`out_of_time`)."""
         pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
         if not pending:
             return
         tokens = {c.id: c.tokens for c in pending}
         crash_point("child_start")
         self.store.mark_running([c.id for c in pending if c.status == "pending"])
-        for result in self.executor.map([self.job(c) for c in pending]):
-            self.record(result, step, tokens[result.child_id], observe)
+        jobs = deque(self.job(c) for c in pending)
+        while jobs or self.executor.in_flight:
+            while jobs and self.executor.in_flight < self.executor.capacity and self.may_start(jobs[0]):
+                self.executor.submit(jobs.popleft())
+            if self.out_of_time and jobs:
+                self.store.requeue([job.child_id for job in jobs])
+                jobs.clear()
+            if self.executor.in_flight:
+                result = self.executor.next_result()
+                self.record(result, step, tokens[result.child_id], observe)
 
     def _update(self, step: int) -> ReinforceStats | None:
         children = self.store.children(step=step)
@@ -216,14 +258,17 @@ class Search:
         while True:
             if self.store.children(step=step, limit=1):
                 self._replay_proposal(step)
-            elif self.store.samples >= self.config.budget:
+            elif self.config.children_left(self.store.samples) == 0:
                 break
-            else:
-                self._propose(step)
+            else:  # the next checkpoint is the update's: a kill before it replays this proposal
+                self._propose(step, checkpoint=False)
             depth = self.store.children(step=step, limit=1)[0].depth
             if observe:
                 observe(SearchEvent("step_started", step, depth=depth))
             self._train_pending(step, observe)
+            if self.out_of_time:  # a partial batch teaches nothing; a resume with more time goes on from here
+                self._checkpoint()  # the state as proposed, whether this session proposed or replayed the step
+                break
             stats = self._update(step)
             if observe:
                 observe(SearchEvent("step_finished", step, depth=depth, stats=stats))
@@ -231,6 +276,7 @@ class Search:
         self.finish()
 
     def finish(self) -> None:
+        self.clock.save()
         crash_point("finish")
         self.store.state = "finished"
         self.store.set_meta("finished_at", time.time())

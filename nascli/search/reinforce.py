@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 
 class ReinforceConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     lr: float = Field(6e-4, gt=0)  # Adam; NAS used 5e-4 for the recurrent search
     baseline_decay: float = Field(0.95, ge=0, lt=1)  # b <- decay * b + (1 - decay) * mean(R)

@@ -15,7 +15,7 @@ import torch
 from pydantic import BaseModel
 
 from ..arch import Architecture, save_architecture
-from ..children import ChildConfig, build_child, profile_child
+from ..children import ChildConfig, build_child, check_child_memory, profile_child
 from ..data import Data, LabelledSplits, NormalisedImages
 from ..train import TrainConfig, accuracy, fit_image, fit_language, perplexity
 from ..train.loops import EVAL_BATCH
@@ -31,19 +31,22 @@ class RetrainResult(BaseModel):
     epochs: int
     train_examples: int
     device: str = "cpu"
+    seed: int | None = None  # weights and data order (None: result.json files written before it was kept)
+    amp: bool | None = None
     seconds: float
     out_dir: str
 
 
 def retrain(arch: Architecture, data: Data, dataset: str, train: TrainConfig,
             child: ChildConfig, out_dir: str | Path, device: str = "cpu") -> RetrainResult:
+    start = time.perf_counter()
+    cfg = train.with_hyper(arch.hyper)
+    check_child_memory(arch, data.task, child, cfg.step_examples(not isinstance(data, LabelledSplits)), device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     torch.manual_seed(train.seed)
     model = build_child(arch, data.task, child)
     profile = profile_child(model, data.task)
-    cfg = train.with_hyper(arch.hyper)
     if isinstance(data, LabelledSplits):  # images or table rows: classification
         inputs = (data.train_x, data.valid_x)  # uint8 images normalised per batch, or float tensors
         x = inputs[0].cat(inputs[1]) if isinstance(inputs[0], NormalisedImages) else torch.cat(inputs)
@@ -58,6 +61,6 @@ def retrain(arch: Architecture, data: Data, dataset: str, train: TrainConfig,
     save_architecture(arch, out / "arch.json")
     result = RetrainResult(tokens=arch.tokens, dataset=dataset, metric_name=name, metric=metric,
                            params=profile.params, macs=profile.macs, epochs=cfg.epochs, train_examples=n, device=device,
-                           seconds=time.perf_counter() - start, out_dir=str(out))
+                           seed=cfg.seed, amp=cfg.amp, seconds=time.perf_counter() - start, out_dir=str(out))
     (out / "result.json").write_text(json.dumps(result.model_dump(), indent=2) + "\n")
     return result

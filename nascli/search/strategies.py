@@ -9,21 +9,21 @@ them (ENAS, whose unit of work is an epoch, has a loop of its own).
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 from ..arch.sample import sample_assignment
 from ..arch.tokens import Assignment
+from ..errors import RunError
 from ..space.compiler import CompiledSpace
 from ..threads import single_thread
-from .controller import Controller, ControllerConfig
+from .controller import ControllerConfig, new_controller
 from .reinforce import Reinforce, ReinforceConfig, ReinforceStats
 
 if TYPE_CHECKING:
     from .evolution import EvolutionConfig
-
-STRATEGIES = ("reinforce", "random", "evolution")  # the strategies of the per-child loop, `make_strategy`'s names
 
 
 class Strategy(Protocol):
@@ -98,14 +98,17 @@ class ReinforceStrategy:
 
     def __init__(self, compiled: CompiledSpace, seed: int, controller: ControllerConfig, reinforce: ReinforceConfig):
         torch.manual_seed(seed)
-        self.controller = Controller(compiled, controller)
+        self.controller = new_controller(compiled, controller)
         self.reinforce = Reinforce(self.controller, reinforce)
         self.generator = torch.Generator().manual_seed(seed)
+        self._sampled: tuple[list[Assignment], list[float]] | None = None  # the last proposal and its log-probs
 
     @single_thread()
     def propose(self, m: int, depth: int | None) -> list[Assignment]:
         with torch.no_grad():
-            return self.controller.sample(m, depth, self.generator).assignments
+            sample = self.controller.sample(m, depth, self.generator)
+        self._sampled = (sample.assignments, sample.log_prob.tolist())
+        return sample.assignments
 
     @single_thread()
     def update(self, assignments, depth, rewards) -> ReinforceStats:
@@ -114,6 +117,8 @@ class ReinforceStrategy:
 
     @single_thread()
     def log_probs(self, assignments, depth) -> list[float]:
+        if self._sampled is not None and assignments is self._sampled[0]:  # just sampled: the draw scored them
+            return self._sampled[1]
         with torch.no_grad():
             return self.controller.score(assignments, depth)[0].tolist()
 
@@ -134,9 +139,15 @@ class ReinforceStrategy:
                 "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._sampled = None
         self.controller.load_state_dict(state["controller"])
         self.reinforce.load_state_dict(state["reinforce"])
         self.generator.set_state(state["generator"])
+
+
+# Every strategy the search loop runs, by name: `search --strategy`, `compare --strategies` and
+# SearchConfig read this tuple; a strategy added here and to make_strategy works in all of them.
+STRATEGIES: tuple[str, ...] = ("reinforce", "random", "evolution")
 
 
 def make_strategy(name: str, compiled: CompiledSpace, seed: int, controller: ControllerConfig,
@@ -151,3 +162,14 @@ def make_strategy(name: str, compiled: CompiledSpace, seed: int, controller: Con
     if name != "reinforce":
         raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
     return ReinforceStrategy(compiled, seed, controller, reinforce)
+
+
+def restore_state(strategy, name: str, state: Any, checkpoints: Path) -> None:
+    """Load a checkpoint's strategy state into `strategy` (any object with `load_state_dict`); a RunError
+    (exit 2) when it does not fit, as another run's checkpoint copied into `checkpoints` does."""
+    try:
+        strategy.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+        first = str(err).strip().splitlines()[0].rstrip(":") if str(err).strip() else ""
+        raise RunError(f"the controller checkpoint does not fit this run's {name} strategy ({type(err).__name__}: "
+                       f"{first[:200]}); is it another run's?", where=str(checkpoints)) from None

@@ -7,8 +7,8 @@ process with its own stdin (jobs) and stdout (results), one JSON line each, neve
 a pickle; so the search process can tell which child a dead worker held, re-run it
 (up to `max_tries` runs), record it failed with the reason, and start a new worker.
 
-Workers never outlive the search: a parent-death signal (Linux prctl), a watchdog
-thread on the parent's pid (elsewhere), and EOF on stdin each end them. Each runs
+Workers never outlive the search: worker_boot.py, the file a worker starts as, ties its
+life to the search's before it imports anything heavy (torch takes seconds). Each runs
 in a process group of its own, so a terminal's Ctrl-C reaches the search alone
 (no KeyboardInterrupt tracebacks from workers still importing torch), and the
 search then stops them.
@@ -16,55 +16,31 @@ search then stops them.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import wait
-from pathlib import Path
 
 import torch
 
 from ..data.spec import DataSpec
 from ..plugins import load_plugins, loaded_refs
 from ..train.device import worker_devices
+from . import worker_boot
 from .evaluate import ChildJob, ChildResult, run_child
-from .executor import Executor, ExecutorConfig, death_reason, failed_result
-
-PR_SET_PDEATHSIG = 1
-WATCHDOG_PERIOD_S = 1.0
+from .executor import (Executor, ExecutorConfig, JobQueue, child_env, death_reason, failed_result, stop_process,
+                       usable_cores)
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """End this worker when the search process dies, however it dies."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass  # the watchdog below still covers it
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-
-    def watchdog() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(WATCHDOG_PERIOD_S)
-        os._exit(1)
-
-    threading.Thread(target=watchdog, daemon=True).start()
-
-
-def worker_main(spec_json: str, threads: int, parent_pid: int, plugins_json: str) -> None:
-    """A worker's life: load the search's plugins and the data once, then train each job that stdin brings."""
-    _die_with_parent(parent_pid)
+def worker_main(spec_json: str, threads: str, plugins_json: str) -> None:
+    """A worker's life once worker_boot.py has tied it to the search: load the search's plugins and the
+    data once, then train each job that stdin brings."""
     results = os.fdopen(os.dup(1), "w", buffering=1)  # the pipe to the search: only results go there
     os.dup2(2, 1)  # anything else printed goes to stderr
-    torch.set_num_threads(threads)
+    torch.set_num_threads(int(threads))
     load_plugins(json.loads(plugins_json))  # a new process starts without the search's plugin ops and datasets
     data = DataSpec.model_validate_json(spec_json).load()
     for line in sys.stdin:
@@ -80,27 +56,20 @@ class _Worker:
     started: float = 0.0
 
 
-@dataclass
-class _Queue:
-    jobs: deque[ChildJob] = field(default_factory=deque)
-    tries: dict[int, int] = field(default_factory=dict)  # child id -> runs started
-
-
 class ProcessExecutor(Executor):
     """`workers` children at once in spawned processes; torch threads divided among them,
     GPUs (when the device is CUDA) assigned round-robin."""
 
     def __init__(self, spec: DataSpec, config: ExecutorConfig, workers: int, device: str):
         self.spec, self.config, self.capacity = spec, config, workers
-        self.threads = config.cpus_per_child or max(1, (os.cpu_count() or 1) // workers)
-        self.queue = _Queue()
+        self.threads = config.cpus_per_child or max(1, usable_cores() // workers)
+        self.queue = JobQueue()
         self.workers = [self._spawn(d) for d in worker_devices(device, workers)]
 
     def _spawn(self, device: str) -> _Worker:
-        command = [sys.executable, "-m", "nascli.search.workers", self.spec.model_dump_json(), str(self.threads),
-                   str(os.getpid()), json.dumps(loaded_refs())]
+        command = worker_command(self.spec, self.threads, os.getpid())
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, process_group=0,
-                                   env={**os.environ, "PYTHONPATH": _import_path()})
+                                   env=child_env())
         return _Worker(process, device)
 
     def submit(self, job: ChildJob) -> None:
@@ -113,8 +82,7 @@ class ProcessExecutor(Executor):
     def _dispatch(self) -> None:
         for worker in self.workers:
             if worker.job is None and self.queue.jobs:
-                job = self.queue.jobs.popleft().model_copy(update={"device": worker.device})
-                self.queue.tries[job.child_id] = self.queue.tries.get(job.child_id, 0) + 1
+                job = self.queue.take().model_copy(update={"device": worker.device})
                 worker.job, worker.started = job, time.perf_counter()
                 try:
                     worker.process.stdin.write(job.model_dump_json().encode() + b"\n")
@@ -149,11 +117,7 @@ class ProcessExecutor(Executor):
                 worker.job = None
                 return ChildResult.model_validate_json(line)
             reason = self._replace(worker)  # end of file: the worker died
-            if self.queue.tries[job.child_id] < self.config.max_tries:
-                self.queue.jobs.appendleft(job)  # run it again, before anything newer
-                return None
-            runs = self.queue.tries[job.child_id]
-            return failed_result(job, f"{reason} (in all {runs} runs)", elapsed)
+            return self.queue.lost(job, reason, elapsed, self.config.max_tries)
         if self.config.child_timeout and elapsed >= self.config.child_timeout:
             self._replace(worker)
             return failed_result(job, f"timed out after {self.config.child_timeout:g} s", elapsed)
@@ -161,7 +125,7 @@ class ProcessExecutor(Executor):
 
     def _replace(self, worker: _Worker) -> str:
         """Stop `worker` for good (if it still runs) and start a fresh one in its place."""
-        _stop(worker.process)
+        stop_process(worker.process)
         self.workers[self.workers.index(worker)] = self._spawn(worker.device)
         return death_reason(worker.process.returncode)
 
@@ -177,26 +141,12 @@ class ProcessExecutor(Executor):
                 worker.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass  # still training a child nobody will record
-            _stop(worker.process)
+            stop_process(worker.process)
         self.workers = []
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait()
-    for pipe in (process.stdin, process.stdout):
-        try:
-            pipe.close()
-        except OSError:
-            pass
-
-
-def _import_path() -> str:
-    """PYTHONPATH for a worker: this nascli first, so a worker runs the same code as the search."""
-    here = str(Path(__file__).resolve().parents[2])
-    return os.pathsep.join([here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
-
-
-if __name__ == "__main__":
-    worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+def worker_command(spec: DataSpec, threads: int, parent_pid: int) -> list[str]:
+    """How a worker starts: through worker_boot.py (see there), with the data, threads and the plugins
+    the search loaded."""
+    return worker_boot.command("child-worker", parent_pid, spec.model_dump_json(), str(threads),
+                               json.dumps(loaded_refs()))

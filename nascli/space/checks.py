@@ -16,6 +16,8 @@ from typing import Callable
 from ..ops import OPS, ops_for
 from ..plugins import loaded_plugins, plugin_names
 from . import vocab
+from .conditions import missing_tie_targets, op_reads
+from .hints import unknown_op_hint
 from .ir import Block, ChoiceDecl, FixedDecl, Pos, SearchSpace, SkipOffsets, Value
 
 Fail = Callable[[str, Pos], None]
@@ -34,8 +36,12 @@ def _check_value(name: str, value: Value, domain: str, pos: Pos, fail: Fail, blo
             fail(f"'{name}' takes numbers, got '{value}'", pos)
         elif value < 0 or (domain == "posnum" and value == 0):
             fail(f"'{name}' must be {'positive' if domain == 'posnum' else 'at least 0'}, got {value}", pos)
+    elif domain == "op" and value in OPS and value not in ops_for(block):
+        fail(f"unknown op '{value}' for '{name}': it can be used in a {' or '.join(OPS.get(str(value)).blocks)} "
+             f"only, not in a {block}", pos)
     elif domain == "op" and value not in ops_for(block):
-        fail(f"unknown op '{value}' for '{name}'; expected one of: {', '.join(ops_for(block))}", pos)
+        known = ops_for(block)
+        fail(f"unknown op '{value}' for '{name}' (known: {', '.join(known)}){unknown_op_hint(str(value), known)}", pos)
     elif domain in vocab.DOMAIN_VALUES and value not in vocab.DOMAIN_VALUES[domain]:
         fail(f"unknown {domain} '{value}' for '{name}'; expected one of: {', '.join(vocab.DOMAIN_VALUES[domain])}", pos)
 
@@ -107,9 +113,14 @@ def _values(decl) -> list[tuple[Value, Pos]]:
     return [(o.value, o.pos or decl.pos) for o in getattr(decl, "options", [])]
 
 
+def _stage_decisions(block) -> list:
+    """A layers block's stage-section decisions that every layer takes (all but `depth`)."""
+    return [d for d in (block.stage.decisions if block.stage else []) if d.name not in vocab.STAGE_ONLY]
+
+
 def _layer_cases(block) -> tuple[object, list[tuple[str, list]]]:
     """The layer's `op` decision (or None), and per op it can take: the decisions it then has."""
-    outer = [d for d in block.decisions if d.name not in vocab.LAYER_SLOTS]
+    outer = [d for d in block.decisions + _stage_decisions(block) if d.name not in vocab.LAYER_SLOTS]
     op = next((d for d in block.decisions if d.name == "op"), None)
     if op is None:
         return None, [("conv", outer)]  # a layer without `op` is a NAS conv
@@ -131,7 +142,7 @@ def _check_layer_ops(block, fail: Fail) -> None:
                 if value not in param.values:
                     allowed = ", ".join(map(str, param.values))
                     fail(f"op '{name}' takes {param.name} in {{{allowed}}}, got {value}", pos)
-    reads = {name: {p.name for p in OPS.get(name).params} for name, _ in cases}
+    reads = {name: op_reads(name) for name, _ in cases}
     for decl in (d for d in block.decisions if d.name not in vocab.LAYER_SLOTS):
         if not any(decl.name in r for r in reads.values()):
             fail(f"'{decl.name}' is read by no op this layer can take ({', '.join(reads)}); remove it", decl.pos)
@@ -139,6 +150,30 @@ def _check_layer_ops(block, fail: Fail) -> None:
         for decl in branch:
             if decl.name not in reads[value]:
                 fail(f"'{decl.name}' is not read by op '{value}'; remove it", decl.pos)
+    for tie, value in missing_tie_targets(block.decisions):
+        fail(f"'{tie.name}' takes the value of '{tie.value}', which op '{value}' does not read (it exists only "
+             "under the ops that read it)", tie.pos)
+
+
+def _check_stage(block, fail: Fail) -> None:
+    """A stage section's decisions: its depth within the block's layers, and settings every op of its layers
+    reads (made once for the stage, a decision some layers' ops would ignore could not be conditional)."""
+    slots = vocab.STAGE_ONLY | {k: v for k, v in _layer_slots().items() if k not in ("op", "skip")}
+    _check_decisions(block.stage.decisions, slots, "a stage section", fail)
+    if block.schedule is not None:
+        fail("a stage's depth and a depth schedule do not mix; give the stage a 'depth' or the block a schedule",
+             block.stage.pos)
+    depth = next((d for d in block.stage.decisions if d.name == "depth"), None)
+    for value, pos in _values(depth) if depth is not None else []:
+        if isinstance(value, int) and value > block.max_layers:
+            fail(f"a stage's depth is at most its block's {block.max_layers} layers, got {value}", pos)
+    op, cases = _layer_cases(block)
+    for decl in _stage_decisions(block):
+        ignoring = [name for name, _ in cases if decl.name not in op_reads(name) and decl.name != "merge"]
+        if ignoring:
+            fail(f"'{decl.name}' in the stage section is not read by op {', '.join(map(repr, ignoring))}; a "
+                 "decision made once for the stage must be read by every op its layers can take (decide it per "
+                 "layer instead)", decl.pos)
 
 
 def _check_layer_stem(space: SearchSpace, fail: Fail) -> None:
@@ -152,11 +187,17 @@ def _check_layer_stem(space: SearchSpace, fail: Fail) -> None:
         skip = next((d for d in block.decisions if d.name == "skip"), None)
         if not isinstance(skip, FixedDecl) or skip.value != "previous":
             fail("layers before cells are their stem: a plain chain, 'skip = previous'", (skip or block).pos)
+        merge = next((d for d in block.decisions + _stage_decisions(block) if d.name == "merge"), None)
+        if merge is not None and not (isinstance(merge, FixedDecl) and merge.value == "concat"):
+            fail("layers before cells are their stem, a plain chain: they take no 'merge = sum'", merge.pos)
 
 
 def _check_layer_task(block, task: str, fail: Fail) -> None:
     """Every op the layers can take is one for the space's task (dense layers for tables, the rest for images)."""
     op, cases = _layer_cases(block)
+    merge = next((d for d in block.decisions + _stage_decisions(block) if d.name == "merge"), None)
+    if task == "tabular" and merge is not None:
+        fail("'merge' applies to image layers; a table's dense layer concatenates what it reads", merge.pos)
     for name, _ in cases:
         if task not in OPS.get(name).tasks:
             fits = ", ".join(n for n in ops_for("layer") if task in OPS.get(n).tasks)
@@ -180,6 +221,8 @@ def _check_block(block: Block, fail: Fail) -> None:
     elif block.kind == "layers":
         _check_decisions(block.decisions, _layer_slots(), "layers", fail, branching=True)
         _check_layer_ops(block, fail)
+        if block.stage is not None:
+            _check_stage(block, fail)
     elif block.kind == "tree":
         _check_decisions(block.decisions, vocab.NODE_SLOTS, "tree nodes", fail)
         _require(block.decisions, vocab.REQUIRED["tree"], "a tree", block.pos, fail)
@@ -277,5 +320,5 @@ def check_space(space: SearchSpace, setting_pos: dict[str, Pos], fail: Fail) -> 
     tabular = declared == "tabular" and layers is not None and not cells  # a layers block of dense layers
     if declared and tasks and declared not in tasks and not tabular:
         fail(f"task '{declared}' does not fit the space's {next(iter(tasks.values())).kind} block", setting_pos["task"])
-    if layers is not None:
-        _check_layer_task(layers, "tabular" if tabular else "image", fail)
+    for block in (b for b in space.blocks if b.kind == "layers"):  # every stage
+        _check_layer_task(block, "tabular" if tabular else "image", fail)

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .conditions import lift_conditional
 from .ir import ChoiceDecl, FixedDecl, Option, SearchSpace, Value
 
 
@@ -29,6 +30,9 @@ class Decision(BaseModel):
     options: tuple[Option, ...] = ()  # choice: the values
     candidates: tuple[int, ...] = ()  # anchor / index: the earlier layers or nodes
     condition: tuple[str, str] | None = None  # (decision name in this group, value text)
+    # A stage whose depth is decided: (the path of its `depth` decision, the least depth at which this layer
+    # exists). Its layers beyond the depth picked, and their decisions, do not exist.
+    stage_depth: tuple[str, int] | None = None
     head: str  # controller head that samples it; shared by every group of a block
 
     @property
@@ -58,7 +62,9 @@ class BlockPlan(BaseModel):
     groups: int
     node_offset: int = 0  # number of the first group's node (cells: after the inputs)
     variable: bool = False  # True for a layers block with a depth schedule
-    decls: list  # the IR decisions each group makes
+    decls: list  # the IR decisions each group makes (a layer's only under the ops that read them: conditions.py)
+    written: list | None = None  # a layers block's decisions as written, when lifting moved some (old strings)
+    depth: tuple[str, tuple[int, ...]] | None = None  # a stage's decided depth: (its decision's path, its values)
     candidates_all: int = -1  # index decisions pick among this many nodes (-1: earlier ones only)
 
     def candidates(self, group: int) -> tuple[int, ...]:
@@ -75,9 +81,7 @@ def _plans(space: SearchSpace) -> list[BlockPlan]:
             plans.append(BlockPlan(label="hyper", kind="hyper", ir_block=i, groups=1, decls=block.decisions))
         elif block.kind == "layers":
             stages += 1
-            plans.append(BlockPlan(label="layers" if stages == 1 else f"layers_{stages}", kind="layers", ir_block=i,
-                                   groups=block.max_layers, variable=block.schedule is not None,
-                                   decls=block.decisions))
+            plans += _layers_plans(block, i, "layers" if stages == 1 else f"layers_{stages}")
         elif block.kind == "tree":
             plans.append(BlockPlan(label="tree", kind="tree", ir_block=i, groups=block.node_count, decls=block.decisions))
             for sec in block.sections:
@@ -92,6 +96,23 @@ def _plans(space: SearchSpace) -> list[BlockPlan]:
             plans.append(BlockPlan(label=block.name, kind="cell", ir_block=i, groups=block.nodes - block.inputs,
                                    node_offset=block.inputs, decls=block.decisions))
     return plans
+
+
+def _layers_plans(block, i: int, label: str) -> list[BlockPlan]:
+    """A layers block's token blocks: its stage section's decisions (made once, first), then its layers."""
+    decls = lift_conditional(block.decisions)
+    layers = BlockPlan(label=label, kind="layers", ir_block=i, groups=block.max_layers,
+                       variable=block.schedule is not None, decls=decls,
+                       written=block.decisions if decls is not block.decisions else None)
+    if block.stage is None:
+        return [layers]
+    stage = BlockPlan(label=f"{label}.stage", kind="stage", ir_block=i, groups=1, decls=block.stage.decisions)
+    depth = next((d for d in block.stage.decisions if d.name == "depth"), None)
+    if isinstance(depth, FixedDecl):  # a fixed depth is the stage's number of layers
+        layers = layers.model_copy(update={"groups": int(depth.value)})
+    elif depth is not None:
+        layers = layers.model_copy(update={"depth": (_path(stage, 0, "depth"), tuple(o.value for o in depth.options))})
+    return [stage, layers]
 
 
 def _path(plan: BlockPlan, group: int, name: str) -> str:
@@ -127,11 +148,16 @@ class CompiledSpace:
         return depth if plan.variable and depth is not None else plan.groups
 
     @lru_cache(maxsize=None)
-    def group_decisions(self, b: int, group: int) -> tuple[Decision, ...]:
+    def group_decisions(self, b: int, group: int, written: bool = False) -> tuple[Decision, ...]:
         """The decisions of group `group` of block `b`, branches included (with conditions).
-        Cached: encoding, decoding and sampling ask for the same groups again and again."""
+        Cached: encoding, decoding and sampling ask for the same groups again and again.
+        `written`: as the block was written, every decision unconditional (how token strings of
+        earlier versions wrote a layer whose decisions only some ops read; see `BlockPlan.written`)."""
         plan = self.blocks[b]
         out: list[Decision] = []
+
+        least = min(plan.depth[1]) if plan.depth else None
+        stage_depth = (plan.depth[0], group + 1) if least is not None and group + 1 > least else None
 
         def visit(decls: list, condition: tuple[str, str] | None, branch: str) -> None:
             for decl in decls:
@@ -139,7 +165,7 @@ class CompiledSpace:
                     continue
                 head = f"{plan.label}{branch}.{decl.name}"
                 common = dict(path=_path(plan, group, decl.name), block=b, group=group, name=decl.name,
-                              kind=decl.kind, condition=condition, head=head)
+                              kind=decl.kind, condition=condition, stage_depth=stage_depth, head=head)
                 if isinstance(decl, ChoiceDecl):
                     out.append(Decision(options=tuple(decl.options), **common))
                     for value, sub in decl.branches.items():
@@ -149,7 +175,7 @@ class CompiledSpace:
                     if cands:  # a layer or node with nothing earlier to pick has no decision
                         out.append(Decision(candidates=cands, **common))
 
-        visit(plan.decls, None, "")
+        visit(plan.written if written and plan.written is not None else plan.decls, None, "")
         return tuple(out)
 
     def decisions(self, depth: int | None = None) -> list[Decision]:
@@ -171,13 +197,34 @@ class CompiledSpace:
                 heads[d.head] = HeadSpec(key=d.head, kind=d.kind, size=size)
         return list(heads.values())
 
+    def groups_in(self, b: int, depth: int | None, chosen: dict) -> int:
+        """How many groups block `b` has under the assignment `chosen` (by path) made so far: a stage's
+        layers, as many as its depth picked."""
+        plan = self.blocks[b]
+        return int(chosen[plan.depth[0]]) if plan.depth else self.group_count(plan, depth)
+
+    def depth_weights(self, b: int) -> list[int]:
+        """Per value of the depth decision of stage block `b`: the architectures of its layers at that depth."""
+        layers = self.blocks[b + 1]
+        return [self._layer_count(layers, d) for d in layers.depth[1]]
+
+    def _layer_count(self, plan: BlockPlan, groups: int) -> int:
+        total = 1
+        for group in range(groups):
+            total *= _count(plan.decls, len(plan.candidates(group)))
+        return total
+
     def cardinality(self, depth: int | None = None) -> int:
         """The exact number of distinct architectures (token strings) at `depth`."""
         depth = depth if depth is not None else self.max_depth
         total = 1
-        for plan in self.blocks:
-            for group in range(self.group_count(plan, depth)):
-                total *= _count(plan.decls, len(plan.candidates(group)))
+        for b, plan in enumerate(self.blocks):
+            if plan.kind == "stage":  # its depth: the sum over depths of the layers' count
+                total *= _count([d for d in plan.decls if d.name != "depth"], 0)
+                nxt = self.blocks[b + 1]
+                total *= sum(self.depth_weights(b)) if nxt.depth else 1
+            elif not plan.depth:
+                total *= self._layer_count(plan, self.group_count(plan, depth))
         return total
 
     def default_setting(self, key: str, fallback: Value | None = None) -> Value | None:

@@ -114,12 +114,17 @@ class HyperBlock(BaseModel):
 
 
 class LayersBlock(BaseModel):
-    """A stack of layers (NAS conv, ENAS macro); the same decisions per layer."""
+    """A stack of layers (NAS conv, ENAS macro); the same decisions per layer.
+
+    `stage`: its `stage { ... }` section, decisions made once for the whole stack (a stage): its
+    `depth` (how many of the `max_layers` layers it has), and settings every layer takes (`filters`;
+    `stride`, which only the stage's first layer takes; an op parameter every op reads)."""
 
     kind: Literal["layers"] = "layers"
     max_layers: int
     schedule: Schedule | None = None
     decisions: list[DecisionDecl]
+    stage: Section | None = None
     pos: Pos
 
     def depths(self) -> list[int]:

@@ -6,12 +6,17 @@ import difflib
 import re
 from functools import lru_cache
 
-from lark import Lark, Tree
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
-from ..errors import SpaceSyntaxError
+from ..errors import SpaceSemanticError, SpaceSyntaxError
 from ..resources import grammar_path
+from .literals import number
+
+# The most a space file may hold. The bundled ones are under 3 KB; a megabyte of values parses in a
+# few seconds, and the parser's time and memory grow with the text, so this bounds both.
+MAX_SPACE_CHARS = 1 << 20
 
 # Readable names for the grammar's regex terminals; literal ones show as themselves.
 _TERMINAL_NAMES = {
@@ -22,9 +27,47 @@ _TERMINAL_NAMES = {
 }
 
 
+def literal(token: Token) -> int | float | str:
+    """A value token's value: a name as itself, a number as an int or a float (so 1 and 1.0 are equal)."""
+    return str(token) if token.type == "NAME" else number(str(token))
+
+
+class ChoiceValues(list):
+    """(token, value) of each value of one choice list, in order, and the set of the values read so far."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set = set()
+
+
+class _DuplicateValue(Exception):
+    def __init__(self, token: Token):
+        super().__init__(str(token))
+        self.token = token
+
+
+class _ReadValues:
+    """Lark's callback for the grammar's `values` rule, run as the parser reduces it: once per value.
+
+    Each value joins its list's ChoiceValues (numbers compare by value: 1e-3 repeats 0.001, and 1.0
+    repeats 1), so a duplicate stops the parse where it stands, and a list of n values costs n steps
+    and one list instead of a tree per value."""
+
+    @staticmethod
+    def values(children: list) -> ChoiceValues:
+        *before, token = children
+        read = before[0] if before else ChoiceValues()
+        value = literal(token)
+        if value in read.seen:
+            raise _DuplicateValue(token)
+        read.seen.add(value)
+        read.append((token, value))
+        return read
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark.open(str(grammar_path()), parser="lalr", propagate_positions=True)
+    return Lark.open(str(grammar_path()), parser="lalr", propagate_positions=True, transformer=_ReadValues())
 
 
 def _describe(terminal: str) -> str:
@@ -128,9 +171,18 @@ def _open_choice_list(text: str, err: UnexpectedInput) -> str:
 
 
 def parse_tree(text: str, source: str) -> Tree:
-    """Parse `text` (from file `source`); raise SpaceSyntaxError with file:line:col."""
+    """Parse `text` (from file `source`); raise SpaceSyntaxError with file:line:col.
+
+    A choice list's values come as one ChoiceValues child of its `choices` node, already free of duplicates."""
+    if len(text) > MAX_SPACE_CHARS:
+        raise SpaceSyntaxError(f"more than {MAX_SPACE_CHARS:,} characters, the most a space file may hold",
+                               where=source)
     try:
         return _parser().parse(text)
+    except _DuplicateValue as dup:
+        token = dup.token
+        raise SpaceSemanticError(f"duplicate value '{token}' in choice list", where=f"{source}:{token.line}:{token.column}",
+                                 detail=source_context(text, token.line, token.column)) from None
     except UnexpectedInput as err:
         if not _HEADER.match(text):
             # Not a space file at all (a path mistyped, or someone else's file): show

@@ -7,12 +7,14 @@ Resolves `let` references and rejects what a tree can show is wrong on its own
 from __future__ import annotations
 
 import hashlib
+import math
 
 from lark import Token, Tree
 
 from ..errors import SpaceSemanticError
 from .checks import check_space
-from .parser import source_context
+from .literals import integer
+from .parser import literal, source_context
 from .vocab import SETTINGS
 from .ir import (
     AnchorDecl,
@@ -32,12 +34,22 @@ from .ir import (
     Section,
     SkipOffsets,
     TreeBlock,
+    Value,
 )
 
 
 # Bounds on sizes: far beyond the papers' (39 layers, base 8, 12 nodes), small
 # enough that compiling a space stays instant.
 MAX_SIZE = 1000
+# Branches inside branches: the deepest the bundled spaces go is 1; the checks, the compiler and the
+# controller walk them recursively, so a file nested hundreds deep must stop here, with its position.
+MAX_BRANCH_DEPTH = 16
+
+
+def _shown(tok: Token, room: int = 20) -> str:
+    """A token as an error quotes it: a number hundreds of digits long is cut, with its length."""
+    text = str(tok)
+    return text if len(text) <= room else f"{text[:room]}... ({len(text):,} characters)"
 
 
 def _pos(node: Tree | Token) -> Pos:
@@ -54,6 +66,7 @@ class _Builder:
         self.source = source
         self.lets: dict[str, list[Option]] = {}
         self.scope: set[str] = set()  # decisions declared so far in the enclosing list, for branches
+        self.branch_depth = 0  # branches around the decision being read
 
     def fail(self, message: str, pos: Pos) -> None:
         raise SpaceSemanticError(
@@ -63,28 +76,19 @@ class _Builder:
         )
 
     # -- values -------------------------------------------------------------
-    @staticmethod
-    def option(tree: Tree) -> Option:
-        tok: Token = tree.children[0]
-        text = str(tok)
-        pos = _pos(tok)
-        if tok.type == "NAME":
-            return Option(value=text, text=text, pos=pos)
-        try:
-            return Option(value=int(text), text=text, pos=pos)
-        except ValueError:
-            return Option(value=float(text), text=text, pos=pos)
+    def option(self, tok: Token, value: Value | None = None) -> Option:
+        """The option `tok` spells; `value`: its value, when the parser has read it already."""
+        value = literal(tok) if value is None else value
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(f"'{_shown(tok)}' is too large a number", _pos(tok))
+        return Option(value=value, text=str(tok), pos=_pos(tok))
 
     def options(self, tree: Tree) -> list[Option]:
-        opts = [self.option(c) for c in tree.children if c is not None]
-        if not opts:
+        """A choice list's options; the parser has refused duplicates (parser.ChoiceValues)."""
+        read = tree.children[0] or []
+        if not read:
             self.fail("empty choice list; expected at least one value", _pos(tree))
-        seen: set = set()  # numbers compare by value: 1e-3 repeats 0.001, and 1.0 repeats 1
-        for child, opt in zip([c for c in tree.children if c is not None], opts):
-            if opt.value in seen:
-                self.fail(f"duplicate value '{opt.text}' in choice list", _pos(child))
-            seen.add(opt.value)
-        return opts
+        return [self.option(tok, value) for tok, value in read]
 
     def skip_offsets(self, tree: Tree) -> SkipOffsets:
         """`{1, 3}` after `=`: how far back each read layer is, so positive integers."""
@@ -119,14 +123,18 @@ class _Builder:
             return ChoiceDecl(name=name, options=self.lets[str(ref)], pos=pos)
         if domain.data == "choices":
             return ChoiceDecl(name=name, options=self.options(domain), pos=pos)
+        if self.branch_depth == MAX_BRANCH_DEPTH:
+            self.fail(f"branches nested more than {MAX_BRANCH_DEPTH} deep", pos)
         branches: dict[str, list] = {}
         options = []
+        self.branch_depth += 1
         for branch in domain.children:
             label: Token = branch.children[0]
             if str(label) in branches:
                 self.fail(f"duplicate branch '{label}'", _pos(label))
             branches[str(label)] = self.decisions(branch.children[1:], outer=self.scope | {name})
             options.append(Option(value=str(label), text=str(label), pos=_pos(label)))
+        self.branch_depth -= 1
         return ChoiceDecl(name=name, options=options, branches=branches, pos=pos)
 
     def decisions(self, trees: list[Tree], outer: set[str] = frozenset()) -> list:
@@ -158,11 +166,11 @@ class _Builder:
 
     # -- blocks -------------------------------------------------------------
     def positive(self, tok: Token, what: str, minimum: int = 1, maximum: int = MAX_SIZE) -> int:
-        value = int(tok)
-        if value < minimum:
+        value = integer(str(tok))  # None: more digits than any bound here allows
+        if value is not None and value < minimum:
             self.fail(f"{what} must be at least {minimum}, got {value}", _pos(tok))
-        if value > maximum:
-            self.fail(f"{what} must be at most {maximum}, got {value}", _pos(tok))
+        if value is None or value > maximum:
+            self.fail(f"{what} must be at most {maximum}, got {_shown(tok)}", _pos(tok))
         return value
 
     def no_sections(self, sections: list[Section], kind: str) -> None:
@@ -184,11 +192,18 @@ class _Builder:
                     pos=_pos(ch[1]),
                 )
             decisions, sections = self.body(ch[-1])
-            self.no_sections(sections, "layers")
+            for sec in sections:
+                if sec.name != "stage":
+                    self.fail(f"a layers block takes one section, 'stage' (decisions made once for the stage), "
+                              f"not '{sec.name}'", sec.pos)
+            stage = sections[0] if sections else None
+            staged = {d.name for d in stage.decisions} if stage else set()
+            for decl in (d for d in decisions if d.name in staged):
+                self.fail(f"duplicate decision '{decl.name}': decided in the stage section and per layer", decl.pos)
             max_layers = self.positive(ch[0], "the number of layers")
             if schedule and schedule.start > max_layers:
                 self.fail(f"the schedule starts at {schedule.start} layers, above the maximum {max_layers}", schedule.pos)
-            return LayersBlock(max_layers=max_layers, schedule=schedule, decisions=decisions, pos=pos)
+            return LayersBlock(max_layers=max_layers, schedule=schedule, decisions=decisions, stage=stage, pos=pos)
         if kind == "tree":
             decisions, sections = self.body(ch[1])
             return TreeBlock(base=self.positive(ch[0], "the tree's base", minimum=2), decisions=decisions, sections=sections, pos=pos)
@@ -226,7 +241,7 @@ class _Builder:
                     self.fail(f"duplicate setting '{key}'", _pos(key))
                 if str(key) not in SETTINGS:
                     self.fail(f"unknown setting '{key}'; expected one of: {', '.join(SETTINGS)}", _pos(key))
-                settings[str(key)] = (item.children[1].children[0], self.option(item.children[1]).value)
+                settings[str(key)] = (item.children[1], self.option(item.children[1]).value)
             elif item.data == "network":
                 if network is not None:
                     self.fail("duplicate network declaration", _pos(item))

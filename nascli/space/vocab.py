@@ -33,7 +33,13 @@ HYPER_SLOTS = {
     "dropout": Slot("choice", "nonneg"),
 }
 # A layer's own decisions; the parameters its ops read come from the op registry.
-LAYER_SLOTS = {"op": Slot("choice", "op"), "skip": Slot("anchor")}
+LAYER_SLOTS = {"op": Slot("choice", "op"), "skip": Slot("anchor"), "merge": Slot("choice", "merge")}
+# How a layer combines the layers it reads: concatenated then the op (NAS), or the op on the layer before with
+# them added to its output (a ResNet block); nascli/arch/wiring.py.
+MERGES = ("concat", "sum")
+# A layers block's `stage` section: decided once for the stage. `depth` is how many of its layers it has;
+# the other names are layer decisions (not `op` or `skip`, which every layer decides itself).
+STAGE_ONLY = {"depth": Slot("choice", "posint")}
 # Fixed values of a layer's `skip`: read the layer before (a plain chain), nothing (NAS rule 1: the image),
 # or every earlier layer of the stage (the paper's densely connected control); `skip = {1, 3}` is a set of offsets.
 FIXED_SKIPS = ("previous", "none", "all")
@@ -58,4 +64,4 @@ REQUIRED = {
     "dense": ("op",),
 }
 # Values allowed by each named domain; numbers are checked by type, ops against the registry.
-DOMAIN_VALUES: dict[str, tuple[str, ...]] = {"activation": ACTIVATIONS, "combine": COMBINES}
+DOMAIN_VALUES: dict[str, tuple[str, ...]] = {"activation": ACTIVATIONS, "combine": COMBINES, "merge": MERGES}

@@ -20,7 +20,7 @@ class TrainConfig(BaseModel):
     (SGD, Nesterov momentum 0.9, lr 0.1, weight decay 1e-4) at a CPU-sized proxy scale:
     a few epochs on a subset instead of 50 epochs on 45,000 images."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     epochs: int = Field(2, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -35,6 +35,10 @@ class TrainConfig(BaseModel):
     grad_clip: float | None = 5.0  # max gradient norm; keeps bad children from exploding
     seed: int = 0
     amp: bool = False  # bf16/fp16 autocast (see train/device.py)
+
+    def step_examples(self, language: bool) -> int:
+        """What one training step feeds a child: a batch of images or rows, or batch × bptt tokens."""
+        return self.batch_size * (self.bptt if language else 1)
 
     def with_hyper(self, hyper: dict[str, Value]) -> "TrainConfig":
         """The config with the controller's predicted hyper-parameters applied.
@@ -72,9 +76,9 @@ class RewardConfig(BaseModel):
     """Score -> reward. Images: max validation accuracy of the last `last_epochs` epochs,
     to the power `power` (the paper cubes it). Text: `c` / validation perplexity²."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     last_epochs: int = Field(5, ge=1)
-    power: float = 3.0
-    c: float = 80.0
+    power: float = Field(3.0, gt=0)
+    c: float = Field(80.0, gt=0)
     failed: float = 0.0  # reward of a child that crashed or diverged

@@ -21,7 +21,7 @@ from ..controller import ControllerConfig
 class EnasConfig(BaseModel):
     """One ENAS search: shared-weights phase, controller phase, deriving."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     epochs: int = Field(2, ge=1)  # alternations of the two phases
     depth: int | None = Field(None, ge=1)  # layers of a space with a depth schedule; None: its first (`search_depth`)

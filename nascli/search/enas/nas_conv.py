@@ -42,7 +42,8 @@ from ...arch import Architecture
 from ...arch.records import Layer
 from ...children.ops import ClassifierHead
 from ...errors import ChildError
-from ...ops import OPS, make_op, out_channels
+from ...arch.wiring import layer_merge, layer_stride, layer_width
+from ...ops import OPS, make_op
 from .keys import Runs, Slice, op_key
 
 SLICED = ("filters", "filter_height", "filter_width", "stride")  # parameters that pick a slice, not a tensor
@@ -55,7 +56,12 @@ class NasLayout:
     every skip on, every `SLICED` choice at its largest, one per value of the other choices)."""
 
     def __init__(self, archs: list[Architecture], channels: int, classes: int):
-        self.depth = len(archs[0].layers)
+        self.depth, self.space = len(archs[0].layers), archs[0].space
+        summing = next((layer for arch in archs for layer in arch.layers if layer_merge(layer) == "sum"), None)
+        if summing is not None:  # its shortcuts' projections depend on which skips a child picks
+            raise ChildError("ENAS shares the weights of NAS-wired layers that concatenate their inputs; a "
+                             "'merge = sum' layer's shortcuts are not shared; search it with --strategy reinforce or random",
+                             where=f"{self.space}, layer {summing.index}")
         self.image, self.classes = self.depth, classes  # the image's slot, after the layers' (as NasConvNet's)
         self.ops: list[dict[str, Layer]] = [{} for _ in range(self.depth)]  # per layer: op key -> largest record
         for arch in archs:
@@ -66,8 +72,7 @@ class NasLayout:
         for i, layer in enumerate(archs[0].layers):  # with every skip on, its inputs are its candidates
             self.blocks.append(self._offsets((self.image, *layer.inputs)))
             widest_in = max(channels, sum(self.widths[j] for j in layer.inputs))  # the image, or all it may read
-            self.widths[i] = max(out_channels(op.op, widest_in, int(op.params.get("filters", widest_in)))
-                                 for op in self.ops[i].values())
+            self.widths[i] = max(layer_width(op, widest_in) for op in self.ops[i].values())
         self.head = self._offsets(range(self.depth))  # any layer may be a loose end
 
     def _offsets(self, sources) -> dict[int, int]:
@@ -85,9 +90,8 @@ class NasLayout:
         for i, ops in enumerate(self.ops):
             c_in = self._in_width(self.blocks[i])
             for key, layer in ops.items():
-                c_out = out_channels(layer.op, c_in, int(layer.params.get("filters", c_in)))
-                module = make_op(layer.op, c_in, c_out, int(layer.params.get("stride", 1)), layer.params)
-                check_sliceable(module, layer, c_in)
+                module = make_op(layer.op, c_in, layer_width(layer, c_in), layer_stride(layer), layer.params)
+                check_sliceable(module, layer, c_in, f"{self.space}, layer {layer.index}")
                 yield f"layers:{i}:{key}", module
         yield "head", ClassifierHead(self._in_width(self.head), self.classes)
 
@@ -133,7 +137,7 @@ class NasLayout:
         return Slice(((first, inputs) + centres)[:len(shape)])
 
 
-def check_sliceable(module: nn.Module, layer: Layer, c_in: int) -> None:
+def check_sliceable(module: nn.Module, layer: Layer, c_in: int, where: str) -> None:
     """ChildError unless the op's weights are `ACCEPTED`: only then are a prefix of the filters, the
     blocks of the inputs and the centre of the kernel the same op at a smaller shape."""
     conv: nn.Conv2d | None = None
@@ -143,10 +147,11 @@ def check_sliceable(module: nn.Module, layer: Layer, c_in: int) -> None:
         if conv is None and isinstance(part, nn.Conv2d) and part.groups == 1 and part.in_channels == c_in:
             conv = part
         elif not (conv is not None and isinstance(part, nn.BatchNorm2d) and part.num_features == conv.out_channels):
-            raise ChildError(f"ENAS cannot share the weights of op '{layer.op}' in a NAS-wired layer: its "
-                             f"'{name}' {_why(part, conv, c_in)}, so a prefix of the filters and a block per input "
-                             f"are not the op at a smaller shape; it shares ops whose weights are {ACCEPTED} "
-                             "(conv, max_pool, identity, none)", where=f"layer {layer.index}")
+            raise ChildError(f"--strategy enas does not apply here: it cannot share the weights of op '{layer.op}' "
+                             f"in a NAS-wired layer: its '{name}' {_why(part, conv, c_in)}, so a prefix of the filters "
+                             f"and a block per input are not the op at a smaller shape; it shares ops whose weights "
+                             f"are {ACCEPTED} (conv, max_pool, identity, none); search this space with --strategy "
+                             "reinforce or random", where=where)
 
 
 def _why(part: nn.Module, conv: nn.Conv2d | None, c_in: int) -> str:

@@ -35,13 +35,16 @@ from ...arch import Architecture, architecture
 from ...children import profile_child
 from ...data import Data, ImageData
 from ...errors import ChildError, RunError
+from ...memory import check_module_memory
 from ...runs import EpochRecord, RunStore
 from ...runs.crashpoints import crash_point
+from ...runs.store import CHECKPOINT_DIR
 from ...space.compiler import CompiledSpace
 from ...threads import single_thread
 from ...train.loops import EVAL_BATCH, accuracy, perplexity
-from ..controller import Controller
+from ..controller import Controller, check_controller_memory
 from ..evaluate import ChildResult, record_result
+from ..strategies import restore_state
 from .batches import Batches, epoch_seed
 from .phases import Phases, StepStats
 from .supernet import SharedWeights, search_depth
@@ -66,6 +69,15 @@ Observer = Callable[[EnasEvent], None]
 TOTALS = ("loss", "batches", "reward", "entropy", "steps", "seconds", "controller_seconds")
 
 
+def check_enas_memory(config, compiled: CompiledSpace, task) -> None:
+    """ResourceError when the shared weights (at their largest shapes) or the controller cannot fit in
+    memory; called before a run folder is made, and before a resume builds them."""
+    depth = search_depth(compiled, config.enas.depth if config.enas else None)
+    check_module_memory(lambda: SharedWeights(compiled, task, config.child, depth), "the shared weights",
+                        config.device)
+    check_controller_memory(compiled, config.controller)
+
+
 class EnasSearch:
     """One ENAS run, driven by `run()`; safe to stop and call again on the same store."""
 
@@ -80,14 +92,14 @@ class EnasSearch:
         # on the CPU (see phases.py)
         self.shared = SharedWeights(compiled, data.task, config.child, search_depth(compiled, cfg.depth)).to(
             config.device)
-        self.controller = Controller(compiled, config.controller)
+        self.controller = Controller(compiled, config.controller)  # sized by check_enas_memory first
         self.batches = Batches(data, cfg, config.seed, config.device)
         self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed, config.train.amp)
         self.epoch, self.phase, self.index = 0, "shared", 0
         self.totals = dict.fromkeys(TOTALS, 0.0)
         checkpoint = store.load_checkpoint()
-        if checkpoint is not None:
-            self.load_state_dict(checkpoint["strategy"])
+        if checkpoint is not None:  # another run's (another space's) is refused, as the other strategies do
+            restore_state(self, "enas", checkpoint["strategy"], store.path / CHECKPOINT_DIR)
 
     def state_dict(self) -> dict:
         p = self.phases

@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from ...arch import Architecture, architecture
 from ...arch.tokens import Assignment
 from ...children import ChildConfig, build_child
-from ...children.convnet import uses_nas_wiring
+from ...arch.wiring import uses_nas_wiring
 from ...data.base import Task
 from ...errors import ChildError, RunError
 from ...space.compiler import CompiledSpace
@@ -70,8 +70,17 @@ Family = str  # "macro" | "nas" | "micro" | "dense" | "dag" | "tree"
 LANGUAGE_FAMILIES = ("dag", "tree")
 
 
+# What --strategy enas applies to, with the bundled spaces of each kind (tests/test_refusals.py checks the names).
+APPLIES_TO = ("ENAS shares weights in image conv networks wired as ENAS macro or NAS (enas_macro, conv, conv_strides, "
+              "conv_pool), image cell spaces (ENAS micro, DARTS-like and dense NAS-Bench-201 cells: enas_micro, darts, "
+              "nb201), and ENAS's recurrent cell and the NAS tree cell for text (enas_rnn, rnn, rnn_base2)")
+
+
 def family_of(arch: Architecture) -> Family:
     """Which ENAS family an architecture belongs to; ChildError where weights cannot be shared."""
+    if arch.task == "tabular":  # dense layers over table rows: no image to augment, no shared conv weights
+        raise ChildError(f"--strategy enas does not apply to a tabular space (dense layers over table rows); "
+                         f"{APPLIES_TO}; search it with --strategy reinforce or random", where=arch.space)
     if arch.layers and arch.cells is None:  # any registered op (plugins too), wired as ENAS macro or as NAS
         return "nas" if uses_nas_wiring(arch.layers) else "macro"
     if arch.cells:
@@ -82,9 +91,7 @@ def family_of(arch: Architecture) -> Family:
         return "dag"
     if arch.tree:
         return "tree"
-    raise ChildError("ENAS shares weights only in conv networks (ENAS macro and NAS wiring), cell spaces (ENAS "
-                     "micro, DARTS-like, dense NAS-Bench-201 cells), ENAS's recurrent cell and the NAS tree cell",
-                     where=arch.space)
+    raise ChildError(f"--strategy enas does not apply to this space; {APPLIES_TO}", where=arch.space)
 
 
 def _covering(compiled: CompiledSpace, depth: int | None = None,
@@ -93,18 +100,25 @@ def _covering(compiled: CompiledSpace, depth: int | None = None,
     op parameter, such as a plugin's kernel) at each place, on each input; the choices named in
     `largest` at their largest value (a NAS conv's slices come from the largest tensor)."""
     decisions = compiled.decisions(depth)
-    ops = max((len(d.options) for d in decisions if d.kind == "choice" and d.condition is None), default=1)
+    staged = {d.path for d in decisions if compiled.blocks[d.block].kind == "stage"}  # a stage's depth, width
+    ops = max((len(d.options) for d in decisions if d.kind == "choice" and d.condition is None
+               and d.path not in staged), default=1)
+    stages = max((len(d.options) for d in decisions if d.path in staged and d.kind == "choice"), default=1)
     inputs = max((len(d.candidates) for d in decisions if d.kind == "index"), default=1)
     nested: dict[str, int] = {}  # an op's own parameters: per name, the most values it takes
     for d in decisions:
         if d.kind == "choice" and d.condition is not None:
             nested[d.name] = max(nested.get(d.name, 1), len(d.options))
-    for op, src, *params in itertools.product(range(ops), range(inputs), *map(range, nested.values())):
+    for op, stage, src, *params in itertools.product(range(ops), range(stages), range(inputs),
+                                                     *map(range, nested.values())):
         picks = dict(zip(nested, params))
         assignment: Assignment = {}
         for d in decisions:
             if d.kind == "choice" and d.name in largest:
                 assignment[d.path] = max(o.value for o in d.options)
+            elif d.path in staged:  # each op with each value of a stage's decisions (its depth moves reductions),
+                # the deepest and widest first: the first covering child is the largest (NasLayout's wiring)
+                assignment[d.path] = sorted((o.value for o in d.options), reverse=True)[stage % len(d.options)]
             elif d.kind == "choice":
                 assignment[d.path] = d.options[picks.get(d.name, op) % len(d.options)].value
             elif d.kind == "anchor":  # every skip: every skip's batch norm and reduction exists

@@ -1,0 +1,221 @@
+"""A new search's config from the command line's options: the one place it is built.
+
+`nascli search` and `nascli compare` both call `search_config`; compare takes
+every option of search's signature (cli/compare_cmd.py). So a new search
+option needs a field in `SearchOptions` and its use in `search_config`, and
+compare has it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..benchmarks.query import BenchmarkConfig
+from ..errors import RunError
+from ..space import SearchSpace, load_space
+from .executor import ExecutorConfig
+from .loop import SEARCH_STRATEGIES, SearchConfig
+from .presets import default_preset, get_preset
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """The options of a new search, as the command line gives them (None: not given)."""
+
+    space: str
+    strategy: str = "reinforce"
+    dataset: str | None = None
+    data_dir: Path | None = None
+    download: bool = False
+    image_size: int | None = None
+    tokens: str | None = None
+    vocab_size: int | None = None
+    target: str | None = None
+    budget: int | None = None
+    time_budget: float | None = None
+    batch: int | None = None
+    epochs: int | None = None
+    train_subset: int | None = None
+    workers: int | None = None
+    backend: str | None = None
+    address: str | None = None
+    child_timeout: float | None = None
+    child_tries: int | None = None
+    cpus_per_child: int | None = None
+    gpus_per_child: float | None = None
+    async_k: int | None = None
+    device: str = "auto"
+    amp: bool = False
+    seed: int = 0
+    benchmark: str | None = None
+    benchmark_dataset: str | None = None
+    benchmark_table: Path | None = None
+    fidelity: int | None = None
+    seed_noise: bool = False
+    controller_preset: str | None = None
+    controller_hidden: int | None = None
+    controller_layers: int | None = None
+    controller_lr: float | None = None
+    baseline_decay: float | None = None
+    temperature: float | None = None
+    tanh_constant: float | None = None
+    entropy_weight: float | None = None
+    controller_steps: int | None = None
+    shared_lr: float | None = None
+    derive_subset: int | None = None
+    depth: int | None = None
+    shared_batch_size: int | None = None
+    population: int | None = None
+    tournament_size: int | None = None
+    reward_power: float | None = None
+    reward_c: float = 80.0
+    failed_reward: float = 0.0
+
+    @classmethod
+    def take(cls, values: dict[str, Any]) -> SearchOptions:
+        """The options among `values` (a command's parameters by name); others are left out."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+# Options that train children, which a benchmark search does not do (flag -> field).
+_TRAINING = {"--dataset": "dataset", "--data-dir": "data_dir", "--download": "download",
+             "--image-size": "image_size", "--tokens": "tokens", "--vocab-size": "vocab_size", "--target": "target",
+             "--epochs": "epochs", "--train-subset": "train_subset", "--backend": "backend", "--address": "address",
+             "--child-timeout": "child_timeout", "--child-tries": "child_tries",
+             "--cpus-per-child": "cpus_per_child", "--gpus-per-child": "gpus_per_child", "--amp": "amp"}
+_BENCHMARK = {"--benchmark-dataset": "benchmark_dataset", "--benchmark-table": "benchmark_table",
+              "--fidelity": "fidelity", "--seed-noise": "seed_noise"}
+
+
+def _given(options: SearchOptions, flags: dict[str, str]) -> list[str]:
+    defaults = SearchOptions(space=options.space)
+    return [flag for flag, name in flags.items() if getattr(options, name) != getattr(defaults, name)]
+
+
+def _benchmark(options: SearchOptions) -> BenchmarkConfig | None:
+    """The benchmark part of the config; options that do not fit a benchmark search are refused."""
+    if options.benchmark is None:
+        if _given(options, _BENCHMARK):
+            raise RunError(f"{', '.join(_given(options, _BENCHMARK))} apply to --benchmark searches only")
+        return None
+    training = _given(options, _TRAINING) + (["--workers"] if (options.workers or 1) > 1 else []) + (
+        ["--device"] if options.device != "auto" else [])
+    if training:
+        raise RunError(f"{', '.join(training)} do not apply to --benchmark {options.benchmark}: its children "
+                       "are looked up in the table, not trained")
+    if options.strategy == "enas":
+        raise RunError("--strategy enas trains shared weights; a benchmark answers children one by one")
+    if options.reward_power is not None and options.reward_power <= 0:
+        raise RunError("--reward-power must be > 0 on a benchmark, so that the best reward is the best validation")
+    given = {"dataset": options.benchmark_dataset, "fidelity": options.fidelity,
+             "table": str(options.benchmark_table) if options.benchmark_table else None}
+    return BenchmarkConfig(name=options.benchmark, seed_noise=options.seed_noise,
+                           **{k: v for k, v in given.items() if v is not None})
+
+
+def executor_options(backend: str | None, workers: int | None, address: str | None, child_timeout: float | None,
+                     child_tries: int | None, cpus_per_child: int | None, gpus_per_child: float | None,
+                     device: str | None) -> dict:
+    """The ExecutorConfig fields the command line sets (for a new run, or to change on resume)."""
+    if backend is not None and backend not in ("local", "process", "ray"):
+        raise RunError(f"unknown backend '{backend}'; expected local, process or ray")
+    if backend == "local" and (workers or 1) > 1:
+        raise RunError("--backend local trains one child at a time; use --backend process with --workers")
+    if (address is not None or gpus_per_child is not None) and backend != "ray":
+        raise RunError("--address and --gpus-per-child are for --backend ray")
+    if backend == "ray" and gpus_per_child is None and device is not None:
+        gpus_per_child = 1.0 if device.startswith("cuda") else 0.0
+    given = {"backend": backend, "address": address, "child_timeout": child_timeout, "max_tries": child_tries,
+             "cpus_per_child": cpus_per_child, "gpus_per_child": gpus_per_child}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _enas(config: SearchConfig, space: SearchSpace, options: SearchOptions, shaping: dict) -> SearchConfig:
+    """`config` with ENAS's controller and phases for the space's family; given options (not None) win."""
+    from ..space.compiler import compile_space
+    from .enas.config import EnasConfig, enas_controller
+    from .enas.supernet import search_depth, space_family
+
+    compiled = compile_space(space)
+    family = space_family(compiled)  # refuses a space whose children cannot share weights
+    given = dict(epochs=options.epochs, train_subset=options.train_subset, controller_aggregate=options.batch,
+                 controller_lr=options.controller_lr, entropy_weight=options.entropy_weight,
+                 controller_steps=options.controller_steps, lr=options.shared_lr,
+                 batch_size=options.shared_batch_size, reward_c=options.reward_c,
+                 derive_subset=options.derive_subset, depth=search_depth(compiled, options.depth))
+    enas = EnasConfig.for_family(family, **{k: v for k, v in given.items() if v is not None})
+    return config.model_copy(update={"controller": enas_controller(family, **shaping), "enas": enas})
+
+
+def _device(options: SearchOptions, benchmark: BenchmarkConfig | None) -> str:
+    from ..train.device import resolve_device  # torch loads only for searches
+
+    if benchmark is not None:
+        return "cpu"  # nothing runs on it: the controller stays on the CPU
+    if options.backend == "ray" and options.address:  # a Ray cluster's GPUs need not be on this machine
+        return options.device
+    return resolve_device(options.device)
+
+
+def search_config(options: SearchOptions) -> SearchConfig:
+    """The SearchConfig of a new run of `options.space`; a NasError for options that do not fit."""
+    from ..data import dataset_kind
+    from ..data.spec import DataSpec
+    from ..train import RewardConfig, TrainConfig
+    from .controller import ControllerConfig
+    from .evolution import EvolutionConfig
+    from .reinforce import ReinforceConfig
+
+    if options.strategy not in SEARCH_STRATEGIES:
+        raise RunError(f"unknown strategy '{options.strategy}'; expected {', '.join(SEARCH_STRATEGIES)}")
+    if options.depth is not None and options.strategy != "enas":
+        raise RunError("--depth applies to a new --strategy enas search (a resume keeps the run's depth; the "
+                       "other strategies follow the space's depth schedule)")
+    space = load_space(options.space)
+    settings = space.settings
+    benchmark = _benchmark(options)
+    if benchmark is not None:  # the table and the space checked against each other, before anything is made
+        from ..benchmarks.query import BenchmarkQuery
+        from ..space.compiler import compile_space
+
+        BenchmarkQuery(benchmark).check_space(compile_space(space))
+    o = options
+    spec = DataSpec.for_space(space, seed=o.seed) if benchmark else DataSpec.from_options(
+        o.dataset, o.data_dir, o.download, space, o.seed, image_size=o.image_size, tokens=o.tokens,
+        vocab_size=o.vocab_size, target=o.target)
+    device = _device(options, benchmark)
+    preset = get_preset(o.controller_preset or default_preset(benchmark is not None))
+    shaping = dict(hidden=o.controller_hidden, layers=o.controller_layers, temperature=o.temperature,
+                   tanh_constant=o.tanh_constant)
+    reinforce = dict(lr=o.controller_lr or preset.lr, entropy_weight=_first(o.entropy_weight, preset.entropy_weight),
+                     baseline_decay=_first(o.baseline_decay, preset.baseline_decay))
+    default_budget = None if o.time_budget is not None else int(settings.get("budget", 8))
+    config = SearchConfig(
+        strategy=o.strategy, data=spec, budget=o.budget or default_budget, time_budget=o.time_budget,
+        batch=o.batch or preset.batch or int(settings.get("batch", 4)), seed=o.seed, workers=o.workers or 1,
+        executor=ExecutorConfig(**{"backend": "process" if (o.workers or 1) > 1 else "local", **executor_options(
+            o.backend, o.workers, o.address, o.child_timeout, o.child_tries, o.cpus_per_child, o.gpus_per_child,
+            device)}),
+        device=device, async_k=o.async_k, benchmark=benchmark, controller_preset=preset.name,
+        train=TrainConfig.proxy(dataset_kind(spec.name).task, o.epochs or settings.get("epochs"), o.train_subset,
+                                o.seed, o.amp),
+        controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
+        reinforce=ReinforceConfig(**reinforce),
+        evolution=EvolutionConfig(**_evolution(o)),
+        reward=RewardConfig(power=_first(o.reward_power, preset.reward_power), c=o.reward_c, failed=o.failed_reward),
+    )
+    return _enas(config, space, options, shaping) if o.strategy == "enas" else config
+
+
+def _evolution(options: SearchOptions) -> dict:
+    """P and S as given; for another strategy they are refused by `search` and left out by `compare`,
+    whose shared options reach its random and reinforce runs too."""
+    given = {"population": options.population, "tournament_size": options.tournament_size}
+    return {k: v for k, v in given.items() if v is not None} if options.strategy == "evolution" else {}
+
+
+def _first(given: Any, default: Any) -> Any:
+    """`given` unless it is None (0 is a value given)."""
+    return default if given is None else given
