@@ -218,7 +218,7 @@ def test_crashing_and_oom_children_do_not_stop_the_search(runner, tmp_path, monk
 def test_bad_inputs_exit_2(runner, tmp_path):
     for args, words in [
         (["search", "conv", "--data-dir", str(tmp_path / "nothing")], "nothing"),
-        (["search", "conv", "--strategy", "evolution"], "unknown strategy"),
+        (["search", "conv", "--strategy", "evolutionary"], "unknown strategy"),
         (["search", "--resume", str(tmp_path / "nope")], "not a run folder"),
         (["search"], "give a space"),
         (["search", "conv", "--download", "--data-dir", str(tmp_path / "dl")], "cannot download CIFAR-10"),
