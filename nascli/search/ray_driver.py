@@ -11,7 +11,8 @@ The driver is started through worker_boot.py, so it dies with the search. It spe
 JSON lines: on stdin, one `ChildJob` per child; on stdout, first `{"phase":
 "connecting"}` (Ray is imported), then `{"ready": ..., "capacity": N, "note": ...}`
 or `{"error": ...}`, then per child `{"result": ChildResult}` or, where Ray lost the
-run (its worker or node died), `{"lost": child_id, "reason": ...}`. Ray's own task
+run (its worker or node died), `{"lost": child_id, "reason": ...}`; where this driver's own raylet died, the driver
+ends at once (every child in flight costs one run, as when Ray ends it). Ray's own task
 retries are off (`max_retries=0`): every lost run is counted by the search, as the
 process backend counts a dead worker's. Anything else printed goes to stderr.
 """
@@ -93,6 +94,11 @@ class Driver:
         job, start = self.running.pop(ref)
         try:
             return {"result": self.ray.get(ref)}
+        except self.ray.exceptions.LocalRayletDiedError:
+            # This driver's own node is gone: Ray ends the process some 15 s later, and until then fails every
+            # child sent again at once, each failure a run counted. End now instead, so that the search counts
+            # one run of each child in flight and starts a new driver (ray_executor.py's `_driver_died`).
+            os._exit(1)  # not ray.shutdown(): it can hang on a dead raylet
         except self.ray.exceptions.RayError as err:  # its worker or node died, or Ray could not run it
             text = str(err).strip()
             reason = text.splitlines()[0] if text else type(err).__name__
