@@ -101,6 +101,7 @@ def test_compare_takes_every_option_of_search():
     (["nb201", "--benchmark", "nb201", "--strategies", "random,annealing"], "unknown annealing"),
     (["conv", "--benchmark", "nb201", "--strategies", "random"], "not NAS-Bench-201's space"),
     (["nb201", "--benchmark", "nb201", "--epochs", "2"], "--epochs do not apply"),
+    (["nb201", "--benchmark", "nb201", "--strategies", "random", "--population", "4"], "apply to the evolution runs"),
 ])
 def test_a_comparison_that_cannot_run_is_refused_before_any_folder(runner, tmp_path, args, message):
     result = runner.invoke(app, ["compare", *args, "--runs", "2", "--run-dir", str(tmp_path / "cmp")])
@@ -150,3 +151,15 @@ def test_summaries_give_the_t_interval():
     half = 3.182446305284263 * s.std / 2  # t(0.975, 3)
     assert s.ci95 == pytest.approx((2.5 - half, 2.5 + half))
     assert summarise([7.0]).ci95 is None and summarise([]) is None
+
+
+def test_evolution_is_compared_by_default_and_takes_its_options(runner, tmp_path):
+    """Evolution is in the default --strategies; --population reaches its runs only (random's run has none)."""
+    folder = tmp_path / "cmp"
+    table = _compare(runner, "nb201", "--benchmark", "nb201", "--time-budget", "900", "--runs", "1",
+                     "--population", "4", "--tournament-size", "2", "--run-dir", str(folder))
+    assert set(table["strategies"]) == {"random", "reinforce", "evolution"}
+    evolution = json.loads((folder / "evolution" / "seed-0" / "config.json").read_text())["options"]
+    assert evolution["evolution"] == {"population": 4, "tournament_size": 2}
+    random = json.loads((folder / "random" / "seed-0" / "config.json").read_text())["options"]
+    assert random["evolution"] == {"population": 10, "tournament_size": 3}  # the default, unused

@@ -132,6 +132,8 @@ def test_model_card_of_a_real_run(runner, tmp_path: Path, monkeypatch) -> None:
     ["conv", "--strategy", "enas", "--depth", "6", "--train-subset", "64"],
     ["nb201", "--benchmark", "nb201", "--benchmark-dataset", "cifar100", "--fidelity", "200",
      "--time-budget", "5000", "--controller-preset", "paper", "--baseline-decay", "0.9"],
+    ["nb201", "--benchmark", "nb201", "--strategy", "evolution", "--population", "6", "--tournament-size", "2"],
+    ["conv", "--strategy", "evolution", "--population", "3", "--epochs", "1"],
 ])
 def test_the_reproduced_search_command_builds_the_same_config(runner, tmp_path: Path, monkeypatch, args) -> None:
     original = _config_of(runner, ["search", *args], monkeypatch)

@@ -17,7 +17,8 @@ from ..data.spec import DataSpec
 
 # The SearchConfig fields the command line sets, one way or another (search_cmds.py)
 _KNOWN = {"strategy", "data", "budget", "batch", "seed", "workers", "executor", "device", "async_k", "train",
-          "reward", "controller", "reinforce", "child", "enas", "time_budget", "benchmark", "controller_preset"}
+          "reward", "controller", "reinforce", "child", "enas", "time_budget", "benchmark", "controller_preset",
+          "evolution"}
 _DATA_OPTIONS = ("image_size", "vocab_size", "target")
 
 
@@ -111,6 +112,16 @@ def _controller_words(options: dict) -> list[str]:
     return words
 
 
+def _evolution_words(options: dict) -> list[str]:
+    """--population and --tournament-size of an evolution run (another strategy's are unused defaults)."""
+    words: list[str] = []
+    if options.get("strategy") == "evolution":
+        evolution = options.get("evolution", {})
+        _option(words, "population", evolution.get("population"))
+        _option(words, "tournament-size", evolution.get("tournament_size"))
+    return words
+
+
 def _proxy_words(options: dict) -> tuple[list[str], list[str]]:
     """--batch, --epochs and --train-subset (ENAS: its phases'), and what they cannot say."""
     words: list[str] = []
@@ -151,7 +162,7 @@ def search_command(run_dir: Path, options: dict, plugins: list[str]) -> Command:
         _option(words, "batch", options.get("batch"))
         _option(words, "seed", options.get("seed"))
         _option(words, "reward-power", reward.get("power"))
-        words += _controller_words(options)
+        words += _controller_words(options) + _evolution_words(options)
         _option(words, "async", options.get("async_k"))
         return Command(words, newer)
     proxy, unset = _proxy_words(options)
@@ -161,7 +172,7 @@ def search_command(run_dir: Path, options: dict, plugins: list[str]) -> Command:
     _option(words, "reward-power", reward.get("power"))
     _option(words, "reward-c", reward.get("c"))  # ENAS's reward_c too
     _option(words, "failed-reward", reward.get("failed"))
-    words += _controller_words(options) + _executor_words(options)
+    words += _controller_words(options) + _evolution_words(options) + _executor_words(options)
     _option(words, "device", options.get("device"))
     _option(words, "amp", options.get("train", {}).get("amp"))
     unset += _data_unset(data) + _fixed_unset(options, data)
