@@ -82,6 +82,8 @@ def search(
     cpus_per_child: CpusPerChildOpt = None,
     gpus_per_child: GpusPerChildOpt = None,
     async_k: AsyncOpt = None,
+    rungs: Annotated[Optional[str], typer.Option(help="Successive halving (ASHA): epochs at the end of each rung, e.g. 1,3,9; a new child trains the first, and goes on (from its weights and optimizer state) to the next as soon as it is in the top 1/eta of the children that finished its rung. The LR schedule spans the last rung's epochs. With --benchmark: the table's fidelities (nb201: 12,200). See docs/searching.md.")] = None,
+    eta: Annotated[Optional[int], typer.Option(min=2, help="With --rungs: promote the top 1/eta of each rung \\[default: 3].")] = None,
     device: DeviceOpt = "auto",
     amp: AmpOpt = False,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
@@ -209,6 +211,10 @@ def _announce(job):
             err.print(f"note: {escape(job.executor.note)}")
     else:
         out.print(f"{children}, {cfg.batch} per controller step (--budget, --time-budget, --batch)")
+    if cfg.rungs:
+        ladder = ",".join(map(str, cfg.rungs.epochs))
+        out.print(f"rungs {ladder} epochs, eta {cfg.rungs.eta}: a child goes on to the next rung once it is in the top "
+                  f"1/{cfg.rungs.eta} of those that finished its rung; the strategy learns from first-rung scores")
     if cfg.strategy == "reinforce":
         r = cfg.reinforce
         out.print(f"controller preset {cfg.controller_preset}: Adam lr {r.lr:g}, baseline decay {r.baseline_decay:g}, "
@@ -232,7 +238,8 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
     chosen = {"--async": o.async_k is not None, "--amp": o.amp, "--benchmark": o.benchmark is not None,
               "--benchmark-dataset": o.benchmark_dataset is not None, "--benchmark-table": o.benchmark_table is not None,
               "--fidelity": o.fidelity is not None, "--seed-noise": o.seed_noise,
-              "--controller-preset": o.controller_preset is not None}
+              "--controller-preset": o.controller_preset is not None, "--rungs": o.rungs is not None,
+              "--eta": o.eta is not None}
     if any(chosen.values()):
         given = ", ".join(flag for flag, on in chosen.items() if on)
         raise RunError(f"{given}: chosen when a run starts; a resume keeps the run's")

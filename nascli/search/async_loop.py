@@ -20,6 +20,7 @@ between an update's record and its checkpoint redoes that update; children left
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from ..arch import decode_tokens
@@ -46,7 +47,7 @@ def _update(search: Search, consumed: int, take: int, observe: Observer | None) 
     """Learn from finished children [consumed, consumed + take); returns the new `consumed`."""
     batch = _finished_in_order(search)[consumed:consumed + take]
     decoded = [decode_tokens(search.compiled, c.tokens) for c in batch]
-    rewards = [c.reward for c in batch]
+    rewards = search.learned_rewards(batch)
     behaviour = [c.log_prob if c.log_prob is not None else _log_prob_now(search, a, d)
                  for c, (a, d) in zip(batch, decoded)]
     stats = search.strategy.update_async([a for a, _ in decoded], [d for _, d in decoded], rewards, behaviour)
@@ -73,6 +74,16 @@ def _submit(search: Search, child: ChildRecord, running: dict[int, ChildRecord])
     search.executor.submit(job)
 
 
+def _promote(search: Search, running: dict[int, ChildRecord]) -> None:
+    """With rungs: fill free workers with promotions first (ASHA: a new child only when there is none)."""
+    while search.promotions and len(running) < search.executor.capacity and not search.out_of_time:
+        job = search.next_job(deque())
+        if job is None:
+            return
+        running[job.child_id] = search.store.child(job.child_id)
+        search.executor.submit(job)
+
+
 def run_async(search: Search, observe: Observer | None) -> None:
     """Train until the budget is done, updating after every K finished children."""
     k = search.config.async_k
@@ -84,6 +95,7 @@ def run_async(search: Search, observe: Observer | None) -> None:
     while True:
         while len(_finished_in_order(search)) - consumed >= k:
             consumed = _update(search, consumed, k, observe)
+        _promote(search, running)
         while (len(running) < search.executor.capacity and not search.out_of_time
                and search.config.children_left(search.store.samples) != 0):
             version = search.updated_through + 1
