@@ -7,12 +7,13 @@ estimated memory exceeds the device's fails so before it is built.
 
 from __future__ import annotations
 
+import base64
 import math
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
-from pydantic import Base64Bytes, BaseModel
+from pydantic import BaseModel, BeforeValidator, PlainSerializer
 
 from ..arch import Architecture
 from ..children import ChildConfig, build_child, check_child_memory, profile_child
@@ -26,13 +27,18 @@ from ..train.loops import EpochSpan
 from .rung_state import state_bytes, state_from_bytes
 
 
+# Bytes here, base64 text in JSON (the process and Ray backends send jobs and results as JSON lines).
+StateBytes = Annotated[bytes, BeforeValidator(lambda v: base64.b64decode(v) if isinstance(v, str) else v),
+                       PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), when_used="json")]
+
+
 class RungSpan(BaseModel):
     """With --rungs: which rung a job trains, epochs [start, stop) of `train.epochs`, from `state`."""
 
     rung: int
     start: int
     stop: int
-    state: Base64Bytes | None = None  # the training state at `start` (rung_state.py); None: a new child
+    state: StateBytes | None = None  # the training state at `start` (rung_state.py); None: a new child
     keep_state: bool = True  # return the state at `stop` (not at the top rung: nothing continues from it)
 
 
@@ -62,7 +68,7 @@ class ChildResult(BaseModel):
     error: str | None = None
     device: str | None = None  # where it trained
     rung: int | None = None  # the job's rung (None: no rungs)
-    state: Base64Bytes | None = None  # the training state at the end of the rung, to continue from
+    state: StateBytes | None = None  # the training state at the end of the rung, to continue from
 
 
 def _epoch_span(job: ChildJob) -> EpochSpan | None:
