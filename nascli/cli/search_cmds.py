@@ -250,6 +250,19 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
                          reset_controller=reset_controller, time_budget=o.time_budget)
 
 
+def rung_summary(store: RunStore) -> str:
+    """Children per rung and their best and median reward there: 'rungs: 12 epochs: 392 children (best ...)'."""
+    from statistics import median
+
+    by_rung: dict[int, list] = {}
+    for row in store.rungs():
+        if row.status != "running":
+            by_rung.setdefault(row.epochs, []).append(row.reward)
+    parts = [f"{epochs} epochs: {len(r)} (best reward {max(r):.4f}, median {median(r):.4f})"
+             for epochs, r in sorted(by_rung.items())]
+    return "rungs (children that finished each): " + "; ".join(parts)
+
+
 def _run_strategy(run: str) -> str | None:
     with RunStore.open_readonly(find_run(run)) as store:
         return store.config.get("strategy")
@@ -299,19 +312,25 @@ def show(
     with RunStore.open_readonly(find_run(run)) as store:
         if as_json:
             children = [c.model_dump(exclude={"arch_json"}) for c in store.children()]
-            out.print_json(json.dumps({"run": str(store.path), "state": store.state, "children": children}))
+            rungs = [r.model_dump() for r in store.rungs()]
+            out.print_json(json.dumps({"run": str(store.path), "state": store.state, "children": children,
+                                       **({"rungs": rungs} if rungs else {})}))
             return
         chance = Chance.loads(store.get_meta(CHANCE_KEY))
         metric = f"reward made from ({chance.text()})" if chance else "reward made from"
-        table = Table("id", "step", "reward", metric, "params", "MMACs", "seconds",
+        rung_epochs = (store.config.get("rungs") or {}).get("epochs")
+        table = Table("id", "step", *(["epochs"] if rung_epochs else []), "reward", metric, "params", "MMACs", "seconds",
                       title=f"{store.path}: best {top} of {sum(store.counts().values())} (validation, at search time)")
         best = store.best(top)
         for c in best:
-            table.add_row(str(c.id), str(c.step), f"{c.reward:.4f}", format_metric(c.metric_name, c.metric),
+            reached = [str(rung_epochs[c.rung]) if c.rung is not None else "-"] if rung_epochs else []
+            table.add_row(str(c.id), str(c.step), *reached, f"{c.reward:.4f}", format_metric(c.metric_name, c.metric),
                           f"{c.params:,}", f"{c.macs / 1e6:,.1f}", f"{c.seconds:.1f}")
         out.print(table)
         for c in best:
             out.print(f"#{c.id}  {c.tokens}")
+        if store.rungs():
+            out.print(rung_summary(store))
         failed = store.children(status="failed")
         if failed:
             out.print(f"{len(failed)} failed children; e.g. #{failed[0].id}: {failed[0].error}")
