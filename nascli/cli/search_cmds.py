@@ -82,7 +82,7 @@ def search(
     cpus_per_child: CpusPerChildOpt = None,
     gpus_per_child: GpusPerChildOpt = None,
     async_k: AsyncOpt = None,
-    rungs: Annotated[Optional[str], typer.Option(help="Successive halving (ASHA): epochs at the end of each rung, e.g. 1,3,9; a new child trains the first, and goes on (from its weights and optimizer state) to the next as soon as it is in the top 1/eta of the children that finished its rung. The LR schedule spans the last rung's epochs. With --benchmark: the table's fidelities (nb201: 12,200). See docs/searching.md.")] = None,
+    rungs: Annotated[Optional[str], typer.Option(help="Successive halving (ASHA): epochs at the end of each rung, e.g. 1,3,9; a new child trains the first, and goes on (from its weights and optimizer state) to the next as soon as it is in the top 1/eta of the children that finished its rung. The LR schedule spans the last rung's epochs. With --benchmark: the table's fidelities (nb201: 12,200). See docs/strategies.md.")] = None,
     eta: Annotated[Optional[int], typer.Option(min=2, help="With --rungs: promote the top 1/eta of each rung \\[default: 3].")] = None,
     device: DeviceOpt = "auto",
     amp: AmpOpt = False,
