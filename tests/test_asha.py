@@ -120,3 +120,20 @@ def test_rung_state_is_loaded_as_data(tmp_path):
     with pytest.raises(ChildError, match="missing"):
         read_state(tmp_path, 6, 0)
     assert not marker.exists()
+
+
+def test_compare_takes_rungs_and_judges_each_run_at_its_highest_rung(runner, tmp_path):
+    from nascli.compare.outcome import run_outcome
+
+    folder = tmp_path / "cmp"
+    result = runner.invoke(app, ["compare", "nb201", "--benchmark", "nb201", "--strategies", "random", "--runs", "2",
+                                 "--budget", "9", "--batch", "3", "--rungs", "12,200", "--workers", "1",
+                                 "--run-dir", str(folder)])
+    assert result.exit_code == 0, result.output
+    for run in sorted((folder / "random").iterdir()):
+        outcome = run_outcome(run)
+        with RunStore.open_readonly(run) as store:
+            best, rows = store.best(1)[0], store.rungs()
+        assert store.config["rungs"]["epochs"] == [12, 200]
+        assert outcome.child_id == best.id and best.rung == 1 and outcome.queries == 9
+        assert outcome.curve[-1][0] == pytest.approx(math.fsum(r.seconds for r in rows))  # each rung charged once
