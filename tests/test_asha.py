@@ -137,3 +137,32 @@ def test_compare_takes_rungs_and_judges_each_run_at_its_highest_rung(runner, tmp
         assert store.config["rungs"]["epochs"] == [12, 200]
         assert outcome.child_id == best.id and best.rung == 1 and outcome.queries == 9
         assert outcome.curve[-1][0] == pytest.approx(math.fsum(r.seconds for r in rows))  # each rung charged once
+
+
+def test_rungs_with_process_workers_and_async_updates(runner, tmp_path):
+    """The state crosses the process boundary (JSON lines, base64) both ways, and --async promotes too."""
+    run = tmp_path / "run"
+    _search(runner, "conv", "--strategy", "reinforce", "--rungs", "1,2", "--eta", "2", "--budget", "4",
+            "--async", "2", "--workers", "2", "--train-subset", "16", "--seed", "5", "--run-dir", str(run))
+    with RunStore.open_readonly(run) as store:
+        rows, children, steps = store.rungs(), store.children(), store.steps()
+    promoted = [r for r in rows if r.rung == 1]
+    assert all(c.status == "done" for c in children) and len([r for r in rows if r.rung == 0]) == 4
+    assert 1 <= len(promoted) <= 2 and all(r.status == "done" and r.epochs == 2 for r in promoted)
+    assert len(steps) == 2 and saved_states(run) == []
+
+
+@pytest.mark.parametrize("args, words", [
+    (["conv", "--rungs", "3,1"], "strictly increasing"),
+    (["conv", "--rungs", "1,x"], "epoch counts such as 1,3,9"),
+    (["conv", "--rungs", "1,3", "--epochs", "5"], "the last rung's 3 epochs"),
+    (["conv", "--eta", "2"], "--eta applies with --rungs"),
+    (["enas_rnn", "--strategy", "enas", "--rungs", "1,2"], "enas trains one shared network"),
+    (["nb201", "--benchmark", "nb201", "--rungs", "12,100"], "not 100"),
+    (["nb201", "--benchmark", "nb201", "--rungs", "12,200", "--fidelity", "200"], "no --fidelity"),
+])
+def test_rung_options_that_do_not_fit_are_refused(runner, tmp_path, args, words):
+    result = runner.invoke(app, ["search", *args, "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert words in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "run").exists()

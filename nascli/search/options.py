@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..benchmarks.query import BenchmarkConfig
 from ..errors import RunError
 from ..space import SearchSpace, load_space
@@ -219,10 +221,12 @@ def _rungs(options: SearchOptions, benchmark: BenchmarkConfig | None) -> RungCon
         return None
     try:
         epochs = tuple(int(part) for part in options.rungs.split(","))
+    except ValueError:
+        raise RunError(f"--rungs {options.rungs}: give epoch counts such as 1,3,9") from None
+    try:
         rungs = RungConfig(epochs=epochs, **({"eta": options.eta} if options.eta is not None else {}))
-    except ValueError as err:  # int() or pydantic's message, in one line
-        reason = str(err).splitlines()[-1] if "validation error" in str(err) else "give epoch counts such as 1,3,9"
-        raise RunError(f"--rungs {options.rungs}: {reason.strip()}") from None
+    except ValidationError as err:
+        raise RunError(f"--rungs {options.rungs}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     if options.strategy == "enas":
         raise RunError("--rungs: enas trains one shared network, not children one by one")
     if benchmark is not None:
