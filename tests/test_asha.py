@@ -166,3 +166,24 @@ def test_rung_options_that_do_not_fit_are_refused(runner, tmp_path, args, words)
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert words in " ".join(result.output.split()), result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_fidelity_ranks_the_children_at_a_rung(runner, tmp_path, one_thread):
+    import json
+
+    run = tmp_path / "run"
+    _search(runner, "conv", "--strategy", "random", "--rungs", "1,2", "--eta", "2", "--budget", "4", "--batch", "4",
+            "--train-subset", "16", "--seed", "6", "--run-dir", str(run))
+    result = runner.invoke(app, ["fidelity", str(run), "--rung", "0", "-n", "3", "--epochs", "1",
+                                 "--train-subset", "16", "--resamples", "100"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((run / "fidelity" / "fidelity.json").read_text())
+    with RunStore.open_readonly(run) as store:
+        first = {r.child_id: r.metric for r in store.rungs(rung=0)}
+    assert saved["settings"]["rung"] == 0
+    assert all(p["search_metric"] == first[p["child_id"]] for p in saved["pairs"])  # scores at rung 0
+    no_rungs = tmp_path / "plain"
+    _search(runner, "conv", "--strategy", "random", "--budget", "3", "--batch", "3", "--epochs", "1",
+            "--train-subset", "16", "--run-dir", str(no_rungs))
+    refused = runner.invoke(app, ["fidelity", str(no_rungs), "--rung", "0", "-n", "3"])
+    assert refused.exit_code == 2 and "no rungs" in refused.output

@@ -73,6 +73,15 @@ class RungRows:
         sql = "SELECT * FROM rungs" + (" WHERE " + " AND ".join(c for c, _ in where) if where else "")
         return [RungRecord(**dict(r)) for r in self._rows(sql + " ORDER BY child_id, rung", tuple(v for _, v in where))]
 
+    def children_at_rung(self, rung: int) -> list:
+        """The children that finished `rung`, each with that rung's reward and metric (by id); a RunError for a
+        run without rungs."""
+        rows = {r.child_id: r for r in self.rungs(rung=rung) if r.status == "done"}
+        if not self.rungs():
+            raise RunError("the run has no rungs (it was not searched with --rungs)", where=str(self.path))
+        return [c.model_copy(update={"reward": rows[c.id].reward, "metric": rows[c.id].metric})
+                for c in self.children("done") if c.id in rows]
+
     def child(self, child_id: int):
         """One child's record (a RunError when there is none)."""
         rows = self._rows("SELECT * FROM children WHERE id = ?", (child_id,))
