@@ -187,3 +187,17 @@ def test_fidelity_ranks_the_children_at_a_rung(runner, tmp_path, one_thread):
             "--train-subset", "16", "--run-dir", str(no_rungs))
     refused = runner.invoke(app, ["fidelity", str(no_rungs), "--rung", "0", "-n", "3"])
     assert refused.exit_code == 2 and "no rungs" in refused.output
+
+
+def test_report_has_a_rung_chart(runner, tmp_path):
+    from nascli.report.history import load_history
+
+    run = tmp_path / "run"
+    _search(runner, "nb201", "--benchmark", "nb201", "--rungs", "12,200", "--budget", "9", "--batch", "3",
+            "--strategy", "random", "--run-dir", str(run))
+    history = load_history(run)
+    assert sorted(history.rungs) == [12, 200] and len(history.rungs[12]) == 9 and len(history.rungs[200]) == 3
+    assert max(history.rungs[200]) == history.top[0].reward
+    result = runner.invoke(app, ["report", str(run), "-o", str(tmp_path / "r.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
