@@ -70,6 +70,8 @@ class SearchOptions:
     derive_subset: int | None = None
     depth: int | None = None
     shared_batch_size: int | None = None
+    population: int | None = None
+    tournament_size: int | None = None
     reward_power: float | None = None
     reward_c: float = 80.0
     failed_reward: float = 0.0
@@ -168,6 +170,7 @@ def search_config(options: SearchOptions) -> SearchConfig:
     from ..data.spec import DataSpec
     from ..train import RewardConfig, TrainConfig
     from .controller import ControllerConfig
+    from .evolution import EvolutionConfig
     from .reinforce import ReinforceConfig
 
     if options.strategy not in SEARCH_STRATEGIES:
@@ -208,6 +211,7 @@ def search_config(options: SearchOptions) -> SearchConfig:
         train=TrainConfig.proxy(dataset_kind(spec.name).task, epochs, o.train_subset, o.seed, o.amp), rungs=rungs,
         controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
         reinforce=ReinforceConfig(**reinforce),
+        evolution=EvolutionConfig(**_evolution(o)),
         reward=RewardConfig(power=_first(o.reward_power, preset.reward_power), c=o.reward_c, failed=o.failed_reward),
     )
     return _enas(config, space, options, shaping) if o.strategy == "enas" else config
@@ -240,6 +244,11 @@ def _rungs(options: SearchOptions, benchmark: BenchmarkConfig | None) -> RungCon
         raise RunError(f"--epochs {options.epochs} with --rungs {options.rungs}: a child's training is the last "
                        f"rung's {rungs.epochs[-1]} epochs (leave --epochs out)")
     return rungs
+def _evolution(options: SearchOptions) -> dict:
+    """P and S as given; for another strategy they are refused by `search` and left out by `compare`,
+    whose shared options reach its random and reinforce runs too."""
+    given = {"population": options.population, "tournament_size": options.tournament_size}
+    return {k: v for k, v in given.items() if v is not None} if options.strategy == "evolution" else {}
 
 
 def _first(given: Any, default: Any) -> Any:
