@@ -22,6 +22,7 @@ from nascli.cli import app
 from nascli.runs import RunStore
 from nascli.runs.checkpoint import load_checkpoint
 from nascli.runs.crashpoints import CRASH_AT_ENV, CRASH_EXIT, CRASH_MODE_ENV, POINTS
+from nascli.search.rung_state import saved_states
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["conv", "--budget", "4", "--batch", "2", "--epochs", "1", "--train-subset", "8", "--seed", "11"]
@@ -59,13 +60,29 @@ CASES = [
 ]
 
 
+# Rungs on real training (sync, one child at a time): child_finish 1, 2 = step 0's first rung; rung_state n
+# = the n-th first-rung state saved, before its rows; rung_start 1 = the first promotion (the best of step 0),
+# whose result is child_finish 3; step 1's children are 4 and 5; the second promotion follows.
+RUNG_ARGS = ["conv", "--budget", "4", "--batch", "2", "--rungs", "1,2", "--eta", "2", "--train-subset", "8",
+             "--seed", "11"]
+RUNG_CASES = [
+    ("reinforce", "rung_start@1", "kill"),
+    ("reinforce", "rung_state@2", "exit"),
+    ("reinforce", "child_finish@3", "kill"),
+    ("random", "rung_state@3", "kill"),
+    ("random", "child_finish@6", "exit"),
+]
+
+
 def _outcome(run: Path) -> dict:
     with RunStore.open_readonly(run) as store:
-        children = [(c.id, c.step, c.tokens, c.status, c.reward) for c in store.children()]
+        children = [(c.id, c.step, c.tokens, c.status, c.reward, c.rung) for c in store.children()]
         steps = [(s.step, s.baseline, s.mean_reward, s.loss) for s in store.steps()]
+        rungs = [(r.child_id, r.rung, r.epochs, r.status, r.reward, r.metric) for r in store.rungs()]
         state = store.state
     strategy = load_checkpoint(run / "checkpoints")["strategy"]
-    return {"children": children, "steps": steps, "state": state, "strategy": strategy}
+    return {"children": children, "steps": steps, "state": state, "strategy": strategy, "rungs": rungs,
+            "states": saved_states(run)}
 
 
 def _search(runner, *args: str) -> None:
@@ -93,6 +110,35 @@ def _crash(run: Path, args: list[str], point: str, mode: str) -> None:
                           env=env, cwd=ROOT, capture_output=True, timeout=300)
     expected = -9 if mode == "kill" else CRASH_EXIT
     assert proc.returncode == expected, proc.stderr.decode()[-2000:]
+
+
+@pytest.fixture(scope="module")
+def rung_reference(tmp_path_factory, one_thread) -> dict[str, dict]:
+    from typer.testing import CliRunner
+
+    folder = tmp_path_factory.mktemp("rung_reference")
+    outcomes = {}
+    for strategy in dict.fromkeys(s for s, _, _ in RUNG_CASES):
+        _search(CliRunner(), *RUNG_ARGS, "--strategy", strategy, "--run-dir", str(folder / strategy))
+        outcomes[strategy] = _outcome(folder / strategy)
+    return outcomes
+
+
+@pytest.mark.parametrize(("strategy", "point", "mode"), RUNG_CASES, ids=[f"rungs-{s}-{p}-{m}" for s, p, m in RUNG_CASES])
+def test_a_crash_between_rungs_resumes_the_same_promotions(runner, tmp_path, rung_reference, strategy, point, mode):
+    run = tmp_path / "run"
+    _crash(run, [*RUNG_ARGS, "--strategy", strategy], point, mode)
+    with RunStore.open_readonly(run) as store:
+        kept = [(r.child_id, r.rung, r.finished) for r in store.rungs() if r.status != "running"]
+    _search(runner, "--resume", str(run))
+    after, expected = _outcome(run), rung_reference[strategy]
+    assert expected["rungs"] and any(r[1] == 1 for r in expected["rungs"])  # the reference did promote
+    for key in ("state", "children", "steps", "rungs", "states"):  # states: no saved state left behind
+        assert after[key] == expected[key], key
+    assert _same_state(after["strategy"], expected["strategy"])
+    with RunStore.open_readonly(run) as store:  # a rung recorded before the crash was not trained again
+        assert [(r.child_id, r.rung, r.finished) for r in store.rungs() if (r.child_id, r.rung) in
+                {(c, g) for c, g, _ in kept}] == kept
 
 
 def _finished_before(run: Path) -> dict[int, float]:
@@ -134,9 +180,12 @@ def _same_state(a, b) -> bool:
 
 
 def test_every_crash_point_is_exercised():
+    rung_points = {"rung_start", "rung_state"}
     tested = {point.partition("@")[0] for _, point, _ in CASES}
-    assert tested == set(POINTS) - {"enas_epoch"}  # ENAS's own point is tested with its strategy
-    assert {point.partition("@")[0] for _, _, point, _ in BENCH_CASES} == set(POINTS) - {"enas_epoch"}
+    assert tested == set(POINTS) - {"enas_epoch"} - rung_points  # ENAS's own point is tested with its strategy
+    assert {point.partition("@")[0] for _, point, _ in RUNG_CASES} == rung_points | {"child_finish"}
+    # a benchmark's rungs save no training state (a looked-up child has none): rung_state is real training's
+    assert {point.partition("@")[0] for _, _, point, _ in BENCH_CASES} == set(POINTS) - {"enas_epoch", "rung_state"}
     assert {point.partition("@")[0] for point, _ in ENAS_CASES} >= {"enas_epoch", "checkpoint", "checkpoint_rotate",
                                                                    "child_finish", "finish"}
 
@@ -163,11 +212,16 @@ BENCH_CASES = [
     ("async", "evolution", "checkpoint@17", "kill"),  # child 11, the first tournament's, recorded; its checkpoint not
     ("async", "reinforce", "child_finish@9", "kill"),
     ("async", "reinforce", "checkpoint@7", "exit"),
+    ("rungs", "reinforce", "rung_start@2", "kill"),
+    ("rungs", "reinforce", "child_finish@12", "exit"),
+    ("rungs-async", "reinforce", "rung_start@1", "kill"),
+    ("rungs-async", "random", "child_finish@9", "kill"),
 ]
 
 
 def _bench_args(updates: str, strategy: str) -> list[str]:
-    return [*BENCH_ARGS, "--strategy", strategy, *(["--async", "2"] if updates == "async" else [])]
+    rungs = ["--rungs", "12,200", "--time-budget", "6000"] if updates.startswith("rungs") else []
+    return [*BENCH_ARGS, "--strategy", strategy, *(["--async", "2"] if updates.endswith("async") else []), *rungs]
 
 
 @pytest.fixture(scope="module")
@@ -197,8 +251,9 @@ def test_a_benchmark_search_crashed_anywhere_resumes_to_the_same_run(runner, tmp
     after, expected = _outcome(run), bench_reference[updates, strategy]
     assert after["state"] == "finished"
     assert after["children"] == expected["children"]  # the same queries, rewards, and the same child left pending
-    assert after["children"][-1][3] == "pending"  # the time budget, not the children budget, ended both
-    assert after["steps"] == expected["steps"]
+    # the time budget, not the children budget, ended both (with rungs, it may refuse a promotion instead)
+    assert after["children"][-1][3] == "pending" or updates.startswith("rungs")
+    assert after["steps"] == expected["steps"] and after["rungs"] == expected["rungs"]  # the same promotions
     assert _same_state(after["strategy"], expected["strategy"])
     for child_id, finished in recorded.items():  # a child recorded before the crash was not queried again
         assert _finished_before(run)[child_id] == finished

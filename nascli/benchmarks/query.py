@@ -59,19 +59,29 @@ class BenchmarkQuery:
     def check_space(self, compiled: CompiledSpace) -> None:
         self.benchmark.check_space(compiled)
 
-    def observe(self, arch: Architecture, run_seed: int, child_id: int) -> Observation:
-        """The child's validation accuracy (%) at the fidelity, its simulated cost and size."""
-        key = self.benchmark.arch_key(arch)
+    def observe(self, arch: Architecture, run_seed: int, child_id: int, fidelity: int | None = None) -> Observation:
+        """The child's validation accuracy (%) at the fidelity (the config's, or a rung's), its simulated
+        cost and size."""
+        key, fidelity = self.benchmark.arch_key(arch), fidelity or self.config.fidelity
         seed = None
         if self.config.seed_noise:
-            ran = sorted(self.table.seed_values(key, self.config.dataset, self.config.fidelity))
+            ran = sorted(self.table.seed_values(key, self.config.dataset, fidelity))
             if ran:  # the seeds that trained this cell; the same run seed and child id draw the same one
                 seed = random.Random(run_seed * 2**32 + child_id).choice(ran)
-        return self.table.observe(key, self.config.dataset, self.config.fidelity, seed)
+        return self.table.observe(key, self.config.dataset, fidelity, seed)
 
-    def cost(self, arch: Architecture) -> float:
-        """Simulated seconds the query of `arch` charges (the same whichever seed is drawn)."""
-        return self.table.observe(self.benchmark.arch_key(arch), self.config.dataset, self.config.fidelity).seconds
+    def cost(self, arch: Architecture, fidelity: int | None = None) -> float:
+        """Simulated seconds training `arch` to the fidelity takes (the same whichever seed is drawn)."""
+        key = self.benchmark.arch_key(arch)
+        return self.table.observe(key, self.config.dataset, fidelity or self.config.fidelity).seconds
+
+    def check_fidelities(self, epochs: tuple[int, ...]) -> None:
+        """Refuse rungs the table has no validation column for."""
+        have = self.table.fidelities(self.config.dataset)
+        if missing := [e for e in epochs if e not in have]:
+            raise BenchmarkError(f"--rungs {','.join(map(str, epochs))}: the table has {self.config.dataset} "
+                                 f"validation after {', '.join(map(str, have))} epochs only, not "
+                                 f"{', '.join(map(str, missing))}", where=self.table.path)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ def fidelity(
     train_subset: Annotated[Optional[int], typer.Option(min=1, help="Training images (or tokens) per epoch (default: the whole training split).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the children's weights and data order, and of the bootstrap.")] = 0,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the intervals.")] = 2000,
+    rung: Annotated[Optional[int], typer.Option(min=0, help="A run searched with --rungs: rank the children that finished this rung (0: the first) by their scores there \\[default: each child at its highest rung].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved result (RUN/fidelity/fidelity.json; with --truth, truth.json).")] = False,
     device: DeviceOpt = "auto",
     amp: AmpOpt = False,
@@ -96,7 +97,8 @@ def fidelity(
     n, epochs = n or 5, epochs or 10
     device = device_name(device)  # checked before anything trains
     folder = find_run(run)
-    settings = FidelitySettings(children=n, epochs=epochs, train_subset=train_subset, seed=seed, resamples=resamples)
+    settings = FidelitySettings(children=n, epochs=epochs, train_subset=train_subset, seed=seed, resamples=resamples,
+                                 rung=rung)
     if not as_json:
         subset = f"{train_subset} training examples" if train_subset else "the whole training split"
         out.print(f"fidelity of [bold]{folder}[/]: {n} finished children across the reward ranking, each retrained "

@@ -82,6 +82,8 @@ def search(
     cpus_per_child: CpusPerChildOpt = None,
     gpus_per_child: GpusPerChildOpt = None,
     async_k: AsyncOpt = None,
+    rungs: Annotated[Optional[str], typer.Option(help="Successive halving (ASHA): epochs at the end of each rung, e.g. 1,3,9; a new child trains the first, and goes on (from its weights and optimizer state) to the next as soon as it is in the top 1/eta of the children that finished its rung. The LR schedule spans the last rung's epochs. With --benchmark: the table's fidelities (nb201: 12,200). See docs/strategies.md.")] = None,
+    eta: Annotated[Optional[int], typer.Option(min=2, help="With --rungs: promote the top 1/eta of each rung \\[default: 3].")] = None,
     device: DeviceOpt = "auto",
     amp: AmpOpt = False,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
@@ -213,6 +215,10 @@ def _announce(job):
             err.print(f"note: {escape(job.executor.note)}")
     else:
         out.print(f"{children}, {cfg.batch} per controller step (--budget, --time-budget, --batch)")
+    if cfg.rungs:
+        ladder = ",".join(map(str, cfg.rungs.epochs))
+        out.print(f"rungs {ladder} epochs, eta {cfg.rungs.eta}: a child goes on to the next rung once it is in the top "
+                  f"1/{cfg.rungs.eta} of those that finished its rung; the strategy learns from first-rung scores")
     if cfg.strategy == "evolution":
         e = cfg.evolution
         out.print(f"evolution: population {e.population} (the first {e.population} children random), tournaments "
@@ -243,7 +249,8 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
     chosen = {"--async": o.async_k is not None, "--amp": o.amp, "--benchmark": o.benchmark is not None,
               "--benchmark-dataset": o.benchmark_dataset is not None, "--benchmark-table": o.benchmark_table is not None,
               "--fidelity": o.fidelity is not None, "--seed-noise": o.seed_noise,
-              "--controller-preset": o.controller_preset is not None}
+              "--controller-preset": o.controller_preset is not None, "--rungs": o.rungs is not None,
+              "--eta": o.eta is not None}
     if any(chosen.values()):
         given = ", ".join(flag for flag, on in chosen.items() if on)
         raise RunError(f"{given}: chosen when a run starts; a resume keeps the run's")
@@ -252,6 +259,19 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
                                 o.gpus_per_child, changed_device)
     return resume_search(resume, budget=o.budget, workers=o.workers, device=changed_device, executor=executor,
                          reset_controller=reset_controller, time_budget=o.time_budget)
+
+
+def rung_summary(store: RunStore) -> str:
+    """Children per rung and their best and median reward there: 'rungs: 12 epochs: 392 children (best ...)'."""
+    from statistics import median
+
+    by_rung: dict[int, list] = {}
+    for row in store.rungs():
+        if row.status != "running":
+            by_rung.setdefault(row.epochs, []).append(row.reward)
+    parts = [f"{epochs} epochs: {len(r)} (best reward {max(r):.4f}, median {median(r):.4f})"
+             for epochs, r in sorted(by_rung.items())]
+    return "rungs (children that finished each): " + "; ".join(parts)
 
 
 def _run_strategy(run: str) -> str | None:
@@ -303,19 +323,25 @@ def show(
     with RunStore.open_readonly(find_run(run)) as store:
         if as_json:
             children = [c.model_dump(exclude={"arch_json"}) for c in store.children()]
-            out.print_json(json.dumps({"run": str(store.path), "state": store.state, "children": children}))
+            rungs = [r.model_dump() for r in store.rungs()]
+            out.print_json(json.dumps({"run": str(store.path), "state": store.state, "children": children,
+                                       **({"rungs": rungs} if rungs else {})}))
             return
         chance = Chance.loads(store.get_meta(CHANCE_KEY))
         metric = f"reward made from ({chance.text()})" if chance else "reward made from"
-        table = Table("id", "step", "reward", metric, "params", "MMACs", "seconds",
+        rung_epochs = (store.config.get("rungs") or {}).get("epochs")
+        table = Table("id", "step", *(["epochs"] if rung_epochs else []), "reward", metric, "params", "MMACs", "seconds",
                       title=f"{store.path}: best {top} of {sum(store.counts().values())} (validation, at search time)")
         best = store.best(top)
         for c in best:
-            table.add_row(str(c.id), str(c.step), f"{c.reward:.4f}", format_metric(c.metric_name, c.metric),
+            reached = [str(rung_epochs[c.rung]) if c.rung is not None else "-"] if rung_epochs else []
+            table.add_row(str(c.id), str(c.step), *reached, f"{c.reward:.4f}", format_metric(c.metric_name, c.metric),
                           f"{c.params:,}", f"{c.macs / 1e6:,.1f}", f"{c.seconds:.1f}")
         out.print(table)
         for c in best:
             out.print(f"#{c.id}  {c.tokens}")
+        if store.rungs():
+            out.print(rung_summary(store))
         failed = store.children(status="failed")
         if failed:
             out.print(f"{len(failed)} failed children; e.g. #{failed[0].id}: {failed[0].error}")

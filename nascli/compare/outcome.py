@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..arch import decode
 from ..benchmarks.query import BenchmarkConfig, chosen_result
-from ..runs import RunStore, run_space
+from ..runs import ChildRecord, RunStore, run_space
 
 
 @dataclass(frozen=True)
@@ -42,23 +42,39 @@ def _score(metric: float, name: str | None) -> float:
     return metric * 100 if name and name.endswith("accuracy") else metric
 
 
+def _events(store: RunStore) -> list[tuple[ChildRecord, int | None, float | None]]:
+    """What finished, in order: (child, rung, seconds) per child, or with rungs per rung result (the child's
+    record then carrying that rung's reward and metric, so a rung is judged at its own score)."""
+    children = {c.id: c for c in store.children() if c.status in ("done", "failed")}
+    rows = [r for r in store.rungs() if r.status != "running" and r.child_id in children]
+    if not rows:
+        ordered = sorted(children.values(), key=lambda c: (c.finished or 0.0, c.id))
+        return [(c, None, c.seconds) for c in ordered]
+    rows.sort(key=lambda r: (r.finished or 0.0, r.child_id, r.rung))
+    status = {"done": "done", "failed": "failed"}
+    return [(children[r.child_id].model_copy(update={"reward": r.reward, "metric": r.metric,
+                                                      "status": status[r.status]}), r.rung, r.seconds) for r in rows]
+
+
 def run_outcome(run_dir: str | Path) -> RunOutcome:
     """Read a run folder (read-only) into its outcome."""
     with RunStore.open_readonly(run_dir) as store:
         options, state = store.config, store.summary().state
-        finished = sorted((c for c in store.children() if c.status in ("done", "failed")),
-                          key=lambda c: (c.finished or 0.0, c.id))
+        finished = _events(store)
         compiled = run_space(store) if options.get("benchmark") else None
     bench = BenchmarkConfig.model_validate(options["benchmark"]) if options.get("benchmark") else None
     clock, best, reported, curve = 0.0, None, None, []
-    for child in finished:
-        clock += child.seconds or 0.0
-        if child.status == "done" and (best is None or child.reward > best.reward):
-            best = child
+    for child, rung, seconds in finished:
+        clock += seconds or 0.0
+        # the best at the highest rung reached (without rungs: the best reward), as store.best orders them
+        if child.status == "done" and (best is None or (rung or 0, child.reward) > (best[1] or 0, best[0].reward)):
+            best = (child, rung)
             reported = (chosen_result(bench, decode(child.tokens, compiled)).test if bench
                         else _score(child.metric, child.metric_name))
         if reported is not None:
             curve.append((clock, reported))
+    best = best[0] if best else None
+    queries = sum(1 for _, rung, _ in finished if not rung)
     test = valid = None
     if best is not None:
         if bench:
@@ -67,5 +83,5 @@ def run_outcome(run_dir: str | Path) -> RunOutcome:
         else:
             valid = _score(best.metric, best.metric_name)
     return RunOutcome(path=Path(run_dir), strategy=options.get("strategy", "?"), seed=int(options.get("seed", 0)),
-                      state=state, queries=len(finished), child_id=best.id if best else None, test=test,
+                      state=state, queries=queries, child_id=best.id if best else None, test=test,
                       valid=valid, curve=curve)

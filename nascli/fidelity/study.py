@@ -77,7 +77,7 @@ def run_study(run_ref: str | Path | None, settings: FidelitySettings, progress: 
     path = find_run(run_ref)
     with RunStore.open_readonly(path) as store:
         compiled, trained = run_space(store), run_settings(store)
-        finished = store.children("done")
+        finished = store.children("done") if settings.rung is None else store.children_at_rung(settings.rung)
         summary = store.summary()
     chosen = choose_children(finished, settings.children)
     if len(chosen) < 3:

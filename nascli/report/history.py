@@ -9,6 +9,7 @@ from ..arch.records import Architecture
 from ..runs import ChildRecord, EpochRecord, RunStore, StepRecord
 from ..runs.fidelity import FidelityResult, TruthResult, load_fidelity, load_truth
 from ..runs.metrics import CHANCE_KEY, Chance
+from .rungs import rung_scores
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class RunHistory:
     epochs: list[EpochRecord] = ()  # ENAS: shared-weights loss, validation reward and entropy per epoch
     chance: Chance | None = None  # what a child that learnt nothing scores (None: a run made before it was kept)
     simulated: bool = False  # a benchmark run: its children's seconds are the simulated clock's
+    rungs: dict = None  # --rungs: epochs of each rung -> rewards of the children that finished it (report/rungs.py)
 
     @property
     def label(self) -> str:
@@ -76,4 +78,4 @@ def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
                           space=summary.space or "?", state=summary.state, children=store.children(),
                           steps=store.steps(), top=store.best(top), fidelity=load_fidelity(run_dir), truth=load_truth(run_dir),
                           epochs=store.epochs(), chance=Chance.loads(store.get_meta(CHANCE_KEY)),
-                          simulated=bool(store.config.get("benchmark")))
+                          simulated=bool(store.config.get("benchmark")), rungs=rung_scores(store))

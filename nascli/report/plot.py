@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from .fidelity import plot_fidelity, plot_truth
+from .rungs import plot_rungs
 from .history import RunHistory
 
 RUN_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f")
@@ -112,6 +113,9 @@ def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> 
     if any(run.epochs for run in runs):  # ENAS: its per-epoch panel below the history
         top, epoch_fig = fig.subfigures(2, 1, height_ratios=[2, 1])
         _plot_epochs(epoch_fig.subplots(), runs, colours)
+    elif any(run.rungs for run in runs):  # --rungs: the rung chart below the history
+        top, rung_fig = fig.subfigures(2, 1, height_ratios=[2, 1])
+        plot_rungs(rung_fig.subplots(), runs, colours)
     panels = [(name, plot) for name, plot in (("fidelity", plot_fidelity), ("truth", plot_truth))
               if any(getattr(r, name) for r in runs)]
     if panels:  # fidelity studies: their scatters to the right of the history, one above the other

@@ -11,7 +11,10 @@ everything before it recorded and that write not done. The points:
     create            the run folder is built under a temporary name, not yet renamed into place
     propose           the strategy has proposed a step's children; they are not recorded yet
     child_start       a step's pending children are about to be marked running
-    child_finish      a child's result is about to be recorded (n counts children across steps)
+    child_finish      a child's result is about to be recorded (n counts children across steps; with
+                      --rungs, every rung's result)
+    rung_start        (--rungs) a promotion is about to be recorded as running, before its job is sent
+    rung_state        (--rungs) a rung's training state is saved; the rung's result is not recorded yet
     update            the strategy has learned from a step's rewards; the step is not recorded yet
     checkpoint        a strategy checkpoint is about to be written (after each propose and update)
     checkpoint_rotate the new checkpoint is on disk under a temporary name; the old one not yet rotated
@@ -32,7 +35,7 @@ import signal
 CRASH_AT_ENV, CRASH_MODE_ENV = "NASCLI_CRASH_AT", "NASCLI_CRASH_MODE"
 CRASH_EXIT = 77  # the exit status of an `exit` crash, so a test can tell it from a real failure
 POINTS = ("create", "propose", "child_start", "child_finish", "update", "checkpoint", "checkpoint_rotate",
-          "finish", "enas_epoch")
+          "finish", "enas_epoch", "rung_start", "rung_state")
 
 _hits: dict[str, int] = {}
 

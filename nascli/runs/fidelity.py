@@ -35,6 +35,7 @@ class FidelitySettings(BaseModel):
     seed: int = 0  # weights, data order and the bootstrap
     resamples: int = Field(2000, ge=1)
     confidence: float = Field(0.95, gt=0, lt=1)
+    rung: int | None = Field(None, ge=0)  # --rungs runs: rank by the scores at this rung (None: each child's highest)
 
     @property
     def retrain_key(self) -> str:

@@ -121,5 +121,8 @@ def best_child(run_ref: str | Path | None) -> BestChild:
             raise RunError("the run has no finished child yet", where=str(path))
         settings = run_settings(store)
         bench = store.config.get("benchmark")
+        rungs = store.config.get("rungs")
+        if bench and rungs and top[0].rung is not None:  # chosen at the highest rung: by that fidelity's validation
+            bench = {**bench, "fidelity": rungs["epochs"][top[0].rung]}
         return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)), settings.data, settings.child,
                          settings.train, BenchmarkConfig.model_validate(bench) if bench else None)

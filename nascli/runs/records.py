@@ -32,6 +32,7 @@ class ChildRecord(BaseModel):
     finished: float | None = None
     log_prob: float | None = None  # log-probability under the policy that sampled it (None: random search)
     device: str | None = None  # where it trained (None: runs older than schema 2)
+    rung: int | None = None  # with --rungs: the highest rung it finished (its reward and metric are that rung's)
 
     @model_validator(mode="after")
     def _finished_children_have_results(self) -> ChildRecord:
@@ -42,6 +43,22 @@ class ChildRecord(BaseModel):
 
 
 _RESULT_FIELDS = {"done": ("reward", "metric", "metric_name", "params", "macs", "seconds"), "failed": ("reward",)}
+
+
+class RungRecord(BaseModel):
+    """One row of `rungs` (runs/rung_rows.py): a child's training up to the end of one rung."""
+
+    model_config = ConfigDict(frozen=True)
+    child_id: int
+    rung: int
+    epochs: int  # trained by the end of this rung
+    status: Literal["running", "done", "failed"]
+    reward: float | None = None
+    metric: float | None = None
+    seconds: float | None = None  # this rung's own time (a benchmark's: its simulated cost)
+    error: str | None = None
+    started: float
+    finished: float | None = None
 
 
 class StepRecord(BaseModel):

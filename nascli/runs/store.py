@@ -36,11 +36,12 @@ from . import checkpoint
 from .crashpoints import crash_point
 from .database import connect, set_durable, sql_errors
 from .records import STATUSES, ChildRecord, EpochRecord, RunSummary, StepRecord
+from .rung_rows import RUNGS_TABLE, RungRows
 
 RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
 SCHEMA_VERSION = "2"
 # Columns added since schema 1; a run made before them gains them (NULL) when opened for writing.
-_ADDED_COLUMNS = {"log_prob": "REAL", "device": "TEXT"}
+_ADDED_COLUMNS = {"log_prob": "REAL", "device": "TEXT", "rung": "INTEGER"}
 DB_FILE, CHECKPOINT_DIR = "run.db", "checkpoints"
 BUILDING_MARK = ".creating-"  # `.NAME.creating-PID`: a run folder being built, renamed to NAME when complete
 
@@ -54,7 +55,7 @@ CREATE TABLE children (
     status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
     reward REAL, metric REAL, metric_name TEXT, params INTEGER, macs INTEGER,
     seconds REAL, error TEXT, created REAL NOT NULL, finished REAL,
-    log_prob REAL, device TEXT);
+    log_prob REAL, device TEXT, rung INTEGER);
 CREATE INDEX children_by_status_reward ON children (status, reward DESC);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE controller_steps (
@@ -94,7 +95,7 @@ def _remove_abandoned_builds(parent: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class RunStore:
+class RunStore(RungRows):
     """A run folder opened for writing (the search) or reading (everything else)."""
 
     def __init__(self, run_dir: Path, conn: sqlite3.Connection, options: dict[str, Any],
@@ -160,6 +161,7 @@ class RunStore:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
                 conn.execute(_EPOCHS_TABLE)
+                conn.execute(RUNGS_TABLE)
                 now = repr(time.time())
                 conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ("schema_version", SCHEMA_VERSION), ("state", "running"), ("samples", "0"), ("created", now),
@@ -204,6 +206,7 @@ class RunStore:
                 store._migrate()
                 with store._write() as db:
                     db.execute(_EPOCHS_TABLE)
+                    db.execute(RUNGS_TABLE)
                 store.set_meta("pid", os.getpid())
                 store.set_meta("host", socket.gethostname())
         except RunError:
@@ -335,22 +338,32 @@ class RunStore:
             db.executemany("UPDATE children SET status = 'pending' WHERE id = ? AND status = 'running'",
                            [(i,) for i in ids])
 
-    def _close_child(self, child_id: int, status: str, **fields: Any) -> None:
+    def _close_child(self, child_id: int, status: str, rung_epochs: int | None, **fields: Any) -> None:
+        """Write a child's result; with rungs (`rung_epochs`: the first rung's), its rung-0 row in the same
+        transaction, so that a kill never leaves one without the other."""
+        if rung_epochs is not None and status == "done":
+            fields["rung"] = 0
         assignments = "".join(f", {name} = ?" for name in fields)
+        now = time.time()
         with self._write() as db:
             # Finished children are never rewritten: a resumed search cannot clobber a result.
             if db.execute(f"UPDATE children SET status = ?, finished = ?{assignments} "
                           "WHERE id = ? AND status IN ('pending', 'running')",
-                          (status, time.time(), *fields.values(), child_id)).rowcount != 1:
+                          (status, now, *fields.values(), child_id)).rowcount != 1:
                 raise RunError(f"child {child_id} is not pending or running", where=str(self._db))
+            if rung_epochs is not None:
+                self._insert_rung(db, child_id, 0, rung_epochs, status, fields, now)
 
     def finish_child(self, child_id: int, reward: float, metric: float, metric_name: str,
-                     params: int, macs: int, seconds: float, device: str | None = None) -> None:
-        self._close_child(child_id, "done", reward=reward, metric=metric, metric_name=metric_name,
+                     params: int, macs: int, seconds: float, device: str | None = None,
+                     rung_epochs: int | None = None) -> None:
+        self._close_child(child_id, "done", rung_epochs, reward=reward, metric=metric, metric_name=metric_name,
                           params=params, macs=macs, seconds=seconds, device=device)
 
-    def fail_child(self, child_id: int, error: str, reward: float, seconds: float, device: str | None = None) -> None:
-        self._close_child(child_id, "failed", error=error, reward=reward, seconds=seconds, device=device)
+    def fail_child(self, child_id: int, error: str, reward: float, seconds: float, device: str | None = None,
+                   rung_epochs: int | None = None) -> None:
+        self._close_child(child_id, "failed", rung_epochs, error=error, reward=reward, seconds=seconds,
+                          device=device)
 
     def children(self, status: str | None = None, order_by_reward: bool = False,
                  limit: int | None = None, step: int | None = None) -> list[ChildRecord]:
@@ -358,7 +371,9 @@ class RunStore:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         where = [(c, v) for c, v in (("status = ?", status), ("step = ?", step)) if v is not None]
         sql = "SELECT * FROM children" + (" WHERE " + " AND ".join(c for c, _ in where) if where else "")
-        sql += " ORDER BY reward IS NULL, reward DESC, id" if order_by_reward else " ORDER BY id"
+        # by reward within the highest rung reached (rung is NULL for every child of a run without rungs)
+        by_rung = "rung IS NULL, rung DESC, " if self.has_rungs_column() else ""  # a schema-1 run read as it is
+        sql += f" ORDER BY {by_rung}reward IS NULL, reward DESC, id" if order_by_reward else " ORDER BY id"
         params: tuple = tuple(v for _, v in where)
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, limit)
@@ -383,7 +398,8 @@ class RunStore:
         return self._rows("SELECT MAX(step) AS s FROM children")[0]["s"]
 
     def best(self, k: int) -> list[ChildRecord]:
-        """The k finished children with the highest reward (earlier first on ties)."""
+        """The k finished children with the highest reward (earlier first on ties); with rungs, those at the
+        highest rung reached first (a child's reward is its score at the highest rung it finished)."""
         return self.children("done", order_by_reward=True, limit=k)
 
     def counts(self) -> dict[str, int]:

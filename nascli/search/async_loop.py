@@ -26,6 +26,7 @@ trained again depends on timing, but what was recorded is never reordered.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from ..arch import decode_tokens
@@ -53,7 +54,7 @@ def _update(search: Search, consumed: int, take: int, observe: Observer | None) 
     """Learn from finished children [consumed, consumed + take); returns the new `consumed`."""
     batch = _finished_in_order(search)[consumed:consumed + take]
     decoded = [decode_tokens(search.compiled, c.tokens) for c in batch]
-    rewards = [c.reward for c in batch]
+    rewards = search.learned_rewards(batch)
     behaviour = [c.log_prob if c.log_prob is not None else _log_prob_now(search, a, d)
                  for c, (a, d) in zip(batch, decoded)]
     stats = search.strategy.update_async([a for a, _ in decoded], [d for _, d in decoded], rewards, behaviour)
@@ -81,6 +82,14 @@ def _submit(search: Search, child: ChildRecord, running: dict[int, ChildRecord])
     search.executor.submit(job)
 
 
+def _promote(search: Search, running: dict[int, ChildRecord]) -> None:
+    """With rungs: fill free workers with promotions first (ASHA: a new child only when there is none)."""
+    while search.promotions and len(running) < search.executor.capacity and not search.out_of_time:
+        job = search.next_job(deque())
+        if job is None:
+            return
+        running[job.child_id] = search.store.child(job.child_id)
+        search.executor.submit(job)
 def _replay_proposals(search: Search) -> None:
     """Children recorded after the checkpoint's last proposal: propose them again from it."""
     covered = search.proposed_children
@@ -104,6 +113,7 @@ def run_async(search: Search, observe: Observer | None) -> None:
     while True:
         while len(_finished_in_order(search)) - consumed >= k:
             consumed = _update(search, consumed, k, observe)
+        _promote(search, running)
         while (len(running) < search.executor.capacity and not search.out_of_time
                and search.config.children_left(search.store.samples) != 0):
             version = search.updated_through + 1

@@ -37,14 +37,18 @@ class BenchmarkExecutor(Executor):
         return len(self.queue)
 
     def cost(self, job: ChildJob) -> float:
-        """The simulated seconds `job`'s query will charge, known before it is made."""
-        return self.query.cost(job.arch)
+        """The simulated seconds `job`'s query will charge, known before it is made. A rung's: the training
+        from its start to its end, e.g. a promotion from 12 to 200 epochs charges the remaining 188/200."""
+        if job.span is None:
+            return self.query.cost(job.arch)
+        done = self.query.cost(job.arch, job.span.start) if job.span.start else 0.0
+        return self.query.cost(job.arch, job.span.stop) - done
 
     def next_result(self) -> ChildResult:
         job = self.queue.popleft()
-        seen = self.query.observe(job.arch, job.train.seed, job.child_id)
+        seen = self.query.observe(job.arch, job.train.seed, job.child_id, job.span.stop if job.span else None)
         accuracy = seen.valid / 100
         return ChildResult(child_id=job.child_id, status="done", reward=accuracy ** job.reward.power,
                            metric=accuracy, metric_name="valid_accuracy",
                            params=round((seen.params_m or 0.0) * 1e6), macs=round((seen.flops_m or 0.0) * 1e6),
-                           seconds=seen.seconds, device=DEVICE)
+                           seconds=self.cost(job), device=DEVICE, rung=job.rung)

@@ -62,7 +62,7 @@ class ExecutorConfig(BaseModel):
 def failed_result(job: ChildJob, error: str, seconds: float) -> ChildResult:
     """A child that never reported back (its worker died, or it hung)."""
     return ChildResult(child_id=job.child_id, status="failed", reward=job.reward.failed, seconds=seconds,
-                       error=error, device=job.device)
+                       error=error, device=job.device, rung=job.rung)
 
 
 def death_reason(exitcode: int | None) -> str:

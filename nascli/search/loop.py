@@ -46,6 +46,7 @@ from .clock import make_clock
 from .evaluate import ChildJob, ChildResult, record_result
 from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
+from .rungs import RungConfig
 from .evolution import EvolutionConfig
 from .strategies import STRATEGIES, Strategy, make_strategy, restore_state
 
@@ -74,6 +75,7 @@ class SearchConfig(BaseModel):
     evolution: EvolutionConfig = EvolutionConfig()  # strategy evolution: P and S
     child: ChildConfig = ChildConfig()
     enas: EnasConfig | None = None  # strategy enas: its phases (nascli/search/enas/); budget = children derived
+    rungs: RungConfig | None = None  # successive halving (ASHA, rungs.py); train.epochs is the last rung's
 
     @model_validator(mode="after")
     def _budgets(self) -> "SearchConfig":
@@ -81,6 +83,10 @@ class SearchConfig(BaseModel):
             raise ValueError("a search needs a budget: children (budget), seconds (time_budget) or both")
         if self.strategy == "enas" and (self.time_budget is not None or self.benchmark is not None):
             raise ValueError("enas runs a schedule of epochs: no time budget and no benchmark")
+        if self.rungs is not None and self.strategy == "enas":
+            raise ValueError("enas trains one shared network: it has no children to promote between rungs")
+        if self.rungs is not None and self.benchmark is None and self.train.epochs != self.rungs.epochs[-1]:
+            raise ValueError("with rungs, train.epochs is the last rung's: the LR schedule spans them all")
         return self
 
     def children_left(self, sampled: int) -> int | None:
@@ -92,7 +98,7 @@ class SearchConfig(BaseModel):
 class SearchEvent:
     """What the loop tells its observer (the CLI's live view)."""
 
-    kind: Literal["step_started", "child_finished", "step_finished"]
+    kind: Literal["step_started", "child_finished", "rung_finished", "step_finished"]
     step: int
     depth: int | None = None
     result: ChildResult | None = None
@@ -129,6 +135,11 @@ class Search:
         else:
             self.strategy = initial_strategy(config, compiled)
             self._restore(store.load_checkpoint())
+        self.promotions = None
+        if config.rungs is not None:
+            from .promotions import Promotions
+
+            self.promotions = Promotions(self, config.rungs)
 
     def _restore(self, checkpoint: dict | None) -> None:
         if checkpoint is None and self.store.last_step() is None:
@@ -193,14 +204,36 @@ class Search:
         if arch is None:
             arch = architecture(self.compiled, *decode_tokens(self.compiled, child.tokens))
         return ChildJob(child_id=child.id, arch=arch, train=self.config.train, reward=self.config.reward,
-                        child=self.config.child)
+                        child=self.config.child, span=self.promotions.first_span() if self.promotions else None)
 
     def record(self, result: ChildResult, step: int, tokens: str, observe: Observer | None) -> None:
-        """Write a finished child to the store (this process is its only writer) and tell the observer."""
-        record_result(self.store, result)
+        """Write a finished child (or one of its rungs) to the store (this process is its only writer) and
+        tell the observer."""
+        if self.promotions:
+            self.promotions.record(result)
+        else:
+            record_result(self.store, result)
         self.clock.charge(result.seconds)
         if observe:
-            observe(SearchEvent("child_finished", step, result=result, tokens=tokens))
+            kind = "rung_finished" if result.rung else "child_finished"
+            observe(SearchEvent(kind, step, result=result, tokens=tokens))
+
+    def learned_rewards(self, children: list[ChildRecord]) -> list[float]:
+        """The reward the strategy learns from for each child: with rungs, its first rung's (promotions.py)."""
+        return self.promotions.first_rung_rewards(children) if self.promotions else [c.reward for c in children]
+
+    def next_job(self, waiting: deque[ChildJob]) -> ChildJob | None:
+        """What a free worker trains next: a promotion, else the next of `waiting` (taken from it); None
+        when there is nothing, or the time budget does not let it start (then `out_of_time`)."""
+        promotion = self.promotions.next_job() if self.promotions else None
+        job = promotion or (waiting[0] if waiting else None)
+        if job is None or not self.may_start(job):
+            return None
+        if promotion is not None:
+            self.promotions.start(promotion)
+        else:
+            waiting.popleft()
+        return job
 
     def may_start(self, job: ChildJob) -> bool:
         """Whether the time budget lets `job` start; the first refusal ends the search (clock.py)."""
@@ -209,29 +242,34 @@ class Search:
 
     def _train_pending(self, step: int, observe: Observer | None) -> None:
         """Train the step's pending children, each started only while the time budget allows it;
-        those it does not allow go back to pending and the search ends (`out_of_time`)."""
+        those it does not allow go back to pending and the search ends (`out_of_time`). With rungs, a free
+        worker takes a promotion first (of any step's child), and the step ends when its children have
+        finished the first rung and no promotion is left to train."""
         pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
-        if not pending:
+        if not pending and not self.promotions:
             return
         tokens = {c.id: c.tokens for c in pending}
-        crash_point("child_start")
-        self.store.mark_running([c.id for c in pending if c.status == "pending"])
+        if pending:
+            crash_point("child_start")
+            self.store.mark_running([c.id for c in pending if c.status == "pending"])
         jobs = deque(self.job(c) for c in pending)
-        while jobs or self.executor.in_flight:
-            while jobs and self.executor.in_flight < self.executor.capacity and self.may_start(jobs[0]):
-                self.executor.submit(jobs.popleft())
+        while True:
+            while self.executor.in_flight < self.executor.capacity and (job := self.next_job(jobs)) is not None:
+                tokens.setdefault(job.child_id, job.arch.tokens)
+                self.executor.submit(job)
             if self.out_of_time and jobs:
                 self.store.requeue([job.child_id for job in jobs])
                 jobs.clear()
-            if self.executor.in_flight:
-                result = self.executor.next_result()
-                self.record(result, step, tokens[result.child_id], observe)
+            if not self.executor.in_flight:
+                break
+            result = self.executor.next_result()
+            self.record(result, step, tokens[result.child_id], observe)
 
     def _update(self, step: int) -> ReinforceStats | None:
         children = self.store.children(step=step)
         decoded = [decode_tokens(self.compiled, c.tokens) for c in children]
         depth = decoded[0][1]
-        rewards = [c.reward for c in children]
+        rewards = self.learned_rewards(children)
         stats = self.strategy.update([a for a, _ in decoded], depth, rewards)
         self.updated_through = step
         crash_point("update")
@@ -259,6 +297,7 @@ class Search:
             if self.store.children(step=step, limit=1):
                 self._replay_proposal(step)
             elif self.config.children_left(self.store.samples) == 0:
+                self._train_pending(step, observe)  # with rungs: promotions a resume found left
                 break
             else:  # the next checkpoint is the update's: a kill before it replays this proposal
                 self._propose(step, checkpoint=False)

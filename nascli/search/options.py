@@ -12,12 +12,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..benchmarks.query import BenchmarkConfig
 from ..errors import RunError
 from ..space import SearchSpace, load_space
 from .executor import ExecutorConfig
 from .loop import SEARCH_STRATEGIES, SearchConfig
 from .presets import default_preset, get_preset
+from .rungs import RungConfig
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class SearchOptions:
     reward_power: float | None = None
     reward_c: float = 80.0
     failed_reward: float = 0.0
+    rungs: str | None = None
+    eta: int | None = None
 
     @classmethod
     def take(cls, values: dict[str, Any]) -> SearchOptions:
@@ -191,6 +196,10 @@ def search_config(options: SearchOptions) -> SearchConfig:
                    tanh_constant=o.tanh_constant)
     reinforce = dict(lr=o.controller_lr or preset.lr, entropy_weight=_first(o.entropy_weight, preset.entropy_weight),
                      baseline_decay=_first(o.baseline_decay, preset.baseline_decay))
+    rungs = _rungs(o, benchmark)
+    if rungs is not None and benchmark is not None:
+        benchmark = benchmark.model_copy(update={"fidelity": rungs.epochs[0]})  # a new child's query
+    epochs = rungs.epochs[-1] if rungs is not None and benchmark is None else o.epochs or settings.get("epochs")
     default_budget = None if o.time_budget is not None else int(settings.get("budget", 8))
     config = SearchConfig(
         strategy=o.strategy, data=spec, budget=o.budget or default_budget, time_budget=o.time_budget,
@@ -199,8 +208,7 @@ def search_config(options: SearchOptions) -> SearchConfig:
             o.backend, o.workers, o.address, o.child_timeout, o.child_tries, o.cpus_per_child, o.gpus_per_child,
             device)}),
         device=device, async_k=o.async_k, benchmark=benchmark, controller_preset=preset.name,
-        train=TrainConfig.proxy(dataset_kind(spec.name).task, o.epochs or settings.get("epochs"), o.train_subset,
-                                o.seed, o.amp),
+        train=TrainConfig.proxy(dataset_kind(spec.name).task, epochs, o.train_subset, o.seed, o.amp), rungs=rungs,
         controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
         reinforce=ReinforceConfig(**reinforce),
         evolution=EvolutionConfig(**_evolution(o)),
@@ -209,6 +217,33 @@ def search_config(options: SearchOptions) -> SearchConfig:
     return _enas(config, space, options, shaping) if o.strategy == "enas" else config
 
 
+def _rungs(options: SearchOptions, benchmark: BenchmarkConfig | None) -> RungConfig | None:
+    """`--rungs E1,E2,...` and `--eta`, checked against the other options (and the benchmark's table)."""
+    if options.rungs is None:
+        if options.eta is not None:
+            raise RunError("--eta applies with --rungs")
+        return None
+    try:
+        epochs = tuple(int(part) for part in options.rungs.split(","))
+    except ValueError:
+        raise RunError(f"--rungs {options.rungs}: give epoch counts such as 1,3,9") from None
+    try:
+        rungs = RungConfig(epochs=epochs, **({"eta": options.eta} if options.eta is not None else {}))
+    except ValidationError as err:
+        raise RunError(f"--rungs {options.rungs}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    if options.strategy == "enas":
+        raise RunError("--rungs: enas trains one shared network, not children one by one")
+    if benchmark is not None:
+        from ..benchmarks.query import BenchmarkQuery
+
+        BenchmarkQuery(benchmark).check_fidelities(rungs.epochs)
+        if options.fidelity is not None or options.seed_noise:
+            raise RunError("--rungs on a benchmark: each rung is the table's fidelity (no --fidelity), and the "
+                           "mean over seeds (no --seed-noise: the table has seeds at one fidelity only)")
+    elif options.epochs is not None and options.epochs != rungs.epochs[-1]:
+        raise RunError(f"--epochs {options.epochs} with --rungs {options.rungs}: a child's training is the last "
+                       f"rung's {rungs.epochs[-1]} epochs (leave --epochs out)")
+    return rungs
 def _evolution(options: SearchOptions) -> dict:
     """P and S as given; for another strategy they are refused by `search` and left out by `compare`,
     whose shared options reach its random and reinforce runs too."""

@@ -21,10 +21,42 @@ from .device import autocast
 
 @dataclass
 class History:
-    """Per-epoch training loss and evaluation metric (accuracy or perplexity)."""
+    """Per-epoch training loss and evaluation metric (accuracy or perplexity); with a span, every epoch's
+    since the first (those of earlier spans come from the state it resumed) and the state at its end."""
 
     train_loss: list[float] = field(default_factory=list)
     metric: list[float] = field(default_factory=list)
+    state: dict | None = None
+
+
+@dataclass
+class EpochSpan:
+    """Train epochs [start, stop) of a `cfg.epochs`-epoch schedule, from `state` (the end of an earlier span,
+    as `History.state` gave it; None: from the start). A child continued this way over spans that meet
+    trains as one uninterrupted run: the state holds the weights, optimizer, LR schedule and RNGs."""
+
+    start: int
+    stop: int
+    state: dict | None = None
+
+
+def _continue(span: EpochSpan, model: nn.Module, opt, sched, gen: torch.Generator, hist: History) -> range:
+    """Load `span`'s state into the training objects; the epochs to train."""
+    if span.state is not None:
+        model.load_state_dict(span.state["model"])
+        opt.load_state_dict(span.state["optimizer"])
+        sched.load_state_dict(span.state["scheduler"])
+        gen.set_state(span.state["generator"])
+        torch.set_rng_state(span.state["torch_rng"])
+        hist.train_loss, hist.metric = list(span.state["train_loss"]), list(span.state["metric"])
+    return range(span.start, span.stop)
+
+
+def _training_state(model: nn.Module, opt, sched, gen: torch.Generator, hist: History) -> dict:
+    """Everything a continued span needs, as tensors, numbers and containers (loads with weights_only)."""
+    return {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "train_loss": list(hist.train_loss), "metric": list(hist.metric)}
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig, steps: int):
@@ -78,9 +110,10 @@ def accuracy(model: nn.Module, x: Inputs, y: Tensor, batch_size: int = 500, amp:
 
 
 def fit_image(model: nn.Module, train: tuple[Inputs, Tensor], evaluate: tuple[Inputs, Tensor] | None,
-              cfg: TrainConfig, device: torch.device | str = "cpu") -> History:
+              cfg: TrainConfig, device: torch.device | str = "cpu", span: EpochSpan | None = None) -> History:
     """Train a classifier of images (or table rows: `cfg.augment` off) on `train`; after each epoch
-    measure accuracy on `evaluate` (if given). Images are normalised batch by batch, as they are taken."""
+    measure accuracy on `evaluate` (if given). Images are normalised batch by batch, as they are taken.
+    `span`: only those epochs, continuing from its state; the history then ends with the state."""
     model.to(device)  # batches are copied to `device` one at a time
     gen = torch.Generator().manual_seed(cfg.seed)
     x_all, y_all = train
@@ -88,7 +121,7 @@ def fit_image(model: nn.Module, train: tuple[Inputs, Tensor], evaluate: tuple[In
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     opt, sched = _optimizer(model, cfg, cfg.epochs * steps_per_epoch)
     hist = History()
-    for epoch in range(cfg.epochs):
+    for epoch in _continue(span, model, opt, sched, gen, hist) if span else range(cfg.epochs):
         model.train()
         order = torch.randperm(len(x_all), generator=gen)[:n]
         total = 0.0
@@ -102,6 +135,8 @@ def fit_image(model: nn.Module, train: tuple[Inputs, Tensor], evaluate: tuple[In
         hist.train_loss.append(total / n)
         if evaluate is not None:
             hist.metric.append(accuracy(model, evaluate[0], evaluate[1], amp=cfg.amp))
+    if span is not None:
+        hist.state = _training_state(model, opt, sched, gen, hist)
     return hist
 
 
@@ -138,15 +173,17 @@ def perplexity(model: nn.Module, ids: Tensor, batch_size: int, bptt: int, amp: b
 
 @single_thread()
 def fit_language(model: nn.Module, train: Tensor, evaluate: Tensor | None, cfg: TrainConfig,
-                 device: torch.device | str = "cpu") -> History:
-    """Truncated-BPTT training on token ids on `device`; perplexity on `evaluate` after each epoch."""
+                 device: torch.device | str = "cpu", span: EpochSpan | None = None) -> History:
+    """Truncated-BPTT training on token ids on `device`; perplexity on `evaluate` after each epoch.
+    `span` as for `fit_image` (language training draws no random numbers; the generator is kept alike)."""
     model.to(device)
     ids = train[: cfg.train_subset] if cfg.train_subset else train
     data = batchify(ids, cfg.batch_size).to(device)
     steps_per_epoch = math.ceil((len(data) - 1) / cfg.bptt)
     opt, sched = _optimizer(model, cfg, cfg.epochs * steps_per_epoch)
     hist = History()
-    for epoch in range(cfg.epochs):
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for epoch in _continue(span, model, opt, sched, gen, hist) if span else range(cfg.epochs):
         model.train()
         state = model.init_state(cfg.batch_size)
         total, count = 0.0, 0
@@ -160,4 +197,6 @@ def fit_language(model: nn.Module, train: Tensor, evaluate: Tensor | None, cfg: 
         hist.train_loss.append(total / count)
         if evaluate is not None:
             hist.metric.append(perplexity(model, evaluate, EVAL_BATCH, cfg.bptt, cfg.amp))
+    if span is not None:
+        hist.state = _training_state(model, opt, sched, gen, hist)
     return hist
