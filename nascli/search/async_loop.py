@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 
 def _finished_in_order(search: Search) -> list[ChildRecord]:
-    closed = [c for c in search.store.children() if c.status in ("done", "failed")]
+    # a refused child with a reward (reinforce's penalty) is learnt from as if it had finished
+    closed = [c for c in search.store.children() if c.status in ("done", "failed")
+              or (c.status == "refused" and c.reward is not None)]
     return sorted(closed, key=lambda c: (c.finished, c.id))
 
 
@@ -84,14 +86,20 @@ def run_async(search: Search, observe: Observer | None) -> None:
     while True:
         while len(_finished_in_order(search)) - consumed >= k:
             consumed = _update(search, consumed, k, observe)
+        refused = False
         while (len(running) < search.executor.capacity and not search.out_of_time
                and search.config.children_left(search.store.samples) != 0):
             version = search.updated_through + 1
             search._propose(version, 1)
             newest = search.store.children(step=version)[-1]
+            if newest.status == "refused":  # reinforce's penalised sample: learn from it before proposing more
+                refused = True
+                break
             if observe:
                 observe(SearchEvent("step_started", version, depth=newest.depth))
             _submit(search, newest, running)
+        if refused:
+            continue
         if not running:
             break
         result = search.executor.next_result()

@@ -30,6 +30,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from ..arch import architecture, decode_tokens
 from ..benchmarks.query import BenchmarkConfig
+from ..budget import Constraints
+from ..budget.cost import Coster
+from ..budget.propose import propose_within
 from ..children import ChildConfig
 from ..space.compiler import CompiledSpace
 from ..train import RewardConfig, TrainConfig
@@ -72,6 +75,7 @@ class SearchConfig(BaseModel):
     reinforce: ReinforceConfig = ReinforceConfig()
     child: ChildConfig = ChildConfig()
     enas: EnasConfig | None = None  # strategy enas: its phases (nascli/search/enas/); budget = children derived
+    constraints: Constraints = Constraints()  # --max-params, --max-macs, --max-latency (docs/budgets.md)
 
     @model_validator(mode="after")
     def _budgets(self) -> "SearchConfig":
@@ -113,8 +117,9 @@ class Search:
     """
 
     def __init__(self, config: SearchConfig, compiled: CompiledSpace, store: RunStore, executor: Executor,
-                 reset_controller: bool = False):
+                 reset_controller: bool = False, coster: Coster | None = None):
         self.config, self.compiled, self.store, self.executor = config, compiled, store, executor
+        self.coster = coster  # the cost of each proposal, where the config has limits (budget/cost.py)
         self.updated_through = -1  # last step whose rewards the strategy has learned from
         self.proposed_through = -1  # last step whose proposal the strategy's state includes
         self.consumed = 0  # async: finished children (in finish order) the updates have learned from
@@ -154,6 +159,11 @@ class Search:
     def _checkpoint(self) -> None:
         self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through, self.consumed))
 
+    def _draw(self, m: int, depth: int | None):
+        """The strategy's next m children to train, checked against the limits (refused draws included)."""
+        return propose_within(self.strategy, m, depth, lambda a: architecture(self.compiled, a, depth), self.coster,
+                              self.compiled)
+
     def _propose(self, step: int, m: int | None = None, checkpoint: bool = True) -> None:
         """Sample and record a step's children; `checkpoint=False` leaves the strategy's new state unsaved,
         which a resume rebuilds by replaying the proposal (`_replay_proposal`)."""
@@ -161,12 +171,14 @@ class Search:
         left = self.config.children_left(sampled)
         m = min(m or self.config.batch, left if left is not None else self.config.batch)
         depth = self.compiled.depth_at(sampled)
-        assignments = self.strategy.propose(m, depth)
-        log_probs = self.strategy.log_probs(assignments, depth)
-        archs = [architecture(self.compiled, a, depth) for a in assignments]
+        proposals = self._draw(m, depth)
+        log_probs = self.strategy.log_probs([p.assignment for p in proposals], depth)
+        penalty = self.config.constraints.refused_reward if not self.strategy.redraws else None
+        refusals = [None if p.refused is None else (p.refused, penalty) for p in proposals]
         crash_point("propose")
-        ids = self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs], log_probs)
-        self._proposed.update(zip(ids, archs))
+        ids = self.store.add_children(step, depth, [(p.arch.tokens, p.arch.model_dump_json()) for p in proposals],
+                                      log_probs, [p.cost for p in proposals], refusals)
+        self._proposed.update((i, p.arch) for i, p in zip(ids, proposals) if p.refused is None)
         self.proposed_through = step
         if checkpoint:
             self._checkpoint()
@@ -177,7 +189,8 @@ class Search:
         if self.proposed_through >= step:
             return
         children = self.store.children(step=step)
-        self.strategy.propose(len(children), children[0].depth)
+        asked = [c for c in children if c.status != "refused"] if self.strategy.redraws else children
+        self._draw(len(asked), children[0].depth)
         self.proposed_through = step
         self._checkpoint()
 
@@ -222,7 +235,8 @@ class Search:
                 self.record(result, step, tokens[result.child_id], observe)
 
     def _update(self, step: int) -> ReinforceStats | None:
-        children = self.store.children(step=step)
+        # refused children teach only a strategy that gave them a reward (reinforce); the others drew again
+        children = [c for c in self.store.children(step=step) if c.reward is not None]
         decoded = [decode_tokens(self.compiled, c.tokens) for c in children]
         depth = decoded[0][1]
         rewards = [c.reward for c in children]

@@ -70,6 +70,11 @@ class SearchOptions:
     reward_power: float | None = None
     reward_c: float = 80.0
     failed_reward: float = 0.0
+    max_params: str | None = None
+    max_macs: str | None = None
+    max_latency: str | None = None
+    latency_batch: int | None = None
+    refused_reward: float | None = None
 
     @classmethod
     def take(cls, values: dict[str, Any]) -> SearchOptions:
@@ -157,6 +162,21 @@ def _device(options: SearchOptions, benchmark: BenchmarkConfig | None) -> str:
     return resolve_device(options.device)
 
 
+def constraints_of(options: SearchOptions, benchmark: BenchmarkConfig | None):
+    """The hard limits the options give (units parsed: 1.5M, 300M, 5ms); docs/budgets.md."""
+    from ..budget import Constraints, parse_count, parse_latency
+
+    o = options
+    if benchmark is not None and (o.max_latency is not None or o.latency_batch is not None):
+        raise RunError(f"--max-latency does not apply to --benchmark {benchmark.name}: the table has no latency "
+                       "(its params and FLOPs columns serve --max-params and --max-macs)")
+    limits = dict(max_params=parse_count(o.max_params, "--max-params") if o.max_params else None,
+                  max_macs=parse_count(o.max_macs, "--max-macs") if o.max_macs else None,
+                  max_latency_ms=parse_latency(o.max_latency) if o.max_latency else None)
+    given = {k: v for k, v in (("latency_batch", o.latency_batch), ("refused_reward", o.refused_reward)) if v is not None}
+    return Constraints(**limits, **given)
+
+
 def search_config(options: SearchOptions) -> SearchConfig:
     """The SearchConfig of a new run of `options.space`; a NasError for options that do not fit."""
     from ..data import dataset_kind
@@ -201,6 +221,7 @@ def search_config(options: SearchOptions) -> SearchConfig:
         controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
         reinforce=ReinforceConfig(**reinforce),
         reward=RewardConfig(power=_first(o.reward_power, preset.reward_power), c=o.reward_c, failed=o.failed_reward),
+        constraints=constraints_of(o, benchmark),
     )
     return _enas(config, space, options, shaping) if o.strategy == "enas" else config
 

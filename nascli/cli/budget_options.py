@@ -1,0 +1,17 @@
+"""The hard limits' options, shared by `search` and `compare` (docs/budgets.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .numbers import float_option
+
+BUDGET_PANEL = "Budget (hard limits: a child over one is never trained)"
+
+MaxParamsOpt = Annotated[Optional[str], typer.Option(help="Most parameters a child may have, with a unit: 1.5M, 300k, 2G (benchmark: the table's params column).", rich_help_panel=BUDGET_PANEL)]
+MaxMacsOpt = Annotated[Optional[str], typer.Option(help="Most multiply-adds per example: 300M, 1.2G (benchmark: the table's FLOPs column).", rich_help_panel=BUDGET_PANEL)]
+MaxLatencyOpt = Annotated[Optional[str], typer.Option(help="Most forward-pass latency on --device, with a unit: 5ms, 0.2s, 800us (median of 11 timed passes after 3 warm-up ones, 1 thread; cached per architecture in the run).", rich_help_panel=BUDGET_PANEL)]
+LatencyBatchOpt = Annotated[Optional[int], typer.Option(min=1, help="Examples per timed forward pass for --max-latency \\[default: 1].", rich_help_panel=BUDGET_PANEL)]
+RefusedRewardOpt = Annotated[Optional[float], float_option(help="reinforce: the reward of a sample over a limit (recorded as refused, never trained), so the controller learns the boundary \\[default: 0].", rich_help_panel=BUDGET_PANEL)]
