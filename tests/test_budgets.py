@@ -90,7 +90,7 @@ def _children(run):
         return store.children(), store.counts()
 
 
-@pytest.mark.parametrize("strategy", ["random", "reinforce"])
+@pytest.mark.parametrize("strategy", ["random", "reinforce", "evolution"])
 def test_no_child_over_the_limit_is_trained_on_the_benchmark(runner, tmp_path, strategy):
     run = tmp_path / "run"
     _search(runner, *BENCH, "--strategy", strategy, "--budget", "24", "--max-params", "0.3M", "--seed", "1",
@@ -101,7 +101,7 @@ def test_no_child_over_the_limit_is_trained_on_the_benchmark(runner, tmp_path, s
     assert len(done) == 24 and all(c.params <= 300_000 for c in done)
     assert refused and all(c.params > 300_000 and c.seconds is None and c.metric is None for c in refused)
     assert all("> --max-params 300k" in c.error for c in refused)
-    # reinforce learns from a refusal (its reward, 0); random drew again and learns nothing
+    # reinforce learns from a refusal (its reward, 0); random and evolution drew (mutated) again
     assert all(c.reward == (0.0 if strategy == "reinforce" else None) for c in refused)
     assert counts["refused"] == len(refused)
     shown = runner.invoke(app, ["show", str(run)]).output

@@ -25,9 +25,17 @@ from nascli.runs.crashpoints import CRASH_AT_ENV, CRASH_EXIT, CRASH_MODE_ENV, PO
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["conv", "--budget", "4", "--batch", "2", "--epochs", "1", "--train-subset", "8", "--seed", "11"]
+# The searches compared. Evolution with P = 2: the first two children are random, the next two mutate
+# tournament winners. `-async`: --async 1 on one worker, so children finish in sampling order and the
+# resumed run must equal the reference exactly; there a checkpoint follows each child's proposal and
+# each update (2 = child 1 proposed, 3 = child 1 learned from, 4 = child 2 proposed, ...).
+EVOLUTION = ["--strategy", "evolution", "--population", "2", "--tournament-size", "2"]
+SETTINGS = {"reinforce": ["--strategy", "reinforce"], "random": ["--strategy", "random"], "evolution": EVOLUTION,
+            "evolution-async": [*EVOLUTION, "--async", "1"], "reinforce-async": ["--async", "1"]}
 
-# (strategy, point[@n], mode). Checkpoint hits: 1 = the new run's first (while it is built), then one
-# after each update: 2 = step 0 updated, 3 = step 1 (a proposal is not checkpointed: a resume replays it).
+# (setting, point[@n], mode). Checkpoint hits (synchronous): 1 = the new run's first (while it is built),
+# then one after each update: 2 = step 0 updated, 3 = step 1 (a proposal is not checkpointed: a resume
+# replays it). With --async, see above.
 CASES = [
     ("reinforce", "create", "exit"),
     ("reinforce", "propose@2", "kill"),
@@ -40,6 +48,14 @@ CASES = [
     ("reinforce", "finish", "exit"),
     ("random", "propose@2", "exit"),
     ("random", "checkpoint@3", "kill"),
+    ("evolution", "propose@2", "kill"),  # the first tournaments, replayed from step 0's checkpoint
+    ("evolution", "child_finish@3", "exit"),
+    ("evolution", "update@2", "kill"),  # the population's update redone
+    ("evolution", "checkpoint@3", "exit"),
+    ("evolution-async", "checkpoint@4", "kill"),  # child 2 recorded, the checkpoint after it not written
+    ("evolution-async", "checkpoint@6", "exit"),  # the same for child 3, the first tournament's
+    ("evolution-async", "update@3", "kill"),
+    ("reinforce-async", "checkpoint@4", "kill"),
 ]
 
 
@@ -66,9 +82,9 @@ def reference(tmp_path_factory, one_thread) -> dict[str, dict]:
 
     folder = tmp_path_factory.mktemp("reference")
     outcomes = {}
-    for strategy in ("reinforce", "random"):
-        _search(CliRunner(), *ARGS, "--strategy", strategy, "--run-dir", str(folder / strategy))
-        outcomes[strategy] = _outcome(folder / strategy)
+    for setting in SETTINGS:
+        _search(CliRunner(), *ARGS, *SETTINGS[setting], "--run-dir", str(folder / setting))
+        outcomes[setting] = _outcome(folder / setting)
     return outcomes
 
 
@@ -88,19 +104,19 @@ def _finished_before(run: Path) -> dict[int, float]:
         return {c.id: c.finished for c in store.children() if c.status in ("done", "failed")}
 
 
-@pytest.mark.parametrize(("strategy", "point", "mode"), CASES, ids=[f"{s}-{p}-{m}" for s, p, m in CASES])
-def test_a_crash_at_any_write_resumes_to_the_same_run(runner, tmp_path, reference, strategy, point, mode):
+@pytest.mark.parametrize(("setting", "point", "mode"), CASES, ids=[f"{s}-{p}-{m}" for s, p, m in CASES])
+def test_a_crash_at_any_write_resumes_to_the_same_run(runner, tmp_path, reference, setting, point, mode):
     run = tmp_path / "run"
-    _crash(run, [*ARGS, "--strategy", strategy], point, mode)
+    _crash(run, [*ARGS, *SETTINGS[setting]], point, mode)
     recorded = _finished_before(run)
     if point == "create":  # the run never came to exist: no half-made folder, and starting again works
         assert not run.exists() and [p.name.partition(".creating-")[0] for p in tmp_path.iterdir()] == [".run"]
-        _search(runner, *ARGS, "--strategy", strategy, "--run-dir", str(run))
+        _search(runner, *ARGS, *SETTINGS[setting], "--run-dir", str(run))
         assert [p.name for p in tmp_path.iterdir()] == ["run"]  # the abandoned build was removed
     else:
         _search(runner, "--resume", str(run))
     after = _outcome(run)
-    expected = reference[strategy]
+    expected = reference[setting]
     assert after["state"] == "finished"
     assert after["children"] == expected["children"]  # same ids, steps, tokens, rewards; all done
     assert after["steps"] == expected["steps"]  # every step updated once, as in the run never stopped
@@ -144,6 +160,9 @@ BENCH_CASES = [
     ("sync", "reinforce", "checkpoint_rotate@3", "exit"),
     ("sync", "reinforce", "finish", "kill"),
     ("sync", "random", "checkpoint@5", "kill"),
+    ("sync", "evolution", "propose@4", "kill"),  # the first tournaments (P = 10: children 10 to 12)
+    ("sync", "evolution", "checkpoint@5", "exit"),
+    ("async", "evolution", "checkpoint@17", "kill"),  # child 11, the first tournament's, recorded; its checkpoint not
     ("async", "reinforce", "child_finish@9", "kill"),
     ("async", "reinforce", "checkpoint@7", "exit"),
     # under --max-params (a "+cap" strategy): refused samples are recorded, with their costs, in the same writes
@@ -152,6 +171,9 @@ BENCH_CASES = [
     ("sync", "reinforce+cap", "child_finish@7", "kill"),
     ("sync", "reinforce+cap", "update@3", "exit"),
     ("async", "reinforce+cap", "checkpoint@7", "kill"),
+    ("sync", "evolution+cap", "propose@3", "kill"),
+    ("sync", "evolution+cap", "checkpoint@5", "exit"),
+    ("async", "evolution+cap", "checkpoint@8", "kill"),
 ]
 CAP = ["--max-params", "0.4M"]
 

@@ -72,6 +72,7 @@ def test_data_problems_are_one_line_exit_2(runner, tmp_path, make, args, message
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_search_eval_export_render_on_an_image_folder(runner, tmp_path) -> None:
     run = tmp_path / "run"
     ok(runner, "search", "conv", "--dataset", "images", "--data-dir", str(shared("digits-png")), "--image-size", "6",

@@ -94,6 +94,7 @@ def test_a_validation_split_too_small_to_rank_children_gets_a_warning(runner, tm
     assert "chance 50.0%" in result.output
 
 
+@pytest.mark.slow
 def test_model_py_says_needs_only_torch_only_when_true(runner, tmp_path):
     plain = tmp_path / "plain.py"
     assert runner.invoke(app, ["export", "enas_macro: " + " / ".join(["conv_3x3"] + ["conv_3x3 -"] * 11),

@@ -56,6 +56,7 @@ def _ray_task_workers() -> list[int]:
     return _ray_processes(b"ray::_train_task")
 
 
+@pytest.mark.slow
 def test_ray_search_survives_a_killed_worker(runner, tmp_path):
     killed: list[int] = []
 

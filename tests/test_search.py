@@ -32,6 +32,7 @@ def search(runner, tmp_path, *args):
     return result
 
 
+@pytest.mark.slow
 def test_search_show_runs_and_eval_on_embedded_cifar(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # runs/ lands here
     out = search(runner, tmp_path, "conv", "--budget", "4", "--batch", "2", *FAST).output
@@ -56,6 +57,7 @@ def test_search_show_runs_and_eval_on_embedded_cifar(runner, tmp_path, monkeypat
     assert (folder / "model.pt").stat().st_size > 0 and json.loads((folder / "arch.json").read_text())["tokens"] == best.tokens
 
 
+@pytest.mark.slow
 def test_language_search_and_eval_on_embedded_ptb(runner, tmp_path):
     run = tmp_path / "lm"
     search(runner, tmp_path, "spaces/rnn.space", "--dataset", "ptb", "--budget", "2", "--batch", "2",
@@ -74,6 +76,7 @@ def test_language_search_and_eval_on_embedded_ptb(runner, tmp_path):
     assert (tmp_path / "arch-eval" / "model.pt").is_file()
 
 
+@pytest.mark.slow
 def test_same_seed_same_architectures(runner, tmp_path):
     tokens = []
     for name in ("a", "b"):
@@ -84,6 +87,7 @@ def test_same_seed_same_architectures(runner, tmp_path):
     assert tokens[0] == tokens[1]
 
 
+@pytest.mark.slow
 def test_controller_and_reward_options_reach_the_run(runner, tmp_path):
     search(runner, tmp_path, "conv", "--budget", "2", "--batch", "2", *FAST, "--run-dir", str(tmp_path / "o"),
            "--controller-lr", "0.01", "--tanh-constant", "2.5", "--temperature", "5", "--entropy-weight", "1e-4",
@@ -96,6 +100,7 @@ def test_controller_and_reward_options_reach_the_run(runner, tmp_path):
     assert cfg["reward"]["failed"] == -1 and all(c.reward == pytest.approx(c.metric) for c in children)  # power 1
 
 
+@pytest.mark.slow
 def test_workers_train_children_in_a_process_pool(runner, tmp_path):
     search(runner, tmp_path, "conv", "--budget", "2", "--batch", "2", "--seed", "5", *FAST, "--workers", "2",
            "--run-dir", str(tmp_path / "w"))
@@ -120,6 +125,7 @@ def test_a_later_resume_keeps_an_extended_budget(tmp_path):
     second.store.close()
 
 
+@pytest.mark.slow
 def test_random_strategy(runner, tmp_path):
     search(runner, tmp_path, "enas_macro", "--strategy", "random", "--budget", "2", "--batch", "2", *FAST,
            "--run-dir", str(tmp_path / "r"))
@@ -143,6 +149,7 @@ def _done_rows(db: Path) -> dict[int, tuple]:
     return {r[0]: r[1:] for r in rows}
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_loses_nothing(runner, tmp_path):
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "nascli", "search", "conv", "--budget", "6", "--batch", "2", *FAST,
@@ -183,6 +190,7 @@ def test_diverging_child_is_a_recorded_failure():
     assert result.status == "failed" and result.error.startswith("diverged") and result.reward == -1.0
 
 
+@pytest.mark.slow
 def test_crashing_and_oom_children_do_not_stop_the_search(runner, tmp_path, monkeypatch):
     import nascli.search.evaluate as evaluate
 
@@ -210,7 +218,7 @@ def test_crashing_and_oom_children_do_not_stop_the_search(runner, tmp_path, monk
 def test_bad_inputs_exit_2(runner, tmp_path):
     for args, words in [
         (["search", "conv", "--data-dir", str(tmp_path / "nothing")], "nothing"),
-        (["search", "conv", "--strategy", "evolution"], "unknown strategy"),
+        (["search", "conv", "--strategy", "evolutionary"], "unknown strategy"),
         (["search", "--resume", str(tmp_path / "nope")], "not a run folder"),
         (["search"], "give a space"),
         (["search", "conv", "--download", "--data-dir", str(tmp_path / "dl")], "cannot download CIFAR-10"),

@@ -162,6 +162,7 @@ def _lacks_only_requires(text: str) -> bool:
     return True
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=space_text(), seed=st.integers(0, 2**16))
 def test_whatever_inspect_accepts_builds_trains_renders_and_exports(text, seed):

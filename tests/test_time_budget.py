@@ -3,6 +3,8 @@ with more time goes on exactly where the search stopped."""
 
 from __future__ import annotations
 
+import pytest
+
 from nascli.cli import app
 from nascli.runs import RunStore
 from nascli.search.clock import ELAPSED_META
@@ -15,6 +17,7 @@ def _rows(run):
         return [(c.id, c.tokens, c.status, c.reward) for c in store.children()], store.state
 
 
+@pytest.mark.slow
 def test_a_spent_wall_clock_starts_no_child_and_a_resume_with_more_time_finishes_the_same_run(runner, tmp_path):
     run = tmp_path / "run"
     result = runner.invoke(app, ["search", *FAST, "--time-budget", "1e-9", "--run-dir", str(run)])

@@ -30,6 +30,7 @@ def file_store(tmp_path, monkeypatch) -> str:
     return (tmp_path / "mlruns").as_uri()
 
 
+@pytest.mark.slow
 def test_a_search_shows_in_tensorboard_and_mlflow_as_it_runs(runner, tmp_path, file_store):
     run = tmp_path / "live"
     result = runner.invoke(app, ["search", "conv", *TINY, "--run-dir", str(run), "--track", "tensorboard",

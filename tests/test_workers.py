@@ -72,6 +72,7 @@ def _running_child(run: Path) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_search_is_replaced_and_its_child_trained_again(tmp_path):
     run = tmp_path / "r"
     proc = _search(run, "--budget", "4", "--workers", "2", "--seed", "1")
@@ -95,6 +96,7 @@ def test_killing_the_search_leaves_no_orphan_workers(tmp_path):
     _wait_for(lambda: not any(_alive(w) for w in workers), 5)
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_workers_start_prints_no_worker_tracebacks(tmp_path):
     # children long enough that the search cannot finish between the workers' start and the signal
     cmd = [sys.executable, "-m", "nascli", "search", "conv", "--budget", "4", "--workers", "2", "--epochs", "5",
@@ -196,6 +198,7 @@ def test_workers_are_bounded_by_what_can_be_used():
     assert bounded_workers(9, {"0 slots": 0}) == (1, "--workers 9: 1 started, as 0 slots")  # never none
 
 
+@pytest.mark.slow
 def test_more_workers_than_children_in_flight_start_no_more_and_say_so(runner, tmp_path):
     result = runner.invoke(app, ["search", "conv", "--budget", "2", "--batch", "1", *FAST, "--workers", "3",
                                  "--run-dir", str(tmp_path / "r")])

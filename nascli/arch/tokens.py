@@ -41,7 +41,8 @@ def format_token(d: Decision, value) -> str:
     return str(value)
 
 
-def _active(d: Decision, chosen: dict[str, Value]) -> bool:
+def is_active(d: Decision, chosen: dict[str, Value]) -> bool:
+    """Whether `d` exists given the values `chosen` so far in its group (by decision name)."""
     return d.condition is None or str(chosen.get(d.condition[0])) == d.condition[1]
 
 
@@ -54,7 +55,7 @@ def active_decisions(compiled: CompiledSpace, assignment: Assignment, depth: int
             chosen: dict[str, Value] = {}
             active = []
             for d in compiled.group_decisions(b, g):
-                if _active(d, chosen):
+                if is_active(d, chosen):
                     active.append(d)
                     chosen[d.name] = assignment[d.path]
             groups.append(active)
@@ -162,7 +163,7 @@ class _Reader:
             return self.group_values(plan, self.compiled.group_decisions(b, g), g, tokens)
         chosen: dict[str, Value] = {}
         for d in self.compiled.group_decisions(b, g):
-            if _active(d, chosen):
+            if is_active(d, chosen):
                 chosen[d.name] = values[d.path]
         return {d.path: values[d.path] for d in self.compiled.group_decisions(b, g) if d.name in chosen}
 
@@ -172,7 +173,7 @@ class _Reader:
         it = iter(tokens)
         last = tokens[-1][1] + len(tokens[-1][0]) if tokens else len(self.text) - 1
         for d in decisions:
-            if not _active(d, chosen):
+            if not is_active(d, chosen):
                 continue
             tok = next(it, None)
             if tok is None:

@@ -51,6 +51,8 @@ def compare(
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
         raise RunError(f"--strategies: unknown {', '.join(unknown) or '(none given)'}; expected any of {', '.join(STRATEGIES)}")
+    if (options.population is not None or options.tournament_size is not None) and "evolution" not in names:
+        raise RunError("--population and --tournament-size apply to the evolution runs; --strategies has none")
     plan = ComparisonPlan(run_dir or default_folder(RUNS_ROOT, options), options, names, runs, options.seed)
     _check(plan)
     say = err if as_json else out

@@ -54,8 +54,8 @@ def _sigterm_as_interrupt(stop: _Stop) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-STRATEGY_HELP = ("reinforce (the paper's controller), random (its control experiment), enas (shared weights: "
-                 "ENAS, cell, NAS conv and tree-cell spaces){}.")
+STRATEGY_HELP = ("reinforce (the paper's controller), random (its control experiment), evolution (regularised "
+                 "evolution, Real et al. 2019), enas (shared weights: ENAS, cell, NAS conv and tree-cell spaces){}.")
 BENCHMARK_PANEL, CONTROLLER_PANEL = "Benchmark (children looked up, not trained)", "Controller"
 
 
@@ -63,7 +63,7 @@ BENCHMARK_PANEL, CONTROLLER_PANEL = "Benchmark (children looked up, not trained)
 def search(
     space: Annotated[Optional[str], typer.Argument(help="A .space file or bundled space name (not needed with --resume).")] = None,
     strategy: Annotated[str, typer.Option(help=STRATEGY_HELP.format(
-        "".join(f", {s}" for s in STRATEGIES if s not in ("reinforce", "random"))))] = "reinforce",
+        "".join(f", {s}" for s in STRATEGIES if s not in ("reinforce", "random", "evolution"))))] = "reinforce",
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
@@ -108,6 +108,8 @@ def search(
     derive_subset: Annotated[Optional[int], typer.Option(min=1, help="enas: validation images (or tokens) each derived child is scored on (default: 1,000 images, 5,000 tokens).", rich_help_panel="ENAS")] = None,
     depth: Annotated[Optional[int], typer.Option(min=1, help="enas: layers of a space with a depth schedule (conv, conv_strides, conv_pool), one the schedule reaches (default: its first, 6).", rich_help_panel="ENAS")] = None,
     shared_batch_size: Annotated[Optional[int], typer.Option(min=1, help="enas: training images (or token streams) per shared-weights minibatch; images: also the validation images per reward, as the reference (default: 64; text 20, rewards on 10 streams).", rich_help_panel="ENAS")] = None,
+    population: Annotated[Optional[int], typer.Option(min=1, help="evolution: P, the members kept (the oldest dies), and the random children it starts from \\[default: 10, NAS-Bench-201's REA].", rich_help_panel="Evolution")] = None,
+    tournament_size: Annotated[Optional[int], typer.Option(min=1, help="evolution: S, the members drawn (with replacement) per tournament; the best is the parent \\[default: 3, NAS-Bench-201's REA].", rich_help_panel="Evolution")] = None,
     reward_power: Annotated[Optional[float], float_option(help="Images and benchmarks: reward = validation accuracy (images: the best of the last 5 epochs) to this power (0 would make every reward 1) \\[default: the preset's, 3 for paper].", above=0, rich_help_panel="Reward")] = None,
     reward_c: Annotated[float, float_option(help="Text: reward = c / validation perplexity².", above=0, rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, float_option(help="Reward of a child that crashed or diverged; below 0 punishes failing more than scoring nothing.", rich_help_panel="Reward")] = 0.0,
@@ -138,6 +140,8 @@ def search(
             raise RunError("--reset-controller applies to --resume RUN only")
         if space is None:
             raise RunError("give a space to search (e.g. spaces/conv.space), or --resume RUN")
+        if (population is not None or tournament_size is not None) and strategy != "evolution":
+            raise RunError("--population and --tournament-size apply to --strategy evolution")
         job = create_search(space, search_config(options), run_dir)
     store = job.store
     view = _announce(job)
@@ -216,6 +220,10 @@ def _announce(job):
             err.print(f"note: {escape(job.executor.note)}")
     else:
         out.print(f"{children}, {cfg.batch} per controller step (--budget, --time-budget, --batch)")
+    if cfg.strategy == "evolution":
+        e = cfg.evolution
+        out.print(f"evolution: population {e.population} (the first {e.population} children random), tournaments "
+                  f"of {e.tournament_size} (--population, --tournament-size)")
     if cfg.strategy == "reinforce":
         r = cfg.reinforce
         out.print(f"controller preset {cfg.controller_preset}: Adam lr {r.lr:g}, baseline decay {r.baseline_decay:g}, "
@@ -230,6 +238,9 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
     o = options
     if o.depth is not None:
         raise RunError("--depth applies to a new --strategy enas search (a resume keeps the run's depth)")
+    if o.population is not None or o.tournament_size is not None:
+        raise RunError("--population and --tournament-size apply to a new --strategy evolution search (a resume "
+                       "keeps the run's)")
     if o.space is not None:
         run_space = RunStore.open_readonly(find_run(resume))
         same = run_space.space_text == read_space_text(load_space(o.space).source)

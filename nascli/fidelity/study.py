@@ -53,17 +53,19 @@ def _correlation(interval: Interval) -> Correlation:
     return Correlation(value=interval.value, low=interval.low, high=interval.high)
 
 
-def interval_method(settings: FidelitySettings) -> str:
-    return (f"{settings.confidence:.0%} percentile bootstrap over the retrained children, "
-            f"{settings.resamples} resamples, seed {settings.seed}")
+def interval_method(settings: FidelitySettings, over: str = "the retrained children") -> str:
+    return f"{settings.confidence:.0%} percentile bootstrap over {over}, {settings.resamples} resamples, seed {settings.seed}"
+
+
+def rank_correlations(x: list[float], y: list[float], settings: FidelitySettings) -> dict[str, Correlation]:
+    """Kendall's τ-b and Spearman's ρ of two scorings, with bootstrap intervals from `settings`."""
+    return {name: _correlation(bootstrap(fn, x, y, settings.seed, settings.resamples, settings.confidence))
+            for name, fn in (("kendall_tau", kendall_tau), ("spearman_rho", spearman_rho))}
 
 
 def _summarize(run: Path, store_facts: dict, settings: FidelitySettings, pairs: list[Pair]) -> FidelityResult:
     scored = [p for p in pairs if p.standalone_metric is not None]
-    x = [p.search_metric for p in scored]
-    y = [p.standalone_metric for p in scored]
-    stats = {name: _correlation(bootstrap(fn, x, y, settings.seed, settings.resamples, settings.confidence))
-             for name, fn in (("kendall_tau", kendall_tau), ("spearman_rho", spearman_rho))}
+    stats = rank_correlations([p.search_metric for p in scored], [p.standalone_metric for p in scored], settings)
     return FidelityResult(run=str(run), settings=settings, pairs=pairs, interval=interval_method(settings),
                           **store_facts, **stats)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..arch.records import Architecture
 from ..runs import ChildRecord, EpochRecord, RunStore, StepRecord
-from ..runs.fidelity import FidelityResult, load_fidelity
+from ..runs.fidelity import FidelityResult, TruthResult, load_fidelity, load_truth
 from ..runs.metrics import CHANCE_KEY, Chance
 
 
@@ -22,6 +22,7 @@ class RunHistory:
     steps: list[StepRecord]  # controller steps: baseline and the batch's mean reward
     top: list[ChildRecord]  # the best finished children, best first
     fidelity: FidelityResult | None = None  # the run's last `nascli fidelity` study, if any
+    truth: TruthResult | None = None  # the run's last `nascli fidelity --truth` comparison, if any
     epochs: list[EpochRecord] = ()  # ENAS: shared-weights loss, validation reward and entropy per epoch
     chance: Chance | None = None  # what a child that learnt nothing scores (None: a run made before it was kept)
     simulated: bool = False  # a benchmark run: its children's seconds are the simulated clock's
@@ -73,6 +74,6 @@ def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
         summary = store.summary()
         return RunHistory(name=summary.name, path=Path(run_dir), strategy=summary.strategy or "?",
                           space=summary.space or "?", state=summary.state, children=store.children(),
-                          steps=store.steps(), top=store.best(top), fidelity=load_fidelity(run_dir),
+                          steps=store.steps(), top=store.best(top), fidelity=load_fidelity(run_dir), truth=load_truth(run_dir),
                           epochs=store.epochs(), chance=Chance.loads(store.get_meta(CHANCE_KEY)),
                           simulated=bool(store.config.get("benchmark")))

@@ -6,7 +6,7 @@ import base64
 from html import escape
 
 from ..runs.metrics import format_metric
-from .fidelity import fidelity_label
+from .fidelity import correlation_label
 from .history import RunHistory
 
 _STYLE = """
@@ -32,7 +32,10 @@ def _table(run: RunHistory) -> str:
     status = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     body = f"<table>{head}{rows}</table>" if run.top else "<p>no finished child yet</p>"
     study = (f"<p>fidelity ({len(run.fidelity.pairs)} children retrained stand-alone): "
-             f"{escape(fidelity_label(run))}</p>") if run.fidelity else ""
+             f"{escape(correlation_label(run.fidelity))}</p>") if run.fidelity else ""
+    if run.truth:
+        study += (f"<p>truth ({len(run.truth.pairs)} architectures against {escape(run.truth.benchmark)}'s "
+                  f"{escape(run.truth.truth_column)}): {escape(correlation_label(run.truth))}</p>")
     return (f"<h2>{escape(run.label)}</h2><p>{escape(str(run.path))}: {escape(run.state)}"
             f"{', ' + status if status else ''}</p>{study}{body}")
 

@@ -8,7 +8,8 @@ panel: each child's depth, so the depth schedule's steps line up with the
 rewards above them. When every run is a benchmark run (`--benchmark`), the
 x axis is the simulated clock instead of the sampling order: each child sits
 where its query ended. One colour per run. A run with a `nascli fidelity` study
-adds its scatter on the right (report/fidelity.py). ENAS runs add a panel per
+adds its scatter on the right, and one with a `--truth` comparison its own
+below it (report/fidelity.py). ENAS runs add a panel per
 epoch below: the shared weights' training loss (solid), the controller's mean
 validation reward (dashed) and, on the right axis, its samples' entropy
 (dotted).
@@ -24,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from .fidelity import plot_fidelity
+from .fidelity import plot_fidelity, plot_truth
 from .history import RunHistory
 
 RUN_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f")
@@ -111,12 +112,17 @@ def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> 
     if any(run.epochs for run in runs):  # ENAS: its per-epoch panel below the history
         top, epoch_fig = fig.subfigures(2, 1, height_ratios=[2, 1])
         _plot_epochs(epoch_fig.subplots(), runs, colours)
-    if any(r.fidelity for r in runs):  # a fidelity study: its scatter to the right of the history
-        axes = top.subplot_mosaic([["reward", "fidelity"], ["depth", "fidelity"]], width_ratios=[2.2, 1],
-                                  height_ratios=[3, 1])
+    panels = [(name, plot) for name, plot in (("fidelity", plot_fidelity), ("truth", plot_truth))
+              if any(getattr(r, name) for r in runs)]
+    if panels:  # fidelity studies: their scatters to the right of the history, one above the other
+        right = [name for name, _ in panels]
+        layout = [["reward", right[0]], ["depth", right[-1]]] if len(right) == 1 else \
+            [["reward", right[0]], ["reward", right[1]], ["depth", right[1]]]
+        axes = top.subplot_mosaic(layout, width_ratios=[2.2, 1], height_ratios=[3, 1] if len(right) == 1 else [2, 1, 1])
         reward_ax, depth_ax = axes["reward"], axes["depth"]
         depth_ax.sharex(reward_ax)
-        plot_fidelity(axes["fidelity"], runs, colours)
+        for name, plot in panels:
+            plot(axes[name], runs, colours)
     else:
         reward_ax, depth_ax = top.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     simulated_time = bool(runs) and all(run.simulated for run in runs)  # benchmark runs: against their clock

@@ -3,6 +3,8 @@
     RUN/fidelity/fidelity.json                     the last study: settings, pairs, τ and ρ
     RUN/fidelity/<settings>/child-<id>.json        one child retrained stand-alone (reused by
                                                    a later study with the same settings)
+    RUN/fidelity/truth.json                        the last `--truth` comparison against a
+                                                   benchmark table (nothing retrained)
 
 Plain JSON written atomically: a study stopped half-way keeps the retrains it finished.
 """
@@ -20,6 +22,7 @@ from .checkpoint import write_atomic
 
 FOLDER = "fidelity"
 RESULT_FILE = "fidelity.json"
+TRUTH_FILE = "truth.json"
 
 
 class FidelitySettings(BaseModel):
@@ -86,6 +89,40 @@ class FidelityResult(BaseModel):
     interval: str  # how low/high were computed, in words
 
 
+class TruthPair(BaseModel):
+    """A child's search-time score beside what the benchmark table measured for its architecture."""
+
+    child_id: int
+    tokens: str
+    arch: str  # the table's key
+    search_reward: float
+    search_metric: float
+    truth: float  # the table's validation accuracy (%)
+
+
+class TruthResult(BaseModel):
+    """`nascli fidelity RUN --truth NAME`: every finished child's search score against the table."""
+
+    run: str
+    space: str
+    strategy: str
+    dataset: str  # what the run's children were scored on
+    proxy: str  # how the run scored them, in words
+    metric_name: str
+    benchmark: str
+    truth_column: str  # e.g. cifar10_valid_200
+    finished: int  # finished children in the run
+    duplicates: int  # finished children whose token string an earlier one had: left out, the earliest kept
+    failed: int  # failed children: no search score, left out
+    pairs: list[TruthPair]
+    kendall_tau: Correlation
+    spearman_rho: Correlation
+    interval: str
+    chosen: TruthPair | None  # the child the search ranks first
+    best: TruthPair | None  # the run's child the table ranks first
+    note: str  # how the run's training differs from the table's
+
+
 def fidelity_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / FOLDER
 
@@ -113,14 +150,31 @@ def save_retrained(run_dir: str | Path, settings: FidelitySettings, record: Retr
     write_atomic(path, (record.model_dump_json(indent=2) + "\n").encode())
 
 
-def save_fidelity(run_dir: str | Path, result: FidelityResult) -> Path:
-    path = fidelity_dir(run_dir) / RESULT_FILE
+def _save(run_dir: str | Path, name: str, result: BaseModel) -> Path:
+    path = fidelity_dir(run_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, (json.dumps(result.model_dump(), indent=2) + "\n").encode())
     return path
 
 
+def _load(run_dir: str | Path, name: str, model: type[BaseModel]):
+    path = fidelity_dir(run_dir) / name
+    return _read(path, model) if path.is_file() else None
+
+
+def save_fidelity(run_dir: str | Path, result: FidelityResult) -> Path:
+    return _save(run_dir, RESULT_FILE, result)
+
+
 def load_fidelity(run_dir: str | Path) -> FidelityResult | None:
     """The run's last fidelity study, or None when it has none."""
-    path = fidelity_dir(run_dir) / RESULT_FILE
-    return _read(path, FidelityResult) if path.is_file() else None
+    return _load(run_dir, RESULT_FILE, FidelityResult)
+
+
+def save_truth(run_dir: str | Path, result: TruthResult) -> Path:
+    return _save(run_dir, TRUTH_FILE, result)
+
+
+def load_truth(run_dir: str | Path) -> TruthResult | None:
+    """The run's last comparison against a benchmark table, or None."""
+    return _load(run_dir, TRUTH_FILE, TruthResult)

@@ -13,9 +13,15 @@ the first it does not ends the search, with no partial update at the end.
 
 Durable state and resume after `kill -9`: the checkpoint holds the strategy,
 `updated_through` (the last update's number) and `consumed` (how many finished
-children, in finish order (finished, id), the updates have learned from). A kill
-between an update's record and its checkpoint redoes that update; children left
+children, in finish order (finished, id), the updates have learned from) and
+`proposed_children`. A kill between an update's record and its checkpoint redoes
+that update; a kill between recording a new child and the checkpoint after it
+replays that proposal from the checkpoint, so the strategy's RNG (and
+evolution's count of children proposed) moves on as it did; children left
 `pending` or `running` are trained again; finished ones are never touched.
+With one worker children finish in the order they were sampled, so a resumed
+search equals one never stopped; with more, the finish order of the children
+trained again depends on timing, but what was recorded is never reordered.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ..arch import decode_tokens
 from ..runs import ChildRecord
+from ..runs.crashpoints import crash_point
 from .loop import SearchEvent
 
 if TYPE_CHECKING:
@@ -53,6 +60,7 @@ def _update(search: Search, consumed: int, take: int, observe: Observer | None) 
                  for c, (a, d) in zip(batch, decoded)]
     stats = search.strategy.update_async([a for a, _ in decoded], [d for _, d in decoded], rewards, behaviour)
     step = search.updated_through + 1
+    crash_point("update")
     search.store.record_step(step, stats.baseline if stats else None, sum(rewards) / len(rewards),
                              stats.loss if stats else None, stats.entropy_mean if stats else None, decoded[-1][1])
     search.updated_through, search.consumed = step, consumed + len(batch)
@@ -75,9 +83,21 @@ def _submit(search: Search, child: ChildRecord, running: dict[int, ChildRecord])
     search.executor.submit(job)
 
 
+def _replay_proposals(search: Search) -> None:
+    """Children recorded after the checkpoint's last proposal: propose them again from it."""
+    covered, rows = search.proposed_children, search.proposal_rows()
+    if covered is None or covered >= len(rows):  # None: a checkpoint of an older run
+        return
+    for child in rows[covered:]:
+        search._draw(1, child.depth)  # with the limits' draws again, as the proposal made them
+    search.proposed_children = len(rows)
+    search._checkpoint()
+
+
 def run_async(search: Search, observe: Observer | None) -> None:
     """Train until the budget is done, updating after every K finished children."""
     k = search.config.async_k
+    _replay_proposals(search)
     consumed = search.consumed
     running: dict[int, ChildRecord] = {}
     for child in search.store.children():  # cut short last time: train again

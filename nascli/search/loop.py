@@ -49,6 +49,7 @@ from .clock import make_clock
 from .evaluate import ChildJob, ChildResult, record_result
 from .executor import Executor, ExecutorConfig
 from .reinforce import ReinforceConfig, ReinforceStats
+from .evolution import EvolutionConfig
 from .strategies import STRATEGIES, Strategy, make_strategy, restore_state
 
 SEARCH_STRATEGIES = (*STRATEGIES, "enas")  # enas has a loop of its own (search/enas/)
@@ -73,6 +74,7 @@ class SearchConfig(BaseModel):
     reward: RewardConfig = RewardConfig()
     controller: ControllerConfig = ControllerConfig()
     reinforce: ReinforceConfig = ReinforceConfig()
+    evolution: EvolutionConfig = EvolutionConfig()  # strategy evolution: P and S
     child: ChildConfig = ChildConfig()
     enas: EnasConfig | None = None  # strategy enas: its phases (nascli/search/enas/); budget = children derived
     constraints: Constraints = Constraints()  # --max-params, --max-macs, --max-latency (docs/budgets.md)
@@ -123,6 +125,7 @@ class Search:
         self.updated_through = -1  # last step whose rewards the strategy has learned from
         self.proposed_through = -1  # last step whose proposal the strategy's state includes
         self.consumed = 0  # async: finished children (in finish order) the updates have learned from
+        self.proposed_children: int | None = 0  # children the strategy's state has proposed (None: unknown, older runs)
         self.clock = make_clock(store, config.time_budget, simulated=config.benchmark is not None)
         self.out_of_time = False  # the time budget ended the search before a child (clock.py)
         self._proposed: dict = {}  # child id -> the Architecture this session proposed, until its job is made
@@ -146,6 +149,7 @@ class Search:
             proposed = self.updated_through + bool(self.store.children(step=self.updated_through + 1, limit=1))
         self.proposed_through = proposed
         self.consumed = int(checkpoint.get("consumed", 0))
+        self.proposed_children = checkpoint.get("proposed_children")
 
     def _reset_strategy(self) -> None:
         fresh_seed = (self.config.seed + self.store.samples) % 2**32
@@ -154,10 +158,18 @@ class Search:
         self.updated_through = steps[-1].step if steps else -1
         last = self.store.last_step()
         self.proposed_through = -1 if last is None else last  # the fresh strategy proposed none of them
+        self.proposed_children = len(self.proposal_rows())
         self._checkpoint()
 
     def _checkpoint(self) -> None:
-        self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through, self.consumed))
+        self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through,
+                                                    self.consumed, self.proposed_children))
+
+    def proposal_rows(self, children: list[ChildRecord] | None = None) -> list[ChildRecord]:
+        """The recorded children that each took one of the strategy's proposals: all of them, except the
+        draws a redrawing strategy refused and drew again for (those came within the same proposal)."""
+        children = self.store.children() if children is None else children
+        return [c for c in children if c.status != "refused"] if self.strategy.redraws else children
 
     def _draw(self, m: int, depth: int | None):
         """The strategy's next m children to train, checked against the limits (refused draws included)."""
@@ -179,7 +191,7 @@ class Search:
         ids = self.store.add_children(step, depth, [(p.arch.tokens, p.arch.model_dump_json()) for p in proposals],
                                       log_probs, [p.cost for p in proposals], refusals)
         self._proposed.update((i, p.arch) for i, p in zip(ids, proposals) if p.refused is None)
-        self.proposed_through = step
+        self.proposed_through, self.proposed_children = step, len(self.proposal_rows())
         if checkpoint:
             self._checkpoint()
 
@@ -189,9 +201,8 @@ class Search:
         if self.proposed_through >= step:
             return
         children = self.store.children(step=step)
-        asked = [c for c in children if c.status != "refused"] if self.strategy.redraws else children
-        self._draw(len(asked), children[0].depth)
-        self.proposed_through = step
+        self._draw(len(self.proposal_rows(children)), children[0].depth)
+        self.proposed_through, self.proposed_children = step, len(self.proposal_rows())
         self._checkpoint()
 
     def job(self, child: ChildRecord) -> ChildJob:
@@ -292,11 +303,13 @@ class Search:
 
 def initial_strategy(config: SearchConfig, compiled: CompiledSpace) -> Strategy:
     """The strategy a new run starts with (its state is the run's first checkpoint)."""
-    return make_strategy(config.strategy, compiled, config.seed, config.controller, config.reinforce)
+    return make_strategy(config.strategy, compiled, config.seed, config.controller, config.reinforce, config.evolution)
 
 
-def checkpoint_state(strategy: Strategy, updated_through: int, proposed_through: int, consumed: int = 0) -> dict:
+def checkpoint_state(strategy: Strategy, updated_through: int, proposed_through: int, consumed: int = 0,
+                     proposed_children: int | None = 0) -> dict:
     """What a checkpoint holds: plain tensors, containers and numbers only (loaded with weights_only).
-    `consumed`: with --async, how many finished children (in finish order) the updates have used."""
+    `consumed`: with --async, how many finished children (in finish order) the updates have used;
+    `proposed_children`: how many children the strategy's state has proposed (--async replays the rest)."""
     return {"format": CHECKPOINT_FORMAT, "strategy": strategy.state_dict(), "updated_through": updated_through,
-            "proposed_through": proposed_through, "consumed": consumed}
+            "proposed_through": proposed_through, "consumed": consumed, "proposed_children": proposed_children}

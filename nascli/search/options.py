@@ -67,6 +67,8 @@ class SearchOptions:
     derive_subset: int | None = None
     depth: int | None = None
     shared_batch_size: int | None = None
+    population: int | None = None
+    tournament_size: int | None = None
     reward_power: float | None = None
     reward_c: float = 80.0
     failed_reward: float = 0.0
@@ -183,6 +185,7 @@ def search_config(options: SearchOptions) -> SearchConfig:
     from ..data.spec import DataSpec
     from ..train import RewardConfig, TrainConfig
     from .controller import ControllerConfig
+    from .evolution import EvolutionConfig
     from .reinforce import ReinforceConfig
 
     if options.strategy not in SEARCH_STRATEGIES:
@@ -220,10 +223,18 @@ def search_config(options: SearchOptions) -> SearchConfig:
                                 o.seed, o.amp),
         controller=ControllerConfig(**{k: v for k, v in shaping.items() if v is not None}),
         reinforce=ReinforceConfig(**reinforce),
+        evolution=EvolutionConfig(**_evolution(o)),
         reward=RewardConfig(power=_first(o.reward_power, preset.reward_power), c=o.reward_c, failed=o.failed_reward),
         constraints=constraints_of(o, benchmark),
     )
     return _enas(config, space, options, shaping) if o.strategy == "enas" else config
+
+
+def _evolution(options: SearchOptions) -> dict:
+    """P and S as given; for another strategy they are refused by `search` and left out by `compare`,
+    whose shared options reach its random and reinforce runs too."""
+    given = {"population": options.population, "tournament_size": options.tournament_size}
+    return {k: v for k, v in given.items() if v is not None} if options.strategy == "evolution" else {}
 
 
 def _first(given: Any, default: Any) -> Any:

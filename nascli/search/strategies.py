@@ -1,14 +1,16 @@
 """Search strategies: who proposes the next children and learns from their rewards.
 
 `reinforce` is the paper's controller trained with REINFORCE; `random` is its
-control experiment (uniform over the space). Both go through the same loop.
+control experiment (uniform over the space); `evolution` is regularised
+evolution (evolution.py). All go through the same loop; `STRATEGIES` names
+them (ENAS, whose unit of work is an epoch, has a loop of its own).
 """
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -19,6 +21,9 @@ from ..space.compiler import CompiledSpace
 from ..threads import single_thread
 from .controller import ControllerConfig, new_controller
 from .reinforce import Reinforce, ReinforceConfig, ReinforceStats
+
+if TYPE_CHECKING:
+    from .evolution import EvolutionConfig
 
 
 class Strategy(Protocol):
@@ -48,6 +53,17 @@ class Strategy(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+def random_state(rng: random.Random) -> list:
+    """A `random.Random`'s state as plain lists and numbers: checkpoints are data."""
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_random_state(rng: random.Random, state: list) -> None:
+    version, internal, gauss = state
+    rng.setstate((version, tuple(internal), gauss))
+
+
 class RandomStrategy:
     """Uniformly random architectures; learns nothing."""
 
@@ -70,12 +86,10 @@ class RandomStrategy:
         return None
 
     def state_dict(self) -> dict[str, Any]:
-        version, internal, gauss = self.rng.getstate()
-        return {"rng": [version, list(internal), gauss]}  # plain lists and numbers: checkpoints are data
+        return {"rng": random_state(self.rng)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
+        set_random_state(self.rng, state["rng"])
 
 
 class ReinforceStrategy:
@@ -139,16 +153,21 @@ class ReinforceStrategy:
 
 # Every strategy the search loop runs, by name: `search --strategy`, `compare --strategies` and
 # SearchConfig read this tuple; a strategy added here and to make_strategy works in all of them.
-STRATEGIES: tuple[str, ...] = ("reinforce", "random")
+STRATEGIES: tuple[str, ...] = ("reinforce", "random", "evolution")
 
 
 def make_strategy(name: str, compiled: CompiledSpace, seed: int, controller: ControllerConfig,
-                  reinforce: ReinforceConfig) -> Strategy:
+                  reinforce: ReinforceConfig, evolution: EvolutionConfig | None = None) -> Strategy:
+    """The strategy `name` (one of STRATEGIES), seeded."""
     if name == "random":
         return RandomStrategy(compiled, seed)
-    if name == "reinforce":
-        return ReinforceStrategy(compiled, seed, controller, reinforce)
-    raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+    if name == "evolution":
+        from .evolution import EvolutionConfig, EvolutionStrategy  # it imports this module's helpers
+
+        return EvolutionStrategy(compiled, seed, evolution or EvolutionConfig())
+    if name != "reinforce":
+        raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+    return ReinforceStrategy(compiled, seed, controller, reinforce)
 
 
 def restore_state(strategy, name: str, state: Any, checkpoints: Path) -> None:
