@@ -147,3 +147,23 @@ def test_compare_takes_the_limits(runner, tmp_path):
     for db in runs:
         children, counts = _children(db.parent)
         assert counts["done"] == 8 and all(c.params <= 300_000 for c in children if c.status == "done")
+
+
+def test_mnasnet_objective_factor():
+    soft = Constraints(objective_cost="params", objective_target=1e6)
+    assert soft.objective_factor(Cost(2_000_000, 0)) == pytest.approx(2 ** -0.07)
+    assert soft.objective_factor(Cost(500_000, 0)) == pytest.approx(0.5 ** -0.07)  # below: a small bonus
+    hard = Constraints(objective_cost="params", objective_target=1e6, objective_w=0, objective_w_over=-1)
+    assert hard.objective_factor(Cost(500_000, 0)) == 1 and hard.objective_factor(Cost(4_000_000, 0)) == 0.25
+
+
+def test_the_objective_scales_each_trained_childs_reward(runner, tmp_path):
+    run = tmp_path / "run"
+    _search(runner, *BENCH, "--strategy", "random", "--budget", "8", "--objective", "params=0.3M",
+            "--objective-w", "0", "--objective-w-over", "-1", "--run-dir", str(run))
+    children, _ = _children(run)
+    assert any(c.params > 300_000 for c in children)
+    for c in children:  # the NAS reward (validation cubed) times MnasNet's factor
+        assert c.reward == pytest.approx(c.metric ** 3 * min(1.0, 300_000 / c.params))
+    bad = runner.invoke(app, ["search", *BENCH, "--objective", "speed=3", "--run-dir", str(tmp_path / "r2")])
+    assert bad.exit_code == 2 and "expected params=TARGET" in bad.output

@@ -8,6 +8,7 @@ samples again. `over` is the one check every strategy calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,14 +41,28 @@ class Constraints(BaseModel):
     latency_batch: int = Field(1, ge=1)  # examples per timed forward pass
     retries: int = Field(100, ge=1)  # draws per child before the space is judged (almost) empty under the limits
     refused_reward: float = 0.0  # reinforce: the reward of a refused sample, so the controller learns the boundary
+    # --objective (MnasNet): a trained child's reward times (cost / target)^w, w = objective_w at or below the
+    # target and objective_w_over above it (w = 0 / -1: a hard-ish limit; -0.07 / -0.07: MnasNet's soft one)
+    objective_cost: Literal["params", "macs", "latency_ms"] | None = None
+    objective_target: float | None = Field(None, gt=0)
+    objective_w: float = -0.07
+    objective_w_over: float = -0.07
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.max_params, self.max_macs, self.max_latency_ms))
+        return any(v is not None for v in (self.max_params, self.max_macs, self.max_latency_ms, self.objective_cost))
 
     @property
     def needs_latency(self) -> bool:
-        return self.max_latency_ms is not None
+        return self.max_latency_ms is not None or self.objective_cost == "latency_ms"
+
+    def objective_factor(self, cost: Cost) -> float:
+        """MnasNet's (cost / target)^w for `cost` (1 without --objective, or when the cost is unknown)."""
+        value = getattr(cost, self.objective_cost) if self.objective_cost else None
+        if value is None or self.objective_target is None:
+            return 1.0
+        ratio = value / self.objective_target
+        return ratio ** (self.objective_w if ratio <= 1 else self.objective_w_over)
 
     def over(self, cost: Cost) -> str | None:
         """Why `cost` breaks a limit ('3.2M params > --max-params 1.5M'), or None when it fits."""

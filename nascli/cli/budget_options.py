@@ -15,3 +15,6 @@ MaxMacsOpt = Annotated[Optional[str], typer.Option(help="Most multiply-adds per 
 MaxLatencyOpt = Annotated[Optional[str], typer.Option(help="Most forward-pass latency on --device, with a unit: 5ms, 0.2s, 800us (median of 11 timed passes after 3 warm-up ones, 1 thread; cached per architecture in the run).", rich_help_panel=BUDGET_PANEL)]
 LatencyBatchOpt = Annotated[Optional[int], typer.Option(min=1, help="Examples per timed forward pass for --max-latency \\[default: 1].", rich_help_panel=BUDGET_PANEL)]
 RefusedRewardOpt = Annotated[Optional[float], float_option(help="reinforce: the reward of a sample over a limit (recorded as refused, never trained), so the controller learns the boundary \\[default: 0].", rich_help_panel=BUDGET_PANEL)]
+ObjectiveOpt = Annotated[Optional[str], typer.Option(help="MnasNet's soft objective: reward × (cost / target)^w, for params=0.5M, macs=300M or latency=5ms. See docs/budgets.md.", rich_help_panel=BUDGET_PANEL)]
+ObjectiveWOpt = Annotated[Optional[float], float_option(help="--objective's w at or below the target \\[default: -0.07, MnasNet's; 0 with --objective-w-over -1 makes the target a limit].", at_most=0, rich_help_panel=BUDGET_PANEL)]
+ObjectiveWOverOpt = Annotated[Optional[float], float_option(help="--objective's w above the target \\[default: --objective-w].", at_most=0, rich_help_panel=BUDGET_PANEL)]

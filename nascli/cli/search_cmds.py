@@ -28,7 +28,8 @@ from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTime
                              CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, refuse_for_enas)
 from ..budget.units import format_ms
 from .numbers import float_option
-from .budget_options import LatencyBatchOpt, MaxLatencyOpt, MaxMacsOpt, MaxParamsOpt, RefusedRewardOpt
+from .budget_options import (LatencyBatchOpt, MaxLatencyOpt, MaxMacsOpt, MaxParamsOpt, ObjectiveOpt, ObjectiveWOpt,
+                             ObjectiveWOverOpt, RefusedRewardOpt)
 
 
 UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
@@ -118,6 +119,9 @@ def search(
     max_latency: MaxLatencyOpt = None,
     latency_batch: LatencyBatchOpt = None,
     refused_reward: RefusedRewardOpt = None,
+    objective: ObjectiveOpt = None,
+    objective_w: ObjectiveWOpt = None,
+    objective_w_over: ObjectiveWOverOpt = None,
     track: TrackOpt = None,
     tensorboard_dir: TensorBoardDirOpt = None,
     mlflow_uri: MlflowUriOpt = None,

@@ -28,9 +28,9 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from ..arch import architecture, decode_tokens
+from ..arch import architecture, decode, decode_tokens
 from ..benchmarks.query import BenchmarkConfig
-from ..budget import Constraints
+from ..budget import Constraints, Cost
 from ..budget.cost import Coster
 from ..budget.propose import propose_within
 from ..children import ChildConfig
@@ -214,7 +214,13 @@ class Search:
                         child=self.config.child)
 
     def record(self, result: ChildResult, step: int, tokens: str, observe: Observer | None) -> None:
-        """Write a finished child to the store (this process is its only writer) and tell the observer."""
+        """Write a finished child to the store (this process is its only writer) and tell the observer;
+        with --objective, its reward is first scaled by MnasNet's (cost / target)^w (docs/budgets.md)."""
+        limits = self.config.constraints
+        if limits.objective_cost is not None and result.status == "done":
+            latency = self.coster.cost(decode(tokens, self.compiled)).latency_ms if limits.needs_latency else None
+            factor = limits.objective_factor(Cost(result.params, result.macs, latency))
+            result = result.model_copy(update={"reward": result.reward * factor})
         record_result(self.store, result)
         self.clock.charge(result.seconds)
         if observe:
