@@ -167,3 +167,35 @@ def test_the_objective_scales_each_trained_childs_reward(runner, tmp_path):
         assert c.reward == pytest.approx(c.metric ** 3 * min(1.0, 300_000 / c.params))
     bad = runner.invoke(app, ["search", *BENCH, "--objective", "speed=3", "--run-dir", str(tmp_path / "r2")])
     assert bad.exit_code == 2 and "expected params=TARGET" in bad.output
+
+
+def test_decode_with_a_dataset_shows_the_cost_and_latency(runner):
+    result = runner.invoke(app, ["decode", "mlp: 16 sigmoid 0.1 / 64 sigmoid 0.0 0", "--dataset", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "multiply-adds per row" in result.output
+    assert "ms per forward pass of 1 on the cpu (median of 11 after 3 warm-up, 1 thread)" in result.output
+
+
+def test_a_latency_limit_refuses_and_records_measured_children(runner, tmp_path, monkeypatch):
+    """--max-latency on real (tabular) data, with the timer replaced by a deterministic one (a loaded
+    machine's timings would make the test flaky): trained children are within the limit, refused ones
+    over it, and every figure is cached in the run, measured once per architecture."""
+    import nascli.budget.latency as latency
+
+    timed = []
+
+    def fake(arch, task, device, config, child=None):
+        timed.append(arch.tokens)
+        return sum(layer.params["units"] for layer in arch.layers) / 100  # ms
+
+    monkeypatch.setattr(latency, "measure_latency", fake)
+    run = tmp_path / "run"
+    _search(runner, "mlp", "--dataset", "csv", "--strategy", "random", "--budget", "3", "--epochs", "1",
+            "--max-latency", "1ms", "--seed", "2", "--run-dir", str(run))
+    children, counts = _children(run)
+    done = [c for c in children if c.status == "done"]
+    assert len(done) == 3 and all(c.latency_ms is not None and c.latency_ms <= 1.0 for c in done)
+    assert counts["refused"] and all(c.latency_ms > 1.0 for c in children if c.status == "refused")
+    assert len(timed) == len(set(timed))  # the cache answered every repeat
+    with RunStore.open_readonly(run) as store:
+        assert all(store.cached_latency(c.tokens, "cpu", 1) == c.latency_ms for c in children)
