@@ -199,3 +199,17 @@ def test_a_latency_limit_refuses_and_records_measured_children(runner, tmp_path,
     assert len(timed) == len(set(timed))  # the cache answered every repeat
     with RunStore.open_readonly(run) as store:
         assert all(store.cached_latency(c.tokens, "cpu", 1) == c.latency_ms for c in children)
+
+
+def test_eval_best_chooses_within_a_limit(runner, tmp_path):
+    run = tmp_path / "run"
+    _search(runner, *BENCH, "--strategy", "random", "--budget", "16", "--seed", "3", "--run-dir", str(run))
+    children, _ = _children(run)
+    best = max(children, key=lambda c: (c.reward, -c.id))
+    limit = best.params - 1  # the overall best is over it
+    within = max((c for c in children if c.params <= limit), key=lambda c: (c.reward, -c.id))
+    result = runner.invoke(app, ["eval", "--best", "--run", str(run), "--max-params", str(limit), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["child_id"] == within.id != best.id
+    none = runner.invoke(app, ["eval", "--best", "--run", str(run), "--max-params", "1"])
+    assert none.exit_code == 2 and "no finished child within the limits" in none.output
