@@ -76,7 +76,9 @@ RUNG_CASES = [
 
 def _outcome(run: Path) -> dict:
     with RunStore.open_readonly(run) as store:
-        children = [(c.id, c.step, c.tokens, c.status, c.reward, c.rung) for c in store.children()]
+        # costs and refusals too: a resume keeps what a constrained search recorded, exactly
+        children = [(c.id, c.step, c.tokens, c.status, c.reward, c.rung, c.params, c.macs, c.latency_ms, c.error)
+                    for c in store.children()]
         steps = [(s.step, s.baseline, s.mean_reward, s.loss) for s in store.steps()]
         rungs = [(r.child_id, r.rung, r.epochs, r.status, r.reward, r.metric) for r in store.rungs()]
         state = store.state
@@ -216,12 +218,24 @@ BENCH_CASES = [
     ("rungs", "reinforce", "child_finish@12", "exit"),
     ("rungs-async", "reinforce", "rung_start@1", "kill"),
     ("rungs-async", "random", "child_finish@9", "kill"),
+    # under --max-params (a "+cap" strategy): refused samples are recorded, with their costs, in the same writes
+    ("sync", "random+cap", "propose@2", "kill"),
+    ("sync", "random+cap", "checkpoint@4", "exit"),
+    ("sync", "reinforce+cap", "child_finish@7", "kill"),
+    ("sync", "reinforce+cap", "update@3", "exit"),
+    ("async", "reinforce+cap", "checkpoint@7", "kill"),
+    ("sync", "evolution+cap", "propose@3", "kill"),
+    ("sync", "evolution+cap", "checkpoint@5", "exit"),
+    ("async", "evolution+cap", "checkpoint@8", "kill"),
 ]
+CAP = ["--max-params", "0.4M"]
 
 
 def _bench_args(updates: str, strategy: str) -> list[str]:
+    name, capped = strategy.removesuffix("+cap"), strategy.endswith("+cap")
     rungs = ["--rungs", "12,200", "--time-budget", "6000"] if updates.startswith("rungs") else []
-    return [*BENCH_ARGS, "--strategy", strategy, *(["--async", "2"] if updates.endswith("async") else []), *rungs]
+    return [*BENCH_ARGS, "--strategy", name, *(["--async", "2"] if updates.endswith("async") else []), *rungs,
+            *(CAP if capped else [])]
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +266,9 @@ def test_a_benchmark_search_crashed_anywhere_resumes_to_the_same_run(runner, tmp
     assert after["state"] == "finished"
     assert after["children"] == expected["children"]  # the same queries, rewards, and the same child left pending
     # the time budget, not the children budget, ended both (with rungs, it may refuse a promotion instead)
-    assert after["children"][-1][3] == "pending" or updates.startswith("rungs")
+    assert "pending" in [c[3] for c in after["children"]] or updates.startswith("rungs")
+    if strategy.endswith("+cap"):
+        assert "refused" in [c[3] for c in after["children"]]
     assert after["steps"] == expected["steps"] and after["rungs"] == expected["rungs"]  # the same promotions
     assert _same_state(after["strategy"], expected["strategy"])
     for child_id, finished in recorded.items():  # a child recorded before the crash was not queried again

@@ -103,7 +103,7 @@ def test_children_go_pending_running_done_or_failed(tmp_path):
         store.mark_running(ids[:2])
         finish(store, ids[0], 0.8)
         store.fail_child(ids[1], "CUDA out of memory", reward=0.0, seconds=0.25)
-        assert store.counts() == {"pending": 1, "running": 0, "done": 1, "failed": 1}
+        assert store.counts() == {"pending": 1, "running": 0, "done": 1, "failed": 1, "refused": 0}
         assert store.get_meta("samples") == "3"
         done, failed, pending = store.children()
         assert (done.status, done.step, done.depth, done.tokens, done.arch_json) == ("done", 3, 6, "a", '{"n": 1}')
@@ -155,7 +155,7 @@ def test_recover_requeues_running_and_leaves_finished_alone(tmp_path):
         pending = store.recover()
         assert [c.id for c in pending] == [ids[1], ids[3]]
         assert all(c.status == "pending" for c in pending)
-        assert store.counts() == {"pending": 2, "running": 0, "done": 1, "failed": 1}
+        assert store.counts() == {"pending": 2, "running": 0, "done": 1, "failed": 1, "refused": 0}
         assert store.children("done")[0].reward == 0.6
 
 
@@ -393,7 +393,7 @@ def test_list_runs_reports_runs_skips_other_folders_and_flags_corrupt_ones(tmp_p
     assert (empty.state, empty.space, empty.strategy, empty.counts["done"], empty.best_reward) == (
         "running", "toy", "nas", 0, None)
     assert (enas.state, enas.strategy, enas.samples) == ("finished", "enas", 3)
-    assert enas.counts == {"pending": 1, "running": 0, "done": 2, "failed": 0}
+    assert enas.counts == {"pending": 1, "running": 0, "done": 2, "failed": 0, "refused": 0}
     assert (enas.best_reward, enas.best_tokens) == (0.9, "high")
     assert enas.updated >= enas.created
     assert broken.state == "corrupt" and "corrupt" in broken.problem

@@ -15,6 +15,7 @@ from ..runs.metrics import format_value
 from .app import command, out
 from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageSizeOpt, TargetOpt, TokensOpt,
                            VocabSizeOpt, data_spec)
+from .budget_options import MaxLatencyOpt, MaxMacsOpt, MaxParamsOpt, within_limits
 from .view_cmds import ForceOpt, SpaceOpt, no_space_with_best
 from .device_options import AmpOpt, DeviceOpt, device_name
 
@@ -38,6 +39,9 @@ def eval_(
     force: ForceOpt = False,
     device: DeviceOpt = "auto",
     amp: AmpOpt = False,
+    max_params: MaxParamsOpt = None,
+    max_macs: MaxMacsOpt = None,
+    max_latency: MaxLatencyOpt = None,
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
 
@@ -53,8 +57,11 @@ def eval_(
     if best == (arch_file is not None):
         raise RunError("give either an arch.json or --best [--run RUN]")
     no_space_with_best(best, space)
+    limits = {"--max-params": max_params, "--max-macs": max_macs, "--max-latency": max_latency}
+    if not best and any(v is not None for v in limits.values()):
+        raise RunError(f"{', '.join(k for k, v in limits.items() if v)} apply to --best (choose within them)")
     if best:
-        found = best_child(run)
+        found = best_child(run, within_limits(max_params, max_macs, max_latency, device_name(device)))
         if found.benchmark is not None:
             return _looked_up(found, as_json)
     device = device_name(device)

@@ -26,7 +26,10 @@ from .data_options import (MAX_SEED, DataDirOpt, DatasetOpt, DownloadOpt, ImageS
 from .track_options import MlflowExperimentOpt, MlflowUriOpt, TensorBoardDirOpt, TrackOpt, live_tracking, track_config
 from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTimeoutOpt, ChildTriesOpt,
                              CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, refuse_for_enas)
+from ..budget.units import format_ms
 from .numbers import float_option
+from .budget_options import (LatencyBatchOpt, MaxLatencyOpt, MaxMacsOpt, MaxParamsOpt, ObjectiveOpt, ObjectiveWOpt,
+                             ObjectiveWOverOpt, RefusedRewardOpt)
 
 
 UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
@@ -113,6 +116,14 @@ def search(
     reward_power: Annotated[Optional[float], float_option(help="Images and benchmarks: reward = validation accuracy (images: the best of the last 5 epochs) to this power (0 would make every reward 1) \\[default: the preset's, 3 for paper].", above=0, rich_help_panel="Reward")] = None,
     reward_c: Annotated[float, float_option(help="Text: reward = c / validation perplexity².", above=0, rich_help_panel="Reward")] = 80.0,
     failed_reward: Annotated[float, float_option(help="Reward of a child that crashed or diverged; below 0 punishes failing more than scoring nothing.", rich_help_panel="Reward")] = 0.0,
+    max_params: MaxParamsOpt = None,
+    max_macs: MaxMacsOpt = None,
+    max_latency: MaxLatencyOpt = None,
+    latency_batch: LatencyBatchOpt = None,
+    refused_reward: RefusedRewardOpt = None,
+    objective: ObjectiveOpt = None,
+    objective_w: ObjectiveWOpt = None,
+    objective_w_over: ObjectiveWOverOpt = None,
     track: TrackOpt = None,
     tensorboard_dir: TensorBoardDirOpt = None,
     mlflow_uri: MlflowUriOpt = None,
@@ -318,9 +329,19 @@ def show(
     run: Annotated[Optional[str], typer.Argument(help="Run folder or name (default: the most recent).")] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many of the best children.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Every recorded child as JSON.")] = False,
+    pareto: Annotated[bool, typer.Option("--pareto", help="The children no other child beats on both validation and --cost (the Pareto front), cheapest first.")] = False,
+    cost: Annotated[str, typer.Option(help="The cost of --pareto: params, macs or latency (latency is measured in --max-latency runs).")] = "params",
 ) -> None:
     """The best children of a run (search-time validation scores, not test results)."""
+    from .budget_view import pareto_table, refusals_line
+
+    cost_column = {"params": "params", "macs": "macs", "latency": "latency_ms"}.get(cost)
+    if cost_column is None:
+        raise RunError(f"--cost {cost}: expected params, macs or latency")
     with RunStore.open_readonly(find_run(run)) as store:
+        if pareto:
+            out.print(pareto_table(store, cost_column))
+            return
         if as_json:
             children = [c.model_dump(exclude={"arch_json"}) for c in store.children()]
             rungs = [r.model_dump() for r in store.rungs()]
@@ -330,13 +351,15 @@ def show(
         chance = Chance.loads(store.get_meta(CHANCE_KEY))
         metric = f"reward made from ({chance.text()})" if chance else "reward made from"
         rung_epochs = (store.config.get("rungs") or {}).get("epochs")
-        table = Table("id", "step", *(["epochs"] if rung_epochs else []), "reward", metric, "params", "MMACs", "seconds",
-                      title=f"{store.path}: best {top} of {sum(store.counts().values())} (validation, at search time)")
+        counts = store.counts()
+        sampled = sum(counts.values()) - counts["refused"]
+        table = Table("id", "step", *(["epochs"] if rung_epochs else []), "reward", metric, "params", "MMACs",
+                      "latency", "seconds", title=f"{store.path}: best {top} of {sampled} (validation, at search time)")
         best = store.best(top)
         for c in best:
             reached = [str(rung_epochs[c.rung]) if c.rung is not None else "-"] if rung_epochs else []
             table.add_row(str(c.id), str(c.step), *reached, f"{c.reward:.4f}", format_metric(c.metric_name, c.metric),
-                          f"{c.params:,}", f"{c.macs / 1e6:,.1f}", f"{c.seconds:.1f}")
+                          f"{c.params:,}", f"{c.macs / 1e6:,.1f}", format_ms(c.latency_ms), f"{c.seconds:.1f}")
         out.print(table)
         for c in best:
             out.print(f"#{c.id}  {c.tokens}")
@@ -345,3 +368,6 @@ def show(
         failed = store.children(status="failed")
         if failed:
             out.print(f"{len(failed)} failed children; e.g. #{failed[0].id}: {failed[0].error}")
+        refusals = refusals_line(store)
+        if refusals:
+            out.print(escape(refusals))

@@ -147,6 +147,19 @@ def sample(
         out.print(sample_architecture(compiled, rng, depth).tokens, soft_wrap=True)
 
 
+def _latency_text(arch, task) -> str:
+    """', 3.2ms per forward pass (...)' for an image or tabular child, timed as --max-latency times it."""
+    if arch.task == "language":
+        return ""
+    from ..budget import format_ms
+    from ..budget.latency import LatencyConfig, measure_latency
+
+    cfg = LatencyConfig()
+    ms = measure_latency(arch, task, "cpu", cfg)
+    return (f", {format_ms(ms)} per forward pass of {cfg.batch} on the cpu (median of {cfg.repeats} after "
+            f"{cfg.warmup} warm-up, {cfg.threads} thread)")
+
+
 @command("decode")
 def decode(
     tokens: Annotated[str, typer.Argument(help="A token string, e.g. 'rnn_base2: add tanh / elem_mult relu / elem_mult sigmoid ; add relu ; 1 0'.")],
@@ -189,6 +202,7 @@ def decode(
     if task is not None:
         profile = profile_child(build_child(arch, task), task)
         per = {"image": "image", "language": "token", "tabular": "row"}[arch.task]
-        out.print(f"on {dataset}: {profile.params:,} parameters, {profile.macs:,} multiply-adds per {per}")
+        out.print(f"on {dataset}: {profile.params:,} parameters, {profile.macs:,} multiply-adds per {per}"
+                  f"{_latency_text(arch, task)}")
     if output is not None:
         out.print(f"wrote {output}")

@@ -17,7 +17,7 @@ from ..data.spec import DataSpec
 
 # The SearchConfig fields the command line sets, one way or another (search_cmds.py)
 _KNOWN = {"strategy", "data", "budget", "batch", "seed", "workers", "executor", "device", "async_k", "train",
-          "reward", "controller", "reinforce", "child", "enas", "time_budget", "benchmark", "controller_preset",
+          "reward", "controller", "reinforce", "child", "enas", "time_budget", "benchmark", "controller_preset", "rungs", "constraints",
           "evolution"}
 _DATA_OPTIONS = ("image_size", "vocab_size", "target")
 
@@ -142,9 +142,34 @@ def _benchmark_words(options: dict) -> list[str]:
     bench = options.get("benchmark")
     if bench is None:
         return words
-    for name in ("name", "dataset", "table", "fidelity", "seed_noise"):
+    names = ("name", "dataset", "table") if options.get("rungs") else ("name", "dataset", "table", "fidelity", "seed_noise")
+    for name in names:  # with rungs the fidelity is the first rung's (--fidelity and --seed-noise are refused)
         flag = "benchmark" if name == "name" else name.replace("_", "-")
         _option(words, f"benchmark-{flag}" if name in ("dataset", "table") else flag, bench.get(name))
+    return words
+
+
+def _rung_and_limit_words(options: dict) -> list[str]:
+    """--rungs/--eta and the limits and objective of docs/budgets.md, where the run has them."""
+    words: list[str] = []
+    rungs, limits = options.get("rungs"), options.get("constraints") or {}
+    if rungs is not None:
+        _option(words, "rungs", ",".join(map(str, rungs["epochs"])))
+        _option(words, "eta", rungs.get("eta"))
+    _option(words, "max-params", limits.get("max_params"))
+    _option(words, "max-macs", limits.get("max_macs"))
+    if limits.get("max_latency_ms") is not None:
+        _option(words, "max-latency", f"{limits['max_latency_ms']:g}ms")
+    if limits.get("latency_batch", 1) != 1:
+        _option(words, "latency-batch", limits["latency_batch"])
+    if limits.get("refused_reward", 0.0) != 0.0:
+        _option(words, "refused-reward", limits["refused_reward"])
+    cost, target = limits.get("objective_cost"), limits.get("objective_target")
+    if cost is not None:
+        unit = "ms" if cost == "latency_ms" else ""
+        _option(words, "objective", f"{cost.removesuffix('_ms')}={target:g}{unit}")
+        _option(words, "objective-w", limits.get("objective_w"))
+        _option(words, "objective-w-over", limits.get("objective_w_over"))
     return words
 
 
@@ -155,6 +180,7 @@ def search_command(run_dir: Path, options: dict, plugins: list[str]) -> Command:
     _option(words, "strategy", options.get("strategy"))
     _option(words, "budget", options.get("budget"))
     _option(words, "time-budget", options.get("time_budget"))
+    words += _rung_and_limit_words(options)
     reward = options.get("reward", {})
     newer = [f"{key} (set by another version of nascli)" for key in options if key not in _KNOWN]
     if options.get("benchmark") is not None:  # nothing is trained: no data, proxy, executor or device options

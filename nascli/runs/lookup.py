@@ -113,12 +113,16 @@ def run_settings(store: RunStore) -> RunSettings:
                        RewardConfig.model_validate(options.get("reward", {})))
 
 
-def best_child(run_ref: str | Path | None) -> BestChild:
+def best_child(run_ref: str | Path | None, fits=None) -> BestChild:
+    """The run's best finished child; with `fits` (ChildRecord -> reason it does not fit, or None), the
+    best of those that fit (`eval --best --max-latency 3ms`)."""
     path = find_run(run_ref)
     with RunStore.open_readonly(path) as store:
-        top = store.best(1)
+        top = store.best(1) if fits is None else [c for c in store.children("done", order_by_reward=True)
+                                                   if fits(c, store) is None][:1]
         if not top:
-            raise RunError("the run has no finished child yet", where=str(path))
+            within = "" if fits is None else " within the limits"
+            raise RunError(f"the run has no finished child{within} yet", where=str(path))
         settings = run_settings(store)
         bench = store.config.get("benchmark")
         rungs = store.config.get("rungs")

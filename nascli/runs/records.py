@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-Status = Literal["pending", "running", "done", "failed"]
-STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
+# refused: over a --max-params/--max-macs/--max-latency limit, never trained (its cost and reason recorded)
+Status = Literal["pending", "running", "done", "failed", "refused"]
+STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed", "refused")
 
 
 class ChildRecord(BaseModel):
@@ -33,6 +34,7 @@ class ChildRecord(BaseModel):
     log_prob: float | None = None  # log-probability under the policy that sampled it (None: random search)
     device: str | None = None  # where it trained (None: runs older than schema 2)
     rung: int | None = None  # with --rungs: the highest rung it finished (its reward and metric are that rung's)
+    latency_ms: float | None = None  # measured before training, when a --max-latency search needs it
 
     @model_validator(mode="after")
     def _finished_children_have_results(self) -> ChildRecord:
@@ -42,7 +44,8 @@ class ChildRecord(BaseModel):
         return self
 
 
-_RESULT_FIELDS = {"done": ("reward", "metric", "metric_name", "params", "macs", "seconds"), "failed": ("reward",)}
+_RESULT_FIELDS = {"done": ("reward", "metric", "metric_name", "params", "macs", "seconds"), "failed": ("reward",),
+                  "refused": ("error",)}
 
 
 class RungRecord(BaseModel):

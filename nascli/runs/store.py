@@ -41,7 +41,7 @@ from .rung_rows import RUNGS_TABLE, RungRows
 RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
 SCHEMA_VERSION = "2"
 # Columns added since schema 1; a run made before them gains them (NULL) when opened for writing.
-_ADDED_COLUMNS = {"log_prob": "REAL", "device": "TEXT", "rung": "INTEGER"}
+_ADDED_COLUMNS = {"log_prob": "REAL", "device": "TEXT", "rung": "INTEGER", "latency_ms": "REAL"}
 DB_FILE, CHECKPOINT_DIR = "run.db", "checkpoints"
 BUILDING_MARK = ".creating-"  # `.NAME.creating-PID`: a run folder being built, renamed to NAME when complete
 
@@ -52,10 +52,10 @@ CREATE TABLE children (
     depth INTEGER,
     tokens TEXT NOT NULL,
     arch_json TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed', 'refused')),
     reward REAL, metric REAL, metric_name TEXT, params INTEGER, macs INTEGER,
     seconds REAL, error TEXT, created REAL NOT NULL, finished REAL,
-    log_prob REAL, device TEXT, rung INTEGER);
+    log_prob REAL, device TEXT, rung INTEGER, latency_ms REAL);
 CREATE INDEX children_by_status_reward ON children (status, reward DESC);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE controller_steps (
@@ -68,6 +68,15 @@ _EPOCHS_TABLE = """
 CREATE TABLE IF NOT EXISTS enas_epochs (
     epoch INTEGER PRIMARY KEY, shared_loss REAL, valid_reward REAL, entropy REAL, baseline REAL,
     lr REAL, seconds REAL, controller_seconds REAL, time REAL NOT NULL)
+"""
+
+
+# Latency measured before training (docs/budgets.md), per architecture, device and batch: a resume and a
+# replayed proposal read the figure the first measurement gave, so they refuse exactly what it refused.
+_LATENCY_TABLE = """
+CREATE TABLE IF NOT EXISTS latency (
+    tokens TEXT NOT NULL, device TEXT NOT NULL, batch INTEGER NOT NULL, ms REAL NOT NULL,
+    PRIMARY KEY (tokens, device, batch))
 """
 
 
@@ -162,6 +171,7 @@ class RunStore(RungRows):
                     conn.execute(statement)
                 conn.execute(_EPOCHS_TABLE)
                 conn.execute(RUNGS_TABLE)
+                conn.execute(_LATENCY_TABLE)
                 now = repr(time.time())
                 conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ("schema_version", SCHEMA_VERSION), ("state", "running"), ("samples", "0"), ("created", now),
@@ -207,6 +217,7 @@ class RunStore(RungRows):
                 with store._write() as db:
                     db.execute(_EPOCHS_TABLE)
                     db.execute(RUNGS_TABLE)
+                    db.execute(_LATENCY_TABLE)
                 store.set_meta("pid", os.getpid())
                 store.set_meta("host", socket.gethostname())
         except RunError:
@@ -297,7 +308,7 @@ class RunStore(RungRows):
 
     @property
     def samples(self) -> int:
-        """Children sampled so far (every child ever added)."""
+        """Children sampled so far (every child ever added, except those refused by a limit)."""
         return self.meta_number("samples") or 0
 
     @property
@@ -313,17 +324,39 @@ class RunStore(RungRows):
     # -- children --------------------------------------------------------
 
     def add_children(self, step: int, depth: int | None, items: list[tuple[str, str]],
-                     log_probs: list[float] | None = None) -> list[int]:
-        """Record sampled (tokens, arch_json) pairs as 'pending', with the log-probability
-        each was sampled with (when the strategy has one); returns their ids."""
+                     log_probs: list[float] | None = None, costs: list | None = None,
+                     refusals: list[tuple[str, float | None] | None] | None = None) -> list[int]:
+        """Record sampled (tokens, arch_json) pairs as 'pending', with the log-probability each was
+        sampled with (when the strategy has one) and its cost before training (a budget.Cost, when the
+        search has limits); returns their ids. `refusals[i]` = (reason, reward) records item i as
+        'refused' instead: never trained, not counted in `samples` (the children budget)."""
         now = time.time()
-        log_probs = log_probs or [None] * len(items)
+        n = len(items)
+        log_probs, costs, refusals = log_probs or [None] * n, costs or [None] * n, refusals or [None] * n
         with self._write() as db:
-            ids = [db.execute("INSERT INTO children (step, depth, tokens, arch_json, status, created, log_prob) "
-                              "VALUES (?, ?, ?, ?, 'pending', ?, ?)", (step, depth, tokens, arch, now, lp)).lastrowid
-                   for (tokens, arch), lp in zip(items, log_probs)]
-            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'samples'", (len(ids),))
+            ids = []
+            for (tokens, arch), lp, cost, refused in zip(items, log_probs, costs, refusals):
+                reason, reward = refused if refused is not None else (None, None)
+                row = (step, depth, tokens, arch, "refused" if refused else "pending", now, lp,
+                       *((cost.params, cost.macs, cost.latency_ms) if cost is not None else (None, None, None)),
+                       reason, reward, now if refused else None)
+                ids.append(db.execute("INSERT INTO children (step, depth, tokens, arch_json, status, created, log_prob, "
+                                      "params, macs, latency_ms, error, reward, finished) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
+            kept = sum(r is None for r in refusals)
+            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'samples'", (kept,))
         return ids
+
+    def cached_latency(self, tokens: str, device: str, batch: int) -> float | None:
+        """The latency (ms) measured for this architecture on `device` at `batch`, if it was."""
+        if not self._rows("SELECT name FROM sqlite_master WHERE name = 'latency'"):
+            return None  # a run older than the table, read-only
+        rows = self._rows("SELECT ms FROM latency WHERE tokens = ? AND device = ? AND batch = ?", (tokens, device, batch))
+        return rows[0]["ms"] if rows else None
+
+    def record_latency(self, tokens: str, device: str, batch: int, ms: float) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO latency VALUES (?, ?, ?, ?)", (tokens, device, batch, ms))
 
     def mark_running(self, ids: list[int]) -> None:
         with self._write() as db:

@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 
 
 def _finished_in_order(search: Search) -> list[ChildRecord]:
-    closed = [c for c in search.store.children() if c.status in ("done", "failed")]
+    # a refused child with a reward (reinforce's penalty) is learnt from as if it had finished
+    closed = [c for c in search.store.children() if c.status in ("done", "failed")
+              or (c.status == "refused" and c.reward is not None)]
     return sorted(closed, key=lambda c: (c.finished, c.id))
 
 
@@ -90,14 +92,16 @@ def _promote(search: Search, running: dict[int, ChildRecord]) -> None:
             return
         running[job.child_id] = search.store.child(job.child_id)
         search.executor.submit(job)
+
+
 def _replay_proposals(search: Search) -> None:
     """Children recorded after the checkpoint's last proposal: propose them again from it."""
-    covered = search.proposed_children
-    if covered is None or covered >= search.store.samples:  # None: a checkpoint of an older run
+    covered, rows = search.proposed_children, search.proposal_rows()
+    if covered is None or covered >= len(rows):  # None: a checkpoint of an older run
         return
-    for child in search.store.children()[covered:]:
-        search.strategy.propose(1, child.depth)
-    search.proposed_children = search.store.samples
+    for child in rows[covered:]:
+        search._draw(1, child.depth)  # with the limits' draws again, as the proposal made them
+    search.proposed_children = len(rows)
     search._checkpoint()
 
 
@@ -114,14 +118,20 @@ def run_async(search: Search, observe: Observer | None) -> None:
         while len(_finished_in_order(search)) - consumed >= k:
             consumed = _update(search, consumed, k, observe)
         _promote(search, running)
+        refused = False
         while (len(running) < search.executor.capacity and not search.out_of_time
                and search.config.children_left(search.store.samples) != 0):
             version = search.updated_through + 1
             search._propose(version, 1)
             newest = search.store.children(step=version)[-1]
+            if newest.status == "refused":  # reinforce's penalised sample: learn from it before proposing more
+                refused = True
+                break
             if observe:
                 observe(SearchEvent("step_started", version, depth=newest.depth))
             _submit(search, newest, running)
+        if refused:
+            continue
         if not running:
             break
         result = search.executor.next_result()

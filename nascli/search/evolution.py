@@ -49,6 +49,8 @@ class EvolutionConfig(BaseModel):
 class EvolutionStrategy:
     """Population, tournaments and aging; learns nothing else. State: plain lists and numbers."""
 
+    redraws = True  # a child over a --max-* limit is drawn (mutated) again: budget/propose.py
+
     def __init__(self, compiled: CompiledSpace, seed: int, config: EvolutionConfig):
         self.compiled, self.config = compiled, config
         self.rng = random.Random(seed)

@@ -28,8 +28,11 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from ..arch import architecture, decode_tokens
+from ..arch import architecture, decode, decode_tokens
 from ..benchmarks.query import BenchmarkConfig
+from ..budget import Constraints, Cost
+from ..budget.cost import Coster
+from ..budget.propose import propose_within
 from ..children import ChildConfig
 from ..space.compiler import CompiledSpace
 from ..train import RewardConfig, TrainConfig
@@ -76,6 +79,7 @@ class SearchConfig(BaseModel):
     child: ChildConfig = ChildConfig()
     enas: EnasConfig | None = None  # strategy enas: its phases (nascli/search/enas/); budget = children derived
     rungs: RungConfig | None = None  # successive halving (ASHA, rungs.py); train.epochs is the last rung's
+    constraints: Constraints = Constraints()  # --max-params, --max-macs, --max-latency (docs/budgets.md)
 
     @model_validator(mode="after")
     def _budgets(self) -> "SearchConfig":
@@ -121,8 +125,9 @@ class Search:
     """
 
     def __init__(self, config: SearchConfig, compiled: CompiledSpace, store: RunStore, executor: Executor,
-                 reset_controller: bool = False):
+                 reset_controller: bool = False, coster: Coster | None = None):
         self.config, self.compiled, self.store, self.executor = config, compiled, store, executor
+        self.coster = coster  # the cost of each proposal, where the config has limits (budget/cost.py)
         self.updated_through = -1  # last step whose rewards the strategy has learned from
         self.proposed_through = -1  # last step whose proposal the strategy's state includes
         self.consumed = 0  # async: finished children (in finish order) the updates have learned from
@@ -164,12 +169,23 @@ class Search:
         self.updated_through = steps[-1].step if steps else -1
         last = self.store.last_step()
         self.proposed_through = -1 if last is None else last  # the fresh strategy proposed none of them
-        self.proposed_children = self.store.samples
+        self.proposed_children = len(self.proposal_rows())
         self._checkpoint()
 
     def _checkpoint(self) -> None:
         self.store.save_checkpoint(checkpoint_state(self.strategy, self.updated_through, self.proposed_through,
                                                     self.consumed, self.proposed_children))
+
+    def proposal_rows(self, children: list[ChildRecord] | None = None) -> list[ChildRecord]:
+        """The recorded children that each took one of the strategy's proposals: all of them, except the
+        draws a redrawing strategy refused and drew again for (those came within the same proposal)."""
+        children = self.store.children() if children is None else children
+        return [c for c in children if c.status != "refused"] if self.strategy.redraws else children
+
+    def _draw(self, m: int, depth: int | None):
+        """The strategy's next m children to train, checked against the limits (refused draws included)."""
+        return propose_within(self.strategy, m, depth, lambda a: architecture(self.compiled, a, depth), self.coster,
+                              self.compiled)
 
     def _propose(self, step: int, m: int | None = None, checkpoint: bool = True) -> None:
         """Sample and record a step's children; `checkpoint=False` leaves the strategy's new state unsaved,
@@ -178,13 +194,15 @@ class Search:
         left = self.config.children_left(sampled)
         m = min(m or self.config.batch, left if left is not None else self.config.batch)
         depth = self.compiled.depth_at(sampled)
-        assignments = self.strategy.propose(m, depth)
-        log_probs = self.strategy.log_probs(assignments, depth)
-        archs = [architecture(self.compiled, a, depth) for a in assignments]
+        proposals = self._draw(m, depth)
+        log_probs = self.strategy.log_probs([p.assignment for p in proposals], depth)
+        penalty = self.config.constraints.refused_reward if not self.strategy.redraws else None
+        refusals = [None if p.refused is None else (p.refused, penalty) for p in proposals]
         crash_point("propose")
-        ids = self.store.add_children(step, depth, [(a.tokens, a.model_dump_json()) for a in archs], log_probs)
-        self._proposed.update(zip(ids, archs))
-        self.proposed_through, self.proposed_children = step, self.store.samples
+        ids = self.store.add_children(step, depth, [(p.arch.tokens, p.arch.model_dump_json()) for p in proposals],
+                                      log_probs, [p.cost for p in proposals], refusals)
+        self._proposed.update((i, p.arch) for i, p in zip(ids, proposals) if p.refused is None)
+        self.proposed_through, self.proposed_children = step, len(self.proposal_rows())
         if checkpoint:
             self._checkpoint()
 
@@ -194,8 +212,8 @@ class Search:
         if self.proposed_through >= step:
             return
         children = self.store.children(step=step)
-        self.strategy.propose(len(children), children[0].depth)
-        self.proposed_through, self.proposed_children = step, self.store.samples
+        self._draw(len(self.proposal_rows(children)), children[0].depth)
+        self.proposed_through, self.proposed_children = step, len(self.proposal_rows())
         self._checkpoint()
 
     def job(self, child: ChildRecord) -> ChildJob:
@@ -208,7 +226,13 @@ class Search:
 
     def record(self, result: ChildResult, step: int, tokens: str, observe: Observer | None) -> None:
         """Write a finished child (or one of its rungs) to the store (this process is its only writer) and
-        tell the observer."""
+        tell the observer; with --objective, its reward is first scaled by MnasNet's (cost / target)^w
+        (docs/budgets.md)."""
+        limits = self.config.constraints
+        if limits.objective_cost is not None and result.status == "done":
+            latency = self.coster.cost(decode(tokens, self.compiled)).latency_ms if limits.needs_latency else None
+            factor = limits.objective_factor(Cost(result.params, result.macs, latency))
+            result = result.model_copy(update={"reward": result.reward * factor})
         if self.promotions:
             self.promotions.record(result)
         else:
@@ -266,7 +290,8 @@ class Search:
             self.record(result, step, tokens[result.child_id], observe)
 
     def _update(self, step: int) -> ReinforceStats | None:
-        children = self.store.children(step=step)
+        # refused children teach only a strategy that gave them a reward (reinforce); the others drew again
+        children = [c for c in self.store.children(step=step) if c.reward is not None]
         decoded = [decode_tokens(self.compiled, c.tokens) for c in children]
         depth = decoded[0][1]
         rewards = self.learned_rewards(children)

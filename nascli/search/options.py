@@ -77,6 +77,14 @@ class SearchOptions:
     failed_reward: float = 0.0
     rungs: str | None = None
     eta: int | None = None
+    max_params: str | None = None
+    max_macs: str | None = None
+    max_latency: str | None = None
+    latency_batch: int | None = None
+    refused_reward: float | None = None
+    objective: str | None = None
+    objective_w: float | None = None
+    objective_w_over: float | None = None
 
     @classmethod
     def take(cls, values: dict[str, Any]) -> SearchOptions:
@@ -164,6 +172,41 @@ def _device(options: SearchOptions, benchmark: BenchmarkConfig | None) -> str:
     return resolve_device(options.device)
 
 
+def constraints_of(options: SearchOptions, benchmark: BenchmarkConfig | None):
+    """The hard limits the options give (units parsed: 1.5M, 300M, 5ms); docs/budgets.md."""
+    from ..budget import Constraints, parse_count, parse_latency
+
+    o = options
+    if benchmark is not None and (o.max_latency is not None or o.latency_batch is not None):
+        raise RunError(f"--max-latency does not apply to --benchmark {benchmark.name}: the table has no latency "
+                       "(its params and FLOPs columns serve --max-params and --max-macs)")
+    limits = dict(max_params=parse_count(o.max_params, "--max-params") if o.max_params else None,
+                  max_macs=parse_count(o.max_macs, "--max-macs") if o.max_macs else None,
+                  max_latency_ms=parse_latency(o.max_latency) if o.max_latency else None)
+    given = {k: v for k, v in (("latency_batch", o.latency_batch), ("refused_reward", o.refused_reward),
+                               ("objective_w", o.objective_w)) if v is not None}
+    if o.objective_w_over is not None or o.objective_w is not None:
+        given["objective_w_over"] = _first(o.objective_w_over, given.get("objective_w", -0.07))
+    return Constraints(**limits, **given, **_objective(o.objective, benchmark))
+
+
+def _objective(text: str | None, benchmark: BenchmarkConfig | None) -> dict:
+    """`--objective latency=5ms` (or params=0.5M, macs=300M) -> the Constraints fields it sets."""
+    from ..budget import parse_count, parse_latency
+
+    if text is None:
+        return {}
+    name, _, target = text.partition("=")
+    fields_of = {"params": "params", "macs": "macs", "latency": "latency_ms"}
+    if name.strip() not in fields_of or not target.strip():
+        raise RunError(f"--objective {text!r}: expected params=TARGET, macs=TARGET or latency=TARGET, e.g. latency=5ms")
+    cost = fields_of[name.strip()]
+    if cost == "latency_ms" and benchmark is not None:
+        raise RunError("--objective latency does not apply to a benchmark table: it has no latency")
+    value = parse_latency(target, "--objective") if cost == "latency_ms" else parse_count(target, "--objective")
+    return {"objective_cost": cost, "objective_target": float(value)}
+
+
 def search_config(options: SearchOptions) -> SearchConfig:
     """The SearchConfig of a new run of `options.space`; a NasError for options that do not fit."""
     from ..data import dataset_kind
@@ -213,6 +256,7 @@ def search_config(options: SearchOptions) -> SearchConfig:
         reinforce=ReinforceConfig(**reinforce),
         evolution=EvolutionConfig(**_evolution(o)),
         reward=RewardConfig(power=_first(o.reward_power, preset.reward_power), c=o.reward_c, failed=o.failed_reward),
+        constraints=constraints_of(o, benchmark),
     )
     return _enas(config, space, options, shaping) if o.strategy == "enas" else config
 

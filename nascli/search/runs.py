@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..budget.cost import search_coster
 from ..errors import RunError
 from ..runs import RUNS_ROOT, RunStore, default_run_dir, find_run, run_space
 from ..runs.metrics import CHANCE_KEY, chance_of
@@ -54,6 +55,12 @@ def _load_data(config: SearchConfig):
     return data
 
 
+def _coster(config: SearchConfig, store: RunStore, data, executor: Executor):
+    """What checks each proposal against the run's limits (None: it has none); see budget/cost.py."""
+    query = executor.query if isinstance(executor, BenchmarkExecutor) else None
+    return search_coster(config, store, None if data is None else data.task, query)
+
+
 def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Path | None = None) -> Search:
     """A new run folder for `space_ref`, ready to `run()` (an `EnasSearch` for strategy enas)."""
     space = load_space(space_ref)
@@ -86,7 +93,8 @@ def create_search(space_ref: str | Path, config: SearchConfig, run_dir: str | Pa
                             durable=config.benchmark is None)
     try:
         record_chance(store, data)
-        return Search(config, compiled, store, looked_up or _executor(config, data))
+        executor = looked_up or _executor(config, data)
+        return Search(config, compiled, store, executor, coster=_coster(config, store, data, executor))
     except BaseException:
         store.close()
         raise
@@ -125,7 +133,9 @@ def resume_search(run_ref: str | Path, budget: int | None = None, workers: int |
 
             check_enas_memory(config, compiled, data.task)
             return EnasSearch(config, compiled, store, data)  # its checkpoints restore the whole state
-        return Search(config, compiled, store, _executor(config, data), reset_controller=reset_controller)
+        executor = _executor(config, data)
+        return Search(config, compiled, store, executor, reset_controller=reset_controller,
+                      coster=_coster(config, store, data, executor))
     except BaseException:
         store.close()
         raise

@@ -35,6 +35,8 @@ class Strategy(Protocol):
     (checkpoints load with `torch.load(weights_only=True)`).
     """
 
+    redraws: bool  # over a hard limit: draw again (True), or keep the sample with a penalty reward (False)
+
     def propose(self, m: int, depth: int | None) -> list[Assignment]: ...
 
     def update(self, assignments: list[Assignment], depth: int | None, rewards: list[float]) -> ReinforceStats | None: ...
@@ -64,6 +66,8 @@ def set_random_state(rng: random.Random, state: list) -> None:
 
 class RandomStrategy:
     """Uniformly random architectures; learns nothing."""
+
+    redraws = True  # a draw over a --max-* limit is drawn again (budget/propose.py)
 
     def __init__(self, compiled: CompiledSpace, seed: int):
         self.compiled = compiled
@@ -95,6 +99,8 @@ class ReinforceStrategy:
     beside training children) so that a step resumed after a kill, whose samples
     come back from the run store, is updated exactly like one that never stopped.
     """
+
+    redraws = False  # a sample over a --max-* limit keeps its place with the refused reward (budget/propose.py)
 
     def __init__(self, compiled: CompiledSpace, seed: int, controller: ControllerConfig, reinforce: ReinforceConfig):
         torch.manual_seed(seed)

@@ -1,0 +1,89 @@
+"""A child's cost before it trains.
+
+- Parameters and MACs: the child is built on the meta device from its architecture
+  record and the dataset's input shape (no weights allocated, nothing trained) and
+  counted as `children.profile` counts a real one (FlopCounterMode works on meta tensors).
+- On a benchmark table, the table's params and FLOPs columns are the costs.
+- Latency: `latency.measure_latency` on the run's device, cached in the run store per
+  architecture, device and batch, so a resume (and a replayed proposal) reads the same figure.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..arch import Architecture
+from ..children import ChildConfig, build_child, example_input, profile_child
+from ..data.base import Task
+from .constraints import Constraints, Cost
+
+
+def count_cost(arch: Architecture, task: Task, child: ChildConfig | None = None) -> Cost:
+    """Parameters and MACs per example of `arch` for `task`, counted on the meta device."""
+    with torch.device("meta"):
+        model = build_child(arch, task, child)
+        profile = profile_child(model, task)
+    return Cost(params=profile.params, macs=profile.macs)
+
+
+class Coster:
+    """The cost of each architecture a search proposes, as its constraints need it.
+
+    `count`: arch -> Cost (params and MACs); `latency`: arch -> ms, or None when no limit needs it.
+    """
+
+    def __init__(self, constraints: Constraints, count: Callable[[Architecture], Cost],
+                 latency: Callable[[Architecture], float] | None = None):
+        self.constraints, self._count, self._latency = constraints, count, latency
+
+    def cost(self, arch: Architecture) -> Cost:
+        counted = self._count(arch)
+        # latency is timed only for what the counts let through: a child over the parameter limit is not built
+        if self._latency is None or self.constraints.over(counted) is not None:
+            return counted
+        return Cost(counted.params, counted.macs, self._latency(arch))
+
+    def refusal(self, arch: Architecture) -> tuple[Cost, str | None]:
+        """The architecture's cost and why it is refused (None: it fits)."""
+        cost = self.cost(arch)
+        return cost, self.constraints.over(cost)
+
+
+def table_cost(query) -> Callable[[Architecture], Cost]:
+    """Costs from a benchmark table's `params` and FLOPs columns (millions, as NAS-Bench-201 has them)."""
+
+    def count(arch: Architecture) -> Cost:
+        seen = query.table.observe(query.benchmark.arch_key(arch), query.config.dataset, query.config.fidelity)
+        return Cost(params=None if seen.params_m is None else round(seen.params_m * 1e6),
+                    macs=None if seen.flops_m is None else round(seen.flops_m * 1e6))
+
+    return count
+
+
+def store_latency(store, task: Task, device: str, batch: int, child: ChildConfig | None = None
+                  ) -> Callable[[Architecture], float]:
+    """Latency per architecture on `device`, measured once and then read from the run store's cache."""
+    from .latency import LatencyConfig, measure_latency
+
+    def latency(arch: Architecture) -> float:
+        cached = store.cached_latency(arch.tokens, device, batch)
+        if cached is None:
+            cached = measure_latency(arch, task, device, LatencyConfig(batch=batch), child)
+            store.record_latency(arch.tokens, device, batch, cached)
+        return cached
+
+    return latency
+
+
+def search_coster(config, store, task: Task | None, query=None) -> Coster | None:
+    """The coster of a search whose config has limits (None without): the benchmark table's columns,
+    else counts on the meta device and, for --max-latency, timings on the run's device."""
+    limits: Constraints = config.constraints
+    if not limits.active:
+        return None
+    if query is not None:
+        return Coster(limits, table_cost(query))
+    latency = store_latency(store, task, config.device, limits.latency_batch, config.child) if limits.needs_latency else None
+    return Coster(limits, lambda arch: count_cost(arch, task, config.child), latency)
