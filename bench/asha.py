@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # this checkout's nascli
 
 BUDGET = 300_000.0
-STRATEGIES = ("random", "evolution")  # the pair; reinforce ran in the 20-run check (bench/results/asha-20.txt)
+STRATEGIES = ("random", "evolution")  # the pair; reinforce ran in an earlier 20-run check (asha-20.txt)
 SETTINGS = {"full": {"fidelity": 200}, "asha": {"rungs": "12,200", "eta": 3}}
 
 
