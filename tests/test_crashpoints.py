@@ -65,6 +65,13 @@ CASES = [
 # whose result is child_finish 3; step 1's children are 4 and 5; the second promotion follows.
 RUNG_ARGS = ["conv", "--budget", "4", "--batch", "2", "--rungs", "1,2", "--eta", "2", "--train-subset", "8",
              "--seed", "11"]
+def _halved(cases: list[tuple], prefix: str = "") -> list:
+    """The cases that train children, every other one marked slow: the default selection crashes each kind
+    of search at half the points, `-m slow` (CI) at the others."""
+    return [pytest.param(*case, id=prefix + "-".join(case), marks=[pytest.mark.slow] if n % 2 else [])
+            for n, case in enumerate(cases)]
+
+
 RUNG_CASES = [
     ("reinforce", "rung_start@1", "kill"),
     ("reinforce", "rung_state@2", "exit"),
@@ -126,7 +133,7 @@ def rung_reference(tmp_path_factory, one_thread) -> dict[str, dict]:
     return outcomes
 
 
-@pytest.mark.parametrize(("strategy", "point", "mode"), RUNG_CASES, ids=[f"rungs-{s}-{p}-{m}" for s, p, m in RUNG_CASES])
+@pytest.mark.parametrize(("strategy", "point", "mode"), _halved(RUNG_CASES, "rungs-"))
 def test_a_crash_between_rungs_resumes_the_same_promotions(runner, tmp_path, rung_reference, strategy, point, mode):
     run = tmp_path / "run"
     _crash(run, [*RUNG_ARGS, "--strategy", strategy], point, mode)
@@ -150,7 +157,7 @@ def _finished_before(run: Path) -> dict[int, float]:
         return {c.id: c.finished for c in store.children() if c.status in ("done", "failed")}
 
 
-@pytest.mark.parametrize(("setting", "point", "mode"), CASES, ids=[f"{s}-{p}-{m}" for s, p, m in CASES])
+@pytest.mark.parametrize(("setting", "point", "mode"), _halved(CASES))
 def test_a_crash_at_any_write_resumes_to_the_same_run(runner, tmp_path, reference, setting, point, mode):
     run = tmp_path / "run"
     _crash(run, [*ARGS, *SETTINGS[setting]], point, mode)
@@ -301,7 +308,7 @@ def enas_reference(tmp_path_factory, one_thread) -> dict:
     return _enas_outcome(run)
 
 
-@pytest.mark.parametrize(("point", "mode"), ENAS_CASES, ids=[f"enas-{p}-{m}" for p, m in ENAS_CASES])
+@pytest.mark.parametrize(("point", "mode"), _halved(ENAS_CASES, "enas-"))
 def test_an_enas_crash_resumes_to_the_same_run(runner, tmp_path, enas_reference, point, mode):
     run = tmp_path / "run"
     _crash(run, ENAS_ARGS, point, mode)
