@@ -10,6 +10,7 @@ state.
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,7 +68,7 @@ class Tally:
     points: int = 0
 
 
-class WritesOnce:
+class WritesOnce(ABC):
     """The part of a sink that skips what its destination holds: `open` fills `written_points` and
     `written_children` from the destination; `write` sends only the rest, through the two hooks."""
 
@@ -89,11 +90,13 @@ class WritesOnce:
             self.written_children.add(child.record.id)
             self.tally.children += 1
 
+    @abstractmethod
     def write_points(self, points: list[Point]) -> None:
-        raise NotImplementedError
+        """Send `points` (none of them at the destination yet)."""
 
+    @abstractmethod
     def write_child(self, child: TrackedChild) -> None:
-        raise NotImplementedError
+        """Send one child (not at the destination yet)."""
 
 
 class Sink(Protocol):
