@@ -177,32 +177,26 @@ def search_command(run_dir: Path, options: dict, plugins: list[str]) -> Command:
     """`nascli search` of the run's own space file with the run's settings."""
     data = DataSpec.model_validate(options["data"])
     words = ["nascli", *[w for name in plugins for w in ("--plugin", name)], "search", str(run_dir / "space.space")]
-    _option(words, "strategy", options.get("strategy"))
-    _option(words, "budget", options.get("budget"))
-    _option(words, "time-budget", options.get("time_budget"))
-    words += _rung_and_limit_words(options)
     reward = options.get("reward", {})
+    for name, value in (("strategy", options.get("strategy")), ("budget", options.get("budget")),
+                        ("time-budget", options.get("time_budget")), ("seed", options.get("seed")),
+                        ("reward-power", reward.get("power"))):
+        _option(words, name, value)
+    words += _rung_and_limit_words(options) + _controller_words(options) + _evolution_words(options)
     newer = [f"{key} (set by another version of nascli)" for key in options if key not in _KNOWN]
     if options.get("benchmark") is not None:  # nothing is trained: no data, proxy, executor or device options
         words += _benchmark_words(options)
         _option(words, "batch", options.get("batch"))
-        _option(words, "seed", options.get("seed"))
-        _option(words, "reward-power", reward.get("power"))
-        words += _controller_words(options) + _evolution_words(options)
         _option(words, "async", options.get("async_k"))
         return Command(words, newer)
     proxy, unset = _proxy_words(options)
-    words += proxy
-    _option(words, "seed", options.get("seed"))
-    words += data_words(data)
-    _option(words, "reward-power", reward.get("power"))
+    words += proxy + data_words(data)
     _option(words, "reward-c", reward.get("c"))  # ENAS's reward_c too
     _option(words, "failed-reward", reward.get("failed"))
-    words += _controller_words(options) + _evolution_words(options) + _executor_words(options)
+    words += _executor_words(options)
     _option(words, "device", options.get("device"))
     _option(words, "amp", options.get("train", {}).get("amp"))
-    unset += _data_unset(data) + _fixed_unset(options, data)
-    return Command(words, unset + newer)
+    return Command(words, unset + _data_unset(data) + _fixed_unset(options, data) + newer)
 
 
 def retrain_command(source: list[str], epochs: int | None, seed: int | None, device: str | None,
