@@ -90,6 +90,10 @@ class EpochRecord(BaseModel):
     seconds: float | None  # the epoch's wall time
     controller_seconds: float | None  # of which the controller's sampling and updates
     time: float
+    # children over a hard limit (docs/budgets.md), None for a run without limits: draws refused and drawn
+    # again for the training minibatches, and controller samples given --refused-reward
+    refused_shared: int | None = None
+    refused_controller: int | None = None
 
 
 class RunSummary(BaseModel):

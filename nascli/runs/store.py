@@ -42,6 +42,8 @@ RUN_STATES: tuple[str, ...] = ("running", "stopped", "finished", "failed")
 SCHEMA_VERSION = "2"
 # Columns added since schema 1; a run made before them gains them (NULL) when opened for writing.
 _ADDED_COLUMNS = {"log_prob": "REAL", "device": "TEXT", "rung": "INTEGER", "latency_ms": "REAL"}
+# ENAS epoch columns added since (docs/budgets.md: the children each epoch refused); NULL in older rows.
+_ADDED_EPOCH_COLUMNS = {"refused_shared": "INTEGER", "refused_controller": "INTEGER"}
 DB_FILE, CHECKPOINT_DIR = "run.db", "checkpoints"
 BUILDING_MARK = ".creating-"  # `.NAME.creating-PID`: a run folder being built, renamed to NAME when complete
 
@@ -67,7 +69,8 @@ CREATE TABLE controller_steps (
 _EPOCHS_TABLE = """
 CREATE TABLE IF NOT EXISTS enas_epochs (
     epoch INTEGER PRIMARY KEY, shared_loss REAL, valid_reward REAL, entropy REAL, baseline REAL,
-    lr REAL, seconds REAL, controller_seconds REAL, time REAL NOT NULL)
+    lr REAL, seconds REAL, controller_seconds REAL, time REAL NOT NULL, refused_shared INTEGER,
+    refused_controller INTEGER)
 """
 
 
@@ -218,6 +221,7 @@ class RunStore(RungRows):
                     db.execute(_EPOCHS_TABLE)
                     db.execute(RUNGS_TABLE)
                     db.execute(_LATENCY_TABLE)
+                store._add_columns("enas_epochs", _ADDED_EPOCH_COLUMNS)
                 store.set_meta("pid", os.getpid())
                 store.set_meta("host", socket.gethostname())
         except RunError:
@@ -254,14 +258,21 @@ class RunStore(RungRows):
 
     def _migrate(self) -> None:
         """Bring a schema-1 run up to date: add the missing columns (NULL for old children)."""
-        have = {row["name"] for row in self._rows("PRAGMA table_info(children)")}
-        if have.issuperset(_ADDED_COLUMNS):
+        self._add_columns("children", _ADDED_COLUMNS, "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                          (SCHEMA_VERSION,))
+
+    def _add_columns(self, table: str, columns: dict[str, str], *then: Any) -> None:
+        """Add those of `columns` (name: SQL type) that `table` lacks, NULL in its old rows, and run the
+        statement `then` (SQL, parameters) in the same transaction, when any was missing."""
+        have = {row["name"] for row in self._rows(f"PRAGMA table_info({table})")}
+        if have.issuperset(columns):
             return
         with self._write() as db:
-            for name, kind in _ADDED_COLUMNS.items():
+            for name, kind in columns.items():
                 if name not in have:
-                    db.execute(f"ALTER TABLE children ADD COLUMN {name} {kind}")
-            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            if then:
+                db.execute(*then)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -473,8 +484,9 @@ class RunStore(RungRows):
 
     def record_epoch(self, epoch: EpochRecord) -> None:
         with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO enas_epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       tuple(epoch.model_dump().values()))
+            values = epoch.model_dump()
+            db.execute(f"INSERT OR REPLACE INTO enas_epochs ({', '.join(values)}) "
+                       f"VALUES ({', '.join('?' * len(values))})", tuple(values.values()))
 
     def epochs(self) -> list[EpochRecord]:
         """ENAS's per-epoch rows; none for other strategies (or runs older than the table)."""

@@ -35,6 +35,7 @@ from ..controller import Controller
 from ..heads import AnchorHead, shape_logits
 from .batches import Batches, epoch_seed, loss_of
 from .config import EnasConfig
+from .limits import ChildLimits
 from .supernet import SharedWeights
 
 
@@ -47,14 +48,16 @@ class StepStats:
     entropy: float
     loss: float
     controller_seconds: float  # sampling and the update, not the rewards' forward passes
+    refused: int = 0  # children over a limit, given `refused_reward` instead of a forward pass
 
 
 class Phases:
     """The shared weights, the controller, their optimisers and the baseline."""
 
     def __init__(self, shared: SharedWeights, controller: Controller, batches: Batches, config: EnasConfig,
-                 seed: int, amp: bool = False):
+                 seed: int, amp: bool = False, limits: ChildLimits | None = None):
         self.shared, self.controller, self.batches, self.config, self.seed = shared, controller, batches, config, seed
+        self.limits = limits  # the run's hard limits and --objective (limits.py); None without
         self.amp = amp  # children's forward passes autocast as a child's training does (--amp)
         self.shared_opt = torch.optim.SGD(shared.parameters(), lr=config.lr, momentum=config.momentum,
                                           nesterov=config.momentum > 0, weight_decay=config.weight_decay)
@@ -65,13 +68,23 @@ class Phases:
         self.valid_state = None
         self.controller_seconds = 0.0
 
-    def policy_archs(self, epoch: int) -> list[Architecture]:
-        """The children of the epoch's training minibatches: one batched, seeded draw from the fixed policy."""
+    def policy_archs(self, epoch: int) -> tuple[list[Architecture], int]:
+        """The children of the epoch's training minibatches, one batched, seeded draw from the fixed policy,
+        and how many draws the limits refused: a child over a limit is drawn again (the generator goes on),
+        so none is trained; a resume draws the same epoch again and refuses what it refused."""
         start = time.perf_counter()
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, salt=2))
-        with torch.no_grad():
-            sample = self.controller.sample(self.batches.count(), self.shared.depth, generator)
+        archs = self.draw(self.batches.count(), generator)
         self.controller_seconds += time.perf_counter() - start
+        if self.limits is None:
+            return archs, 0
+        slots = self.limits.within(archs, lambda k: self.draw(k, generator))
+        return [s.arch for s in slots], sum(len(s.refused) for s in slots)
+
+    @torch.no_grad()
+    def draw(self, n: int, generator: torch.Generator) -> list[Architecture]:
+        """n children from the policy as it is, with `generator`."""
+        sample = self.controller.sample(n, self.shared.depth, generator)
         return [architecture(self.shared.compiled, a, self.shared.depth) for a in sample.assignments]
 
     def shared_batch(self, epoch: int, index: int, arch: Architecture) -> float:
@@ -129,7 +142,7 @@ class Phases:
                 hook.remove()
         archs = [architecture(self.shared.compiled, a, self.shared.depth) for a in sample.assignments]
         spent = time.perf_counter() - start
-        scores = [self.reward(arch) for arch in archs]
+        scores, refused = self._scores(archs)
         start = time.perf_counter()
         rewards = torch.tensor(scores) + cfg.entropy_weight * sample.entropy.detach()
         advantages = []
@@ -146,7 +159,19 @@ class Phases:
         self.controller_seconds += spent
         return StepStats(mean_reward=float(rewards.mean()), baseline=self.baseline,
                          entropy=float(sample.entropy.detach().mean()), loss=float(loss.detach()),
-                         controller_seconds=spent)
+                         controller_seconds=spent, refused=refused)
+
+    def _scores(self, archs: list[Architecture]) -> tuple[list[float], int]:
+        """Each child's score before the entropy bonus, and how many were over a limit: those get
+        `refused_reward` with no forward pass (as reinforce's refused samples do); the others their
+        validation reward times --objective's factor."""
+        if self.limits is None:
+            return [self.reward(arch) for arch in archs], 0
+        penalty, scores = self.limits.constraints.refused_reward, []
+        for arch in archs:
+            refused = self.limits.refusal(arch)[1] is not None
+            scores.append(penalty if refused else self.reward(arch) * self.limits.factor(arch))
+        return scores, sum(self.limits.refusal(a)[1] is not None for a in archs)
 
     def _skip_kl(self, raw_logits: list[Tensor]) -> Tensor:
         """Mean over skip decisions of KL(Bernoulli(p) || Bernoulli(target)), summed over candidates."""

@@ -31,7 +31,7 @@ from typing import Callable, Literal
 
 import torch
 
-from ...arch import Architecture, architecture
+from ...arch import Architecture
 from ...children import profile_child
 from ...data import Data, ImageData
 from ...errors import ChildError, RunError
@@ -46,6 +46,7 @@ from ..controller import Controller, check_controller_memory
 from ..evaluate import ChildResult, record_result
 from ..strategies import restore_state
 from .batches import Batches, epoch_seed
+from .limits import enas_limits
 from .phases import Phases, StepStats
 from .supernet import SharedWeights, search_depth
 
@@ -66,7 +67,8 @@ class EnasEvent:
 
 
 Observer = Callable[[EnasEvent], None]
-TOTALS = ("loss", "batches", "reward", "entropy", "steps", "seconds", "controller_seconds")
+TOTALS = ("loss", "batches", "reward", "entropy", "steps", "seconds", "controller_seconds", "refused_shared",
+          "refused_controller")
 
 
 def check_enas_memory(config, compiled: CompiledSpace, task) -> None:
@@ -90,11 +92,13 @@ class EnasSearch:
         torch.manual_seed(config.seed)
         # built on the CPU (the same initial weights whatever the device), then moved; the controller stays
         # on the CPU (see phases.py)
-        self.shared = SharedWeights(compiled, data.task, config.child, search_depth(compiled, cfg.depth)).to(
-            config.device)
+        depth = search_depth(compiled, cfg.depth)
+        self.shared = SharedWeights(compiled, data.task, config.child, depth).to(config.device)
         self.controller = Controller(compiled, config.controller)  # sized by check_enas_memory first
         self.batches = Batches(data, cfg, config.seed, config.device)
-        self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed, config.train.amp)
+        self.limits = enas_limits(config, compiled, store, data.task, depth)
+        self.phases = Phases(self.shared, self.controller, self.batches, cfg, config.seed, config.train.amp,
+                             self.limits)
         self.epoch, self.phase, self.index = 0, "shared", 0
         self.totals = dict.fromkeys(TOTALS, 0.0)
         checkpoint = store.load_checkpoint()
@@ -119,7 +123,7 @@ class EnasSearch:
         p.controller_opt.load_state_dict(state["controller_opt"])
         p.baseline, self.batches.valid_position = state["baseline"], state["valid_position"]
         self.epoch, self.phase, self.index = state["epoch"], state["phase"], state["index"]
-        self.totals = dict(state["totals"])
+        self.totals = {**dict.fromkeys(TOTALS, 0.0), **state["totals"]}  # a checkpoint from before the limits
         p.augment_gen.set_state(state["augment_gen"])
         torch.set_rng_state(state["torch_rng"])
         device = self.config.device  # checkpoints load on the CPU
@@ -156,7 +160,7 @@ class EnasSearch:
         started, ctrl_before = time.perf_counter(), self.phases.controller_seconds
         try:
             if self.phase == "shared":
-                archs = self.phases.policy_archs(e)
+                archs, t["refused_shared"] = self.phases.policy_archs(e)  # the same count when drawn again
                 for i in range(self.index, len(archs)):
                     loss = self.phases.shared_batch(e, i, archs[i])
                     t["loss"], t["batches"], self.index = t["loss"] + loss, t["batches"] + 1, i + 1
@@ -166,6 +170,7 @@ class EnasSearch:
                 stats = self.phases.controller_step(e, s)
                 t["reward"], t["entropy"] = t["reward"] + stats.mean_reward, t["entropy"] + stats.entropy
                 t["steps"], self.index = t["steps"] + 1, s + 1
+                t["refused_controller"] += stats.refused
                 observe(EnasEvent("controller_step", e, s + 1, cfg.controller_steps, stats=stats))
         finally:
             t["seconds"] += time.perf_counter() - started
@@ -178,7 +183,7 @@ class EnasSearch:
             epoch=e, shared_loss=t["loss"] / max(t["batches"], 1), valid_reward=t["reward"] / max(t["steps"], 1),
             entropy=t["entropy"] / max(t["steps"], 1), baseline=self.phases.baseline,
             lr=self.config.enas.lr_at(e), seconds=t["seconds"], controller_seconds=t["controller_seconds"],
-            time=time.time())
+            time=time.time(), **self._refusals())
         self.store.record_epoch(record)
         self.store.record_step(e, record.baseline, record.valid_reward, record.shared_loss, record.entropy, None)
         self.epoch, self.phase, self.index = e + 1, "shared", 0
@@ -186,22 +191,39 @@ class EnasSearch:
         self._checkpoint(epoch_done=True)
         observe(EnasEvent("epoch_finished", e, record=record))
 
+    def _refusals(self) -> dict:
+        """An epoch's refusal counts for its row (none recorded for a run without limits)."""
+        if self.limits is None:
+            return {}
+        return {k: int(self.totals[k]) for k in ("refused_shared", "refused_controller")}
+
     def _derive(self, observe: Observer) -> None:
         """Sample children from the trained policy up to `budget`, and score each on the validation split."""
         step = self.config.enas.epochs
-        missing = self.config.budget - len(self.store.children(step=step))
+        missing = self.config.budget - len([c for c in self.store.children(step=step) if c.status != "refused"])
         if missing > 0:
-            generator = torch.Generator().manual_seed(epoch_seed(self.config.seed, step, salt=self.config.budget))
-            with torch.no_grad():
-                sample = self.controller.sample(missing, self.shared.depth, generator)
-            archs = [architecture(self.compiled, a, self.shared.depth) for a in sample.assignments]
-            self.store.add_children(step, self.shared.depth, [(a.tokens, a.model_dump_json()) for a in archs])
+            self._add_derived(step, missing)
         pending = [c for c in self.store.children(step=step) if c.status in ("pending", "running")]
         observe(EnasEvent("deriving", step, total=len(pending)))
         for record in pending:
             result = self._score(record.id, Architecture.model_validate_json(record.arch_json))
             record_result(self.store, result)
             observe(EnasEvent("child_finished", step, result=result, tokens=record.tokens))
+
+    def _add_derived(self, step: int, n: int) -> None:
+        """Record n children sampled from the trained policy, in one transaction (a crash records all or
+        none); under limits, each refused draw is a `refused` row with its cost, before the draw kept."""
+        generator = torch.Generator().manual_seed(epoch_seed(self.config.seed, step, salt=self.config.budget))
+        archs = self.phases.draw(n, generator)
+        if self.limits is None:
+            self.store.add_children(step, self.shared.depth, [(a.tokens, a.model_dump_json()) for a in archs])
+            return
+        rows = []
+        for slot in self.limits.within(archs, lambda k: self.phases.draw(k, generator)):
+            rows += [(arch, cost, (reason, None)) for arch, cost, reason in slot.refused]
+            rows.append((slot.arch, slot.cost, None))
+        self.store.add_children(step, self.shared.depth, [(a.tokens, a.model_dump_json()) for a, _, _ in rows],
+                                costs=[c for _, c, _ in rows], refusals=[r for _, _, r in rows])
 
     def _score(self, child_id: int, arch: Architecture) -> ChildResult:
         """A derived child on the shared weights: validation accuracy, or c / perplexity."""
@@ -221,6 +243,8 @@ class EnasSearch:
             return ChildResult(child_id=child_id, status="failed", reward=self.config.reward.failed,
                                params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start,
                                error=err.message, device=device)
+        if self.limits is not None:  # --objective: MnasNet's (cost / target)^w, as for every strategy
+            reward *= self.limits.factor(arch)
         return ChildResult(child_id=child_id, status="done", reward=reward, metric=metric, metric_name=name,
                            params=profile.params, macs=profile.macs, seconds=time.perf_counter() - start,
                            device=device)

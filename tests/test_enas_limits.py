@@ -1,0 +1,183 @@
+"""Hard limits and --objective under ENAS (docs/budgets.md, docs/enas.md): no child over a limit is
+trained in the shared-weights phase or derived, the controller gets --refused-reward for one, the
+refusals are counted and recorded, a resume keeps them, and an impossible limit is exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from nascli.budget import Constraints
+from nascli.budget.cost import count_cost
+from nascli.cli import app
+from nascli.data import load_dataset
+from nascli.runs import RunStore
+from nascli.runs.packing import unpack
+from nascli.search.enas.phases import Phases
+from nascli.search.enas.search import EnasSearch
+from test_crashpoints import _crash, _outcome, _same_state
+
+LIMIT, TARGET, PENALTY = 150_000, 100_000, -0.25  # conv children of 6 layers: 30k to 350k params, half over 150k
+ARGS = ["conv", "--strategy", "enas", "--epochs", "1", "--controller-steps", "2", "--batch", "4", "--budget", "3",
+        "--train-subset", "24", "--shared-batch-size", "8", "--derive-subset", "16", "--controller-hidden", "16",
+        "--seed", "1", "--max-params", "150k", "--refused-reward", str(PENALTY), "--objective", "params=100k"]
+TASK = load_dataset("cifar10", None).task
+
+
+def _params(arch) -> int:
+    """Counted afresh, not read from the search's cache."""
+    return count_cost(arch, TASK).params
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory, one_thread) -> dict:
+    """A constrained ENAS search through the CLI, with every child it trained, rewarded or derived seen."""
+    from typer.testing import CliRunner
+
+    seen: dict[str, list] = {"trained": [], "rewarded": [], "scored": [], "derived": []}
+    batch, reward, scores, score = Phases.shared_batch, Phases.reward, Phases._scores, EnasSearch._score
+
+    def spy_batch(self, epoch, index, arch):
+        seen["trained"].append(arch)
+        return batch(self, epoch, index, arch)
+
+    def spy_reward(self, arch):
+        value = reward(self, arch)
+        seen["rewarded"].append((arch, value))
+        return value
+
+    def spy_scores(self, archs):
+        values, refused = scores(self, archs)
+        seen["scored"].append((archs, values, refused))
+        return values, refused
+
+    def spy_score(self, child_id, arch):
+        seen["derived"].append(arch)
+        return score(self, child_id, arch)
+
+    run = tmp_path_factory.mktemp("limited") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        for cls, name, spy in ((Phases, "shared_batch", spy_batch), (Phases, "reward", spy_reward),
+                               (Phases, "_scores", spy_scores), (EnasSearch, "_score", spy_score)):
+            patch.setattr(cls, name, spy)
+        result = CliRunner().invoke(app, ["search", *ARGS, "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    return {**seen, "run": run}
+
+
+def test_no_child_over_the_limit_trains_on_the_shared_weights(limited):
+    with RunStore.open_readonly(limited["run"]) as store:
+        (epoch,) = store.epochs()
+    assert len(limited["trained"]) == 3  # 24 images, minibatches of 8: every minibatch trained a child
+    assert all(_params(arch) <= LIMIT for arch in limited["trained"])
+    assert epoch.refused_shared > 0  # the policy's draws were refused and drawn again, and counted
+
+
+def test_the_controller_gets_the_penalty_for_a_child_over_the_limit(limited):
+    rewarded = {id(arch): value for arch, value in limited["rewarded"]}
+    refused = 0
+    for archs, values, count in limited["scored"]:
+        assert len(archs) == 4 and count == sum(_params(a) > LIMIT for a in archs)
+        refused += count
+        for arch, value in zip(archs, values):
+            if _params(arch) > LIMIT:  # no forward pass on the validation minibatch: the penalty
+                assert id(arch) not in rewarded and value == PENALTY
+            else:  # its validation accuracy times MnasNet's (params / target)^-0.07
+                assert value == pytest.approx(rewarded[id(arch)] * (_params(arch) / TARGET) ** -0.07)
+    with RunStore.open_readonly(limited["run"]) as store:
+        (epoch,) = store.epochs()
+    assert refused > 0 and epoch.refused_controller == refused
+
+
+def test_only_children_within_the_limit_are_derived_and_the_refused_draws_are_rows(limited, runner):
+    with RunStore.open_readonly(limited["run"]) as store:
+        children, samples = store.children(), store.samples
+    done = [c for c in children if c.status == "done"]
+    refused = [c for c in children if c.status == "refused"]
+    assert len(done) == 3 and samples == 3 and len(limited["derived"]) == 3  # refusals do not use up --budget
+    assert all(_params(arch) <= LIMIT for arch in limited["derived"])
+    for child, arch in zip(done, limited["derived"]):  # the derived child's own cost, and the objective
+        assert child.tokens == arch.tokens and child.params == _params(arch) and child.macs > 0
+        assert child.reward == pytest.approx(child.metric * (child.params / TARGET) ** -0.07)
+    assert refused, "the seeded derive drew no child over the limit: pick another seed"
+    for child in refused:  # as random and evolution record theirs: cost, reason, no reward
+        assert child.params > LIMIT and child.macs > 0 and child.reward is None
+        assert child.error.endswith("params > --max-params 150k")
+    shown = runner.invoke(app, ["show", str(limited["run"])])
+    assert shown.exit_code == 0 and f"{len(refused)} samples refused by the limits (--max-params 150k)" in shown.output
+
+
+def test_an_impossible_limit_is_exit_2_with_the_fit_estimate(runner, tmp_path, one_thread):
+    run = tmp_path / "run"
+    args = [a if a != "150k" else "1k" for a in ARGS]
+    result = runner.invoke(app, ["search", *args, "--run-dir", str(run)])
+    assert result.exit_code == 2, result.output
+    assert ("no architecture within --max-params 1k in 100 draws; about 0 of 200 architectures drawn uniformly "
+            "from the space fit (0.0%): loosen the limit") in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    with RunStore.open_readonly(run) as store:  # the run folder is whole: nothing trained, nothing half-written
+        assert store.children() == [] and store.epochs() == []
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+
+
+def _library_search(run_dir: Path):
+    from nascli.data.spec import DataSpec
+    from nascli.search.enas.config import EnasConfig, enas_controller
+    from nascli.search.loop import SearchConfig
+    from nascli.search.runs import create_search, resume_search
+
+    if run_dir.exists():
+        return resume_search(run_dir)
+    config = SearchConfig(strategy="enas", data=DataSpec(name="cifar10"), budget=3, seed=1,
+                          constraints=Constraints(max_params=LIMIT), controller=enas_controller("macro", hidden=16),
+                          enas=EnasConfig.for_family("macro", epochs=2, train_subset=24, batch_size=8,
+                                                     controller_steps=1, controller_aggregate=4, valid_batch=8,
+                                                     derive_subset=16))
+    return create_search("conv", config, run_dir)
+
+
+def _recorded(store: RunStore) -> tuple[list, list]:
+    children = [(c.tokens, c.status, c.params, c.macs, c.error, c.reward) for c in store.children()]
+    epochs = [(r.epoch, r.refused_shared, r.refused_controller, r.shared_loss) for r in store.epochs()]
+    return children, epochs
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_shared_phase_then_resume_draws_what_an_unbroken_search_draws(tmp_path, one_thread):
+    unbroken = _library_search(tmp_path / "unbroken")
+    unbroken.run()
+
+    def interrupt(event):  # Ctrl-C after the second minibatch of the second epoch
+        if event.kind == "batch" and event.epoch == 1 and event.done == 2:
+            raise KeyboardInterrupt
+
+    broken = _library_search(tmp_path / "broken")
+    with pytest.raises(KeyboardInterrupt):
+        broken.run(interrupt)
+    broken.store.close()
+    saved = unpack(torch.load(tmp_path / "broken" / "checkpoints" / "controller.pt", weights_only=True))["strategy"]
+    assert (saved["epoch"], saved["phase"], saved["index"]) == (1, "shared", 2)
+    resumed = _library_search(tmp_path / "broken")
+    resumed.run()
+    children, epochs = _recorded(resumed.store)
+    assert (children, epochs) == _recorded(unbroken.store)
+    assert "refused" in [c[1] for c in children] and sum(e[1] for e in epochs) > 0
+    for name, tensor in unbroken.shared.state_dict().items():
+        torch.testing.assert_close(resumed.shared.state_dict()[name], tensor, rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "mode"), [("enas_epoch@1", "kill"), ("child_finish@2", "kill")])
+def test_a_killed_constrained_search_resumes_to_the_same_run(runner, tmp_path, limited, point, mode):
+    run = tmp_path / "run"
+    _crash(run, ARGS, point, mode)
+    result = runner.invoke(app, ["search", "--resume", str(run)])
+    assert result.exit_code == 0, result.output
+    after, expected = _outcome(run), _outcome(limited["run"])
+    assert after["children"] == expected["children"]  # refused rows, costs and rewards included
+    assert "refused" in [c[3] for c in after["children"]]
+    assert _same_state(after["strategy"], expected["strategy"])
+    with RunStore.open_readonly(run) as store, RunStore.open_readonly(limited["run"]) as reference:
+        assert [e[:3] for e in _recorded(store)[1]] == [e[:3] for e in _recorded(reference)[1]]
