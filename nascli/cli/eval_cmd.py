@@ -57,7 +57,7 @@ def eval_(
     from ..train.checks import check_data
 
     if (best + (child_id is not None) + (arch_file is not None)) != 1:
-        raise RunError("give one of an arch.json, --best [--run RUN] or --child ID [--run RUN]")
+        raise RunError("give either an arch.json or --best [--run RUN], or --child ID [--run RUN]")
     no_space_with_best(best or child_id is not None, space)
     limits = {"--max-params": max_params, "--max-macs": max_macs, "--max-latency": max_latency}
     if not best and any(v is not None for v in limits.values()):
