@@ -5,6 +5,8 @@ parameter budgets, against the best cell within each budget in the table (the co
     python bench/budgets.py --runs 10       # a smaller check
     python bench/budgets.py --time-budget 48000 --runs 30   # the same at four times the simulated time
 
+    python bench/budgets.py --front         # real data: the Pareto front after N children, drawn (below)
+
 Per budget (0.3M, 0.5M, 0.8M parameters, the table's params column), one `nascli compare` (the library
 calls the command makes) with `--max-params`; each run's chosen cell is looked up at 200 epochs. Checks:
 every chosen cell is within its budget; evolution and reinforce within 0.3 points of the constrained
@@ -12,6 +14,12 @@ optimum and above constrained random. Beside the optimum, the "oracle" column: t
 would choose, querying every cell within the budget at the search's 12-epoch fidelity and keeping the best
 validation: what choosing by that fidelity can reach at best, however many queries. Results: bench/results/budgets.txt and budgets.json. The figures
 are of simulated clocks and table lookups, so they do not depend on the machine's load.
+
+`--front` (issue 20 item 5, "the front after N children, drawn"): a real `random` search of conv.space on
+cifar10-mini (../shared/data beside the repository) under `--max-params`, small enough to run in minutes on
+2 loaded cores (FRONT below: children, epochs, images per epoch, the limit); then the Pareto front of
+validation accuracy against parameters, listed (budget.pareto.child_front) and drawn by `nascli report
+--cost params`'s own code (nascli.report.write_report): bench/results/budgets-front.txt and .png.
 """
 
 from __future__ import annotations
@@ -117,12 +125,76 @@ def report(results: list[dict], runs: int) -> str:
     return "\n".join(lines)
 
 
+# The real-data front: N children of conv.space on cifar10-mini, each trained one short epoch
+FRONT = {"children": 20, "epochs": 1, "train_subset": 500, "max_params": "120k", "seed": 0}
+MINI_CIFAR = HERE.parent.parent / "shared" / "data" / "cifar10-mini"  # beside the repository
+
+
+def front_search(folder: Path, data_dir: Path, children: int) -> Path:
+    """A random search of conv.space on real CIFAR-10 under --max-params, as `nascli search` makes it."""
+    from nascli.search.options import SearchOptions, search_config
+    from nascli.search.runs import create_search
+
+    options = SearchOptions(space="conv", strategy="random", dataset="cifar10", data_dir=data_dir, budget=children,
+                            epochs=FRONT["epochs"], train_subset=FRONT["train_subset"],
+                            max_params=FRONT["max_params"], seed=FRONT["seed"])
+    search = create_search("conv", search_config(options), folder / "front")
+    try:
+        search.run()
+    finally:
+        search.store.close()
+    return search.store.path
+
+
+def front_lines(run: Path) -> list[str]:
+    """The run's Pareto front (validation accuracy vs params) as a Markdown table, and what it was made of."""
+    from nascli.budget.pareto import child_front
+    from nascli.budget.units import format_count
+    from nascli.runs import RunStore
+
+    with RunStore.open_readonly(run) as store:
+        children, counts = store.children(), store.counts()
+    front = child_front(children, "params")
+    lines = [f"{counts['done']} trained children ({counts['failed']} failed, {counts['refused']} refused by "
+             f"--max-params {FRONT['max_params']}); the front has {len(front)}:", "",
+             "| child | valid accuracy | params | MACs | seconds |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {c.id} | {100 * c.metric:.1f}% | {format_count(c.params)} | {format_count(c.macs)} | {c.seconds:.0f} |"
+              for c in front]
+    return lines
+
+
+def front_part(children: int, data_dir: Path) -> None:
+    from nascli.report import ReportConfig, write_report
+
+    if not (data_dir / "cifar-10-batches-py").is_dir():
+        raise SystemExit(f"{data_dir} holds no cifar-10-batches-py/ (--data-dir names another copy)")
+    load, start = os.getloadavg(), time.perf_counter()
+    out = HERE / "results"
+    with tempfile.TemporaryDirectory() as tmp:
+        run = front_search(Path(tmp), data_dir, children)
+        lines = front_lines(run)
+        write_report([run], out / "budgets-front.png", ReportConfig(cost="params"))
+    settings = ", ".join(f"{k} {v}" for k, v in FRONT.items() if k != "children")
+    head = (f"conv.space, random search of {children} children on cifar10-mini ({settings}), "
+            f"validation accuracy vs parameters; {time.perf_counter() - start:.0f} s wall, "
+            f"load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
+    text = "\n".join([head, ""] + lines + ["", "drawn: bench/results/budgets-front.png"])
+    print(text)
+    (out / "budgets-front.txt").write_text(text + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--time-budget", type=float, default=TIME_BUDGET, help="simulated seconds per run")
+
+    parser.add_argument("--front", action="store_true", help="only the real-data front (see the docstring)")
+    parser.add_argument("--children", type=int, default=FRONT["children"], help="--front: children to train")
+    parser.add_argument("--data-dir", type=Path, default=MINI_CIFAR, help="--front: a folder with cifar-10-batches-py/")
     args = parser.parse_args()
+    if args.front:
+        return front_part(args.children, args.data_dir)
     from nascli.benchmarks import get_benchmark
 
     table = get_benchmark("nb201").table()

@@ -7,6 +7,8 @@ kept. O(n log n): sort by cost, keep each child more accurate than every cheaper
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
 from typing import Literal, Sequence, TypeVar
 
 COSTS = ("params", "macs", "latency_ms")
@@ -41,3 +43,8 @@ def child_front(children, cost_name: CostName):
     """The front of a run's trained children (done) on validation metric and `cost_name`."""
     done = [c for c in children if c.status == "done"]
     return pareto_front(done, quality, lambda c: getattr(c, cost_name))
+
+
+def export_command(run: Path, child_id: int) -> str:
+    """The command that writes child `child_id` of `run` as PyTorch source (listed beside each front child)."""
+    return f"nascli export {shlex.quote(str(run))} --child {child_id} -o child-{child_id}.py"

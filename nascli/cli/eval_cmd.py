@@ -1,4 +1,4 @@
-"""`nascli eval`: retrain the best child of a run (or an arch.json) and test it once."""
+"""`nascli eval`: retrain the best child of a run, any child of it by id, or an arch.json, and test it once."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from .device_options import AmpOpt, DeviceOpt, device_name
 def eval_(
     arch_file: Annotated[Optional[Path], typer.Argument(help="An arch.json to retrain (or use --best).")] = None,
     best: Annotated[bool, typer.Option("--best", help="Retrain the best child of a run.")] = False,
-    run: Annotated[Optional[str], typer.Option(help="The run for --best (default: the most recent).")] = None,
+    child_id: Annotated[Optional[int], typer.Option("--child", min=1, help="Retrain child ID of the run (e.g. one of `nascli show RUN --pareto`); it must have trained.")] = None,
+    run: Annotated[Optional[str], typer.Option(help="The run for --best or --child (default: the most recent).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 10,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
@@ -45,23 +46,27 @@ def eval_(
 ) -> None:
     """Retrain from scratch on train + validation and measure the test split once.
 
-    With --best, the run's own dataset and settings are used (--dataset/--data-dir apply to an arch.json)."""
+    With --best or --child, the run's own dataset and settings are used (--dataset/--data-dir apply to an
+    arch.json); the weights go to RUN/eval/child-ID/, where `nascli export --child ID` finds them."""
     from ..children import ChildConfig  # torch loads only here
     from ..data import dataset_kind
-    from ..runs import best_child, eval_dir
+    from ..runs import best_child, child_of_run, eval_dir
     from ..render.output import writable_folder
     from ..search.retrain import retrain
     from ..train import TrainConfig
     from ..train.checks import check_data
 
-    if best == (arch_file is not None):
-        raise RunError("give either an arch.json or --best [--run RUN]")
-    no_space_with_best(best, space)
+    if (best + (child_id is not None) + (arch_file is not None)) != 1:
+        raise RunError("give either an arch.json or --best [--run RUN], or --child ID [--run RUN]")
+    no_space_with_best(best or child_id is not None, space)
     limits = {"--max-params": max_params, "--max-macs": max_macs, "--max-latency": max_latency}
     if not best and any(v is not None for v in limits.values()):
         raise RunError(f"{', '.join(k for k, v in limits.items() if v)} apply to --best (choose within them)")
-    if best:
+    if child_id is not None:
+        found, best = child_of_run(run, child_id), True  # from here on, a run's child as --best's
+    elif best:
         found = best_child(run, within_limits(max_params, max_macs, max_latency, device_name(device)))
+    if best:
         if found.benchmark is not None:
             return _looked_up(found, as_json)
     device = device_name(device)

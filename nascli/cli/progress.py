@@ -1,4 +1,5 @@
-"""The live view of a running search: progress, ETA, current and best reward, top children."""
+"""The live view of a running search: progress, ETA, current and best reward, top children and their costs
+(params, MACs, latency when a --max-latency search measured it), and how many samples the limits refused."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from rich.table import Table
 
 from typing import TYPE_CHECKING
 
+from ..budget.units import format_count, format_ms
 from ..runs import RunStore
 from ..runs.metrics import CHANCE_KEY, Chance, format_metric
+from .budget_view import refusals_line
 
 if TYPE_CHECKING:
     from ..search.loop import SearchEvent
@@ -64,16 +67,21 @@ class SearchView:
         return f"metric ({self.chance.text()})" if self.chance else "metric"
 
     def _top(self) -> Table:
-        table = Table("id", "reward", self._metric_column(), "params", "s", "architecture", title="best so far",
-                      title_justify="left")
-        for c in self.store.best(5):
+        best = self.store.best(5)
+        timed = any(c.latency_ms is not None for c in best)  # latency is measured only when a limit needs it
+        table = Table("id", "reward", self._metric_column(), "params", "MACs", *(["latency"] if timed else []), "s",
+                      "architecture", title="best so far", title_justify="left")
+        for c in best:
             table.add_row(str(c.id), f"{c.reward:.4f}", format_metric(c.metric_name, c.metric), f"{c.params:,}",
-                          f"{c.seconds:.0f}", cut_text(c.tokens, 70))
+                          format_count(c.macs), *([format_ms(c.latency_ms)] if timed else []), f"{c.seconds:.0f}",
+                          cut_text(c.tokens, 60 if timed else 70))
         return table
 
     def _render(self) -> Group:
         status = [self.status] if self.status else []
-        return Group(self.progress, *self.steps[-STEP_LINES:], *status, self._top())
+        refused = refusals_line(self.store)
+        return Group(self.progress, *self.steps[-STEP_LINES:], *status, *([escape(refused)] if refused else []),
+                     self._top())
 
     def __call__(self, event: SearchEvent) -> None:
         if event.kind == "step_started":
@@ -84,8 +92,9 @@ class SearchView:
             self.progress.update(self.task, advance=1)
             if r.status == "done":
                 chance = f", {self.chance.text()}" if self.chance else ""
+                cost = f", {format_count(r.params)} params, {format_count(r.macs)} MACs" if r.params is not None else ""
                 self.status = (f"child {r.child_id}: reward {r.reward:.4f} from {format_metric(r.metric_name, r.metric)}"
-                               f"{chance}, in {r.seconds:.0f}s")
+                               f"{chance}{cost}, in {r.seconds:.0f}s")
             else:
                 self.status = f"[red]child {r.child_id} failed[/]: {escape(r.error or '')}"
             if self.clock is not None:

@@ -340,7 +340,10 @@ def show(
         raise RunError(f"--cost {cost}: expected params, macs or latency")
     with RunStore.open_readonly(find_run(run)) as store:
         if pareto:
-            out.print(pareto_table(store, cost_column))
+            table, exports = pareto_table(store, cost_column)
+            out.print(table)
+            for line in exports:
+                out.print(escape(line), soft_wrap=True)
             return
         if as_json:
             children = [c.model_dump(exclude={"arch_json"}) for c in store.children()]
@@ -353,9 +356,10 @@ def show(
         rung_epochs = (store.config.get("rungs") or {}).get("epochs")
         counts = store.counts()
         sampled = sum(counts.values()) - counts["refused"]
-        table = Table("id", "step", *(["epochs"] if rung_epochs else []), "reward", metric, "params", "MMACs",
-                      "latency", "seconds", title=f"{store.path}: best {top} of {sampled} (validation, at search time)")
         best = store.best(top)
+        table = Table("id", "step", *(["epochs"] if rung_epochs else []), "reward", metric, "params", "MMACs",
+                      "latency", "seconds",
+                      title=f"{store.path}: best {len(best)} of {sampled} (validation, at search time)")
         for c in best:
             reached = [str(rung_epochs[c.rung]) if c.rung is not None else "-"] if rung_epochs else []
             table.add_row(str(c.id), str(c.step), *reached, f"{c.reward:.4f}", format_metric(c.metric_name, c.metric),

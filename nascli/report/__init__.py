@@ -11,6 +11,7 @@ from pathlib import Path
 from ..render.output import output_format, write_output
 from .history import RunHistory, load_history
 from .page import report_page
+from .front import FrontData, front_points
 from .plot import ReportConfig, plot_runs
 
 FORMATS = ("png", "html")
@@ -27,8 +28,9 @@ def write_reports(run_dirs: list[str | Path], paths: list[str | Path], config: R
     formats = [output_format(p, FORMATS) for p in paths]
     runs = [load_history(run_dir, config.top) for run_dir in run_dirs]
     png = plot_runs(runs, config)
-    return [write_output(p, png if fmt == "png" else report_page(runs, png)) for p, fmt in zip(paths, formats)]
+    cost = config.cost_for(runs)
+    return [write_output(p, png if fmt == "png" else report_page(runs, png, cost)) for p, fmt in zip(paths, formats)]
 
 
-__all__ = ["FORMATS", "ReportConfig", "RunHistory", "load_history", "plot_runs", "report_page", "write_report",
+__all__ = ["FORMATS", "FrontData", "front_points", "ReportConfig", "RunHistory", "load_history", "plot_runs", "report_page", "write_report",
            "write_reports"]

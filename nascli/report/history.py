@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arch.records import Architecture
+from ..budget import Constraints
 from ..runs import ChildRecord, EpochRecord, RunStore, StepRecord
 from ..runs.fidelity import FidelityResult, TruthResult, load_fidelity, load_truth
 from ..runs.metrics import CHANCE_KEY, Chance
@@ -28,6 +29,7 @@ class RunHistory:
     chance: Chance | None = None  # what a child that learnt nothing scores (None: a run made before it was kept)
     simulated: bool = False  # a benchmark run: its children's seconds are the simulated clock's
     rungs: dict = None  # --rungs: epochs of each rung -> rewards of the children that finished it (report/rungs.py)
+    limited_by: str | None = None  # the cost the run was limited by (`limited_cost`): report's default --cost
 
     @property
     def label(self) -> str:
@@ -71,6 +73,14 @@ class RunHistory:
         return ends
 
 
+def limited_cost(config: dict) -> str | None:
+    """The cost a run's limits or objective are on (latency first: it is the one measured on purpose), or None."""
+    limits = Constraints.model_validate(config.get("constraints") or {})
+    if limits.needs_latency:
+        return "latency_ms"
+    return limits.objective_cost or ("macs" if limits.max_macs else "params" if limits.max_params else None)
+
+
 def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
     with RunStore.open_readonly(run_dir) as store:
         summary = store.summary()
@@ -78,4 +88,5 @@ def load_history(run_dir: str | Path, top: int = 10) -> RunHistory:
                           space=summary.space or "?", state=summary.state, children=store.children(),
                           steps=store.steps(), top=store.best(top), fidelity=load_fidelity(run_dir), truth=load_truth(run_dir),
                           epochs=store.epochs(), chance=Chance.loads(store.get_meta(CHANCE_KEY)),
-                          simulated=bool(store.config.get("benchmark")), rungs=rung_scores(store))
+                          simulated=bool(store.config.get("benchmark")), rungs=rung_scores(store),
+                          limited_by=limited_cost(store.config))

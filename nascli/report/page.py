@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from ..budget.pareto import child_front, export_command
+from ..budget.units import format_count, format_ms
 from ..runs.metrics import format_metric
 from .fidelity import correlation_label
+from .front import COST_AXES
 from .history import RunHistory
 
 _STYLE = """
@@ -19,6 +22,18 @@ code { font-size: 0.95em; word-break: break-all; }
 """
 
 
+def _front(run: RunHistory, cost: str | None) -> str:
+    """The run's Pareto front against `cost`, cheapest first: id, validation, cost, the command exporting it."""
+    if cost is None:
+        return ""
+    front = child_front(run.children, cost)
+    shown = format_ms if cost == "latency_ms" else format_count
+    rows = "".join(f"<tr><td class='num'>{c.id}</td><td>{escape(format_metric(c.metric_name, c.metric))}</td>"
+                   f"<td class='num'>{escape(shown(getattr(c, cost)))}</td>"
+                   f"<td><code>{escape(export_command(run.path, c.id))}</code></td></tr>" for c in front)
+    head = f"<tr><th>child</th><th>validation</th><th>{escape(COST_AXES[cost])}</th><th>export</th></tr>"
+    title = f"<p>Pareto front, validation vs {escape(COST_AXES[cost])}: {len(front)} children</p>"
+    return title + (f"<table>{head}{rows}</table>" if front else "")
 
 
 def _table(run: RunHistory) -> str:
@@ -53,10 +68,11 @@ def _epochs(run: RunHistory) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def report_page(runs: list[RunHistory], png: bytes) -> str:
+def report_page(runs: list[RunHistory], png: bytes, cost: str | None = None) -> str:
+    """The page: the chart, then per run its best children, its Pareto front against `cost` (if any), its epochs."""
     image = base64.b64encode(png).decode("ascii")
     title = "nascli report: " + ", ".join(r.name for r in runs)
     return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>"
             f"<img alt='search history' src='data:image/png;base64,{image}'>"
-            + "".join(_table(run) + _epochs(run) for run in runs) + "</body></html>\n")
+            + "".join(_table(run) + _front(run, cost) + _epochs(run) for run in runs) + "</body></html>\n")

@@ -12,7 +12,8 @@ adds its scatter on the right, and one with a `--truth` comparison its own
 below it (report/fidelity.py). ENAS runs add a panel per
 epoch below: the shared weights' training loss (solid), the controller's mean
 validation reward (dashed) and, on the right axis, its samples' entropy
-(dotted).
+(dotted). With a cost (`ReportConfig.cost`, `report --cost`), the bottom third is
+accuracy against that cost with the Pareto front drawn (report/front.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from .fidelity import plot_fidelity, plot_truth
+from .front import plot_front
 from .rungs import plot_rungs
 from .history import RunHistory
 
@@ -39,6 +41,16 @@ class ReportConfig:
     height_in: float = 7.5
     dpi: int = 120
     top: int = 10  # children listed per run in the HTML page
+    # the accuracy-vs-cost panel: params, macs or latency_ms; "auto": the cost the runs were limited by
+    # (history.limited_cost), none when they had no limit; "none": no panel
+    cost: str = "auto"
+    show_refused: bool = True  # refused samples as crosses on that panel
+
+    def cost_for(self, runs: list[RunHistory]) -> str | None:
+        """The cost the front panel is drawn against, or None for no panel."""
+        if self.cost == "auto":
+            return next((r.limited_by for r in runs if r.limited_by), None)
+        return None if self.cost == "none" else self.cost
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -110,11 +122,15 @@ def plot_runs(runs: list[RunHistory], config: ReportConfig = ReportConfig()) -> 
     fig = Figure(figsize=(config.width_in, config.height_in), dpi=config.dpi, layout="constrained")
     colours = [c for _, c in zip(runs, itertools.cycle(RUN_COLOURS))]
     top = fig
+    cost = config.cost_for(runs)
+    if cost is not None:  # the front below everything else
+        top, front_fig = fig.subfigures(2, 1, height_ratios=[2, 1])
+        plot_front(front_fig.subplots(), runs, colours, cost, config.show_refused)
     if any(run.epochs for run in runs):  # ENAS: its per-epoch panel below the history
-        top, epoch_fig = fig.subfigures(2, 1, height_ratios=[2, 1])
+        top, epoch_fig = top.subfigures(2, 1, height_ratios=[2, 1])
         _plot_epochs(epoch_fig.subplots(), runs, colours)
     elif any(run.rungs for run in runs):  # --rungs: the rung chart below the history
-        top, rung_fig = fig.subfigures(2, 1, height_ratios=[2, 1])
+        top, rung_fig = top.subfigures(2, 1, height_ratios=[2, 1])
         plot_rungs(rung_fig.subplots(), runs, colours)
     panels = [(name, plot) for name, plot in (("fidelity", plot_fidelity), ("truth", plot_truth))
               if any(getattr(r, name) for r in runs)]

@@ -123,10 +123,29 @@ def best_child(run_ref: str | Path | None, fits=None) -> BestChild:
         if not top:
             within = "" if fits is None else " within the limits"
             raise RunError(f"the run has no finished child{within} yet", where=str(path))
-        settings = run_settings(store)
-        bench = store.config.get("benchmark")
-        rungs = store.config.get("rungs")
-        if bench and rungs and top[0].rung is not None:  # chosen at the highest rung: by that fidelity's validation
-            bench = {**bench, "fidelity": rungs["epochs"][top[0].rung]}
-        return BestChild(path, top[0].id, decode(top[0].tokens, run_space(store)), settings.data, settings.child,
-                         settings.train, BenchmarkConfig.model_validate(bench) if bench else None)
+        return _resolved(store, path, top[0])
+
+
+def child_of_run(run_ref: str | Path | None, child_id: int) -> BestChild:
+    """Child `child_id` of the run (`export --child 17`), which must have finished training."""
+    path = find_run(run_ref)
+    with RunStore.open_readonly(path) as store:
+        found = [c for c in store.children() if c.id == child_id]
+        if not found:
+            raise RunError(f"the run has no child #{child_id} ({sum(store.counts().values())} children recorded)",
+                           where=str(path))
+        if found[0].status != "done":
+            why = f": {found[0].error}" if found[0].error else ""
+            raise RunError(f"child #{child_id} is {found[0].status}, not trained{why}", where=str(path))
+        return _resolved(store, path, found[0])
+
+
+def _resolved(store: RunStore, path: Path, record) -> BestChild:
+    """A finished child of the run, decoded, with the run's settings (and its benchmark's, if any)."""
+    settings = run_settings(store)
+    bench = store.config.get("benchmark")
+    rungs = store.config.get("rungs")
+    if bench and rungs and record.rung is not None:  # chosen at the highest rung: by that fidelity's validation
+        bench = {**bench, "fidelity": rungs["epochs"][record.rung]}
+    return BestChild(path, record.id, decode(record.tokens, run_space(store)), settings.data, settings.child,
+                     settings.train, BenchmarkConfig.model_validate(bench) if bench else None)
