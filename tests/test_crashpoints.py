@@ -78,7 +78,13 @@ RUNG_CASES = [
     ("reinforce", "child_finish@3", "kill"),
     ("random", "rung_state@3", "kill"),
     ("random", "child_finish@6", "exit"),
+    ("reinforce+highest", "rung_start@1", "kill"),  # --rung-score highest: step 0 learns from the promotion too
 ]
+
+
+def _rung_args(strategy: str) -> list[str]:
+    name, _, score = strategy.partition("+")
+    return [*RUNG_ARGS, "--strategy", name, *(["--rung-score", score] if score else [])]
 
 
 def _outcome(run: Path) -> dict:
@@ -128,7 +134,7 @@ def rung_reference(tmp_path_factory, one_thread) -> dict[str, dict]:
     folder = tmp_path_factory.mktemp("rung_reference")
     outcomes = {}
     for strategy in dict.fromkeys(s for s, _, _ in RUNG_CASES):
-        _search(CliRunner(), *RUNG_ARGS, "--strategy", strategy, "--run-dir", str(folder / strategy))
+        _search(CliRunner(), *_rung_args(strategy), "--run-dir", str(folder / strategy))
         outcomes[strategy] = _outcome(folder / strategy)
     return outcomes
 
@@ -136,7 +142,7 @@ def rung_reference(tmp_path_factory, one_thread) -> dict[str, dict]:
 @pytest.mark.parametrize(("strategy", "point", "mode"), _halved(RUNG_CASES, "rungs-"))
 def test_a_crash_between_rungs_resumes_the_same_promotions(runner, tmp_path, rung_reference, strategy, point, mode):
     run = tmp_path / "run"
-    _crash(run, [*RUNG_ARGS, "--strategy", strategy], point, mode)
+    _crash(run, _rung_args(strategy), point, mode)
     with RunStore.open_readonly(run) as store:
         kept = [(r.child_id, r.rung, r.finished) for r in store.rungs() if r.status != "running"]
     _search(runner, "--resume", str(run))
@@ -225,6 +231,11 @@ BENCH_CASES = [
     ("rungs", "reinforce", "child_finish@12", "exit"),
     ("rungs-async", "reinforce", "rung_start@1", "kill"),
     ("rungs-async", "random", "child_finish@9", "kill"),
+    # --rung-score highest: an update waits for its batch's promotions and learns each child's highest rung
+    ("rungs-highest", "evolution", "rung_start@2", "kill"),
+    ("rungs-highest", "reinforce", "update@2", "exit"),
+    ("rungs-async-highest", "reinforce", "rung_start@2", "kill"),
+    ("rungs-async-highest", "evolution", "child_finish@10", "exit"),
     # under --max-params (a "+cap" strategy): refused samples are recorded, with their costs, in the same writes
     ("sync", "random+cap", "propose@2", "kill"),
     ("sync", "random+cap", "checkpoint@4", "exit"),
@@ -240,9 +251,10 @@ CAP = ["--max-params", "0.4M"]
 
 def _bench_args(updates: str, strategy: str) -> list[str]:
     name, capped = strategy.removesuffix("+cap"), strategy.endswith("+cap")
-    rungs = ["--rungs", "12,200", "--time-budget", "6000"] if updates.startswith("rungs") else []
-    return [*BENCH_ARGS, "--strategy", name, *(["--async", "2"] if updates.endswith("async") else []), *rungs,
-            *(CAP if capped else [])]
+    kind = updates.split("-")
+    rungs = ["--rungs", "12,200", "--time-budget", "6000"] if "rungs" in kind else []
+    return [*BENCH_ARGS, "--strategy", name, *(["--async", "2"] if "async" in kind else []), *rungs,
+            *(["--rung-score", "highest"] if "highest" in kind else []), *(CAP if capped else [])]
 
 
 @pytest.fixture(scope="module")

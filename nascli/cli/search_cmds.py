@@ -33,6 +33,7 @@ from .budget_options import (LatencyBatchOpt, MaxLatencyOpt, MaxMacsOpt, MaxPara
 
 
 UNIT = {"image": "images", "language": "tokens", "tabular": "rows"}
+LEARNS_FROM = {"first": "first-rung scores", "highest": "each child's highest rung once its batch has no promotion left"}
 
 
 @dataclass
@@ -87,6 +88,7 @@ def search(
     async_k: AsyncOpt = None,
     rungs: Annotated[Optional[str], typer.Option(help="Successive halving (ASHA): epochs at the end of each rung, e.g. 1,3,9; a new child trains the first, and goes on (from its weights and optimizer state) to the next as soon as it is in the top 1/eta of the children that finished its rung. The LR schedule spans the last rung's epochs. With --benchmark: the table's fidelities (nb201: 12,200). See docs/strategies.md.")] = None,
     eta: Annotated[Optional[int], typer.Option(min=2, help="With --rungs: promote the top 1/eta of each rung \\[default: 3].")] = None,
+    rung_score: Annotated[Optional[str], typer.Option(help="With --rungs: what the strategy learns from. first: each child's first-rung score, when it finishes the first rung; highest: its score at the highest rung it reached, once no promotion of its batch (a step, or an --async update's K) is training or waiting, so the update waits for them. See docs/strategies.md \\[default: first].")] = None,
     device: DeviceOpt = "auto",
     amp: AmpOpt = False,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/<timestamp>).")] = None,
@@ -229,7 +231,8 @@ def _announce(job):
     if cfg.rungs:
         ladder = ",".join(map(str, cfg.rungs.epochs))
         out.print(f"rungs {ladder} epochs, eta {cfg.rungs.eta}: a child goes on to the next rung once it is in the top "
-                  f"1/{cfg.rungs.eta} of those that finished its rung; the strategy learns from first-rung scores")
+                  f"1/{cfg.rungs.eta} of those that finished its rung; the strategy learns from "
+                  f"{LEARNS_FROM[cfg.rungs.score]}")
     if cfg.strategy == "evolution":
         e = cfg.evolution
         out.print(f"evolution: population {e.population} (the first {e.population} children random), tournaments "
@@ -261,7 +264,7 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
               "--benchmark-dataset": o.benchmark_dataset is not None, "--benchmark-table": o.benchmark_table is not None,
               "--fidelity": o.fidelity is not None, "--seed-noise": o.seed_noise,
               "--controller-preset": o.controller_preset is not None, "--rungs": o.rungs is not None,
-              "--eta": o.eta is not None}
+              "--eta": o.eta is not None, "--rung-score": o.rung_score is not None}
     if any(chosen.values()):
         given = ", ".join(flag for flag, on in chosen.items() if on)
         raise RunError(f"{given}: chosen when a run starts; a resume keeps the run's")

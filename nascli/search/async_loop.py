@@ -45,6 +45,13 @@ def _finished_in_order(search: Search) -> list[ChildRecord]:
     return sorted(closed, key=lambda c: (c.finished, c.id))
 
 
+def _batch_ready(search: Search, consumed: int, k: int) -> bool:
+    """Whether the next K finished children make an update now: with `--rung-score highest` it also waits
+    until none of them has a promotion training or offered (promotions.py)."""
+    batch = _finished_in_order(search)[consumed:consumed + k]
+    return len(batch) == k and not (search.promotions and search.promotions.batch_waiting(batch))
+
+
 def _log_prob_now(search: Search, assignment, depth: int | None) -> float:
     """A child recorded without its sampling log-prob (a run from before they were kept, or a
     strategy without a policy) counts as sampled by today's policy: ratio 1."""
@@ -115,7 +122,7 @@ def run_async(search: Search, observe: Observer | None) -> None:
         if child.status in ("pending", "running"):
             _submit(search, child, running)
     while True:
-        while len(_finished_in_order(search)) - consumed >= k:
+        while _batch_ready(search, consumed, k):
             consumed = _update(search, consumed, k, observe)
         _promote(search, running)
         refused = False

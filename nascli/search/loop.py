@@ -243,8 +243,9 @@ class Search:
             observe(SearchEvent(kind, step, result=result, tokens=tokens))
 
     def learned_rewards(self, children: list[ChildRecord]) -> list[float]:
-        """The reward the strategy learns from for each child: with rungs, its first rung's (promotions.py)."""
-        return self.promotions.first_rung_rewards(children) if self.promotions else [c.reward for c in children]
+        """The reward the strategy learns from for each child: with rungs, its first rung's or its highest
+        rung's (`--rung-score`, promotions.py)."""
+        return self.promotions.learned_rewards(children) if self.promotions else [c.reward for c in children]
 
     def next_job(self, waiting: deque[ChildJob]) -> ChildJob | None:
         """What a free worker trains next: a promotion, else the next of `waiting` (taken from it); None

@@ -20,7 +20,7 @@ from ..space import SearchSpace, load_space
 from .executor import ExecutorConfig
 from .loop import SEARCH_STRATEGIES, SearchConfig
 from .presets import default_preset, get_preset
-from .rungs import RungConfig
+from .rungs import RUNG_SCORES, RungConfig
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class SearchOptions:
     failed_reward: float = 0.0
     rungs: str | None = None
     eta: int | None = None
+    rung_score: str | None = None
     max_params: str | None = None
     max_macs: str | None = None
     max_latency: str | None = None
@@ -262,17 +263,22 @@ def search_config(options: SearchOptions) -> SearchConfig:
 
 
 def _rungs(options: SearchOptions, benchmark: BenchmarkConfig | None) -> RungConfig | None:
-    """`--rungs E1,E2,...` and `--eta`, checked against the other options (and the benchmark's table)."""
+    """`--rungs E1,E2,...`, `--eta` and `--rung-score`, checked against the other options (and the benchmark's
+    table)."""
     if options.rungs is None:
-        if options.eta is not None:
-            raise RunError("--eta applies with --rungs")
+        for flag, value in (("--eta", options.eta), ("--rung-score", options.rung_score)):
+            if value is not None:
+                raise RunError(f"{flag} applies with --rungs")
         return None
     try:
         epochs = tuple(int(part) for part in options.rungs.split(","))
     except ValueError:
         raise RunError(f"--rungs {options.rungs}: give epoch counts such as 1,3,9") from None
+    if options.rung_score not in (None, *RUNG_SCORES):
+        raise RunError(f"--rung-score {options.rung_score}: give {' or '.join(RUNG_SCORES)}")
+    chosen = {"eta": options.eta, "score": options.rung_score}
     try:
-        rungs = RungConfig(epochs=epochs, **({"eta": options.eta} if options.eta is not None else {}))
+        rungs = RungConfig(epochs=epochs, **{k: v for k, v in chosen.items() if v is not None})
     except ValidationError as err:
         raise RunError(f"--rungs {options.rungs}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     if options.strategy == "enas":

@@ -5,12 +5,21 @@ promotion (`next_job`: a promotion a killed session left `running`, then the
 ladder's), and only when there is none the next new child, which trains the
 first rung (`first_span`). Results of any rung come back through `record`.
 
-What a strategy learns from: every strategy is given each child's score at
-the first rung, when it finishes the first rung (`first_rung_rewards`). So a
-REINFORCE step's rewards are all measured at the same training length, an
-update never waits for promotions, and a resumed search replays updates on
-the same numbers whatever the promotions have reached since. Views (best,
-show, eval --best) see each child at its highest rung (runs/rung_rows.py).
+What a strategy learns from (`learned_rewards`, `RungConfig.score`):
+- `first` (the default): each child's score at the first rung, when it
+  finishes the first rung. So a REINFORCE step's rewards are all measured at
+  the same training length, an update never waits for promotions, and a
+  resumed search replays updates on the same numbers whatever the promotions
+  have reached since.
+- `highest`: each child's score at the highest rung it reached, given when
+  its batch (a synchronous step's children, or an `--async` update's K) has
+  no promotion training or waiting (`batch_waiting`): the update waits for
+  them. A synchronous step ends only then anyway. ASHA may still promote a
+  child later (a rung's top 1/eta grows as more children finish it); that
+  later score is not learnt, so that an update is made once, on numbers the
+  run store holds when it is made, and a resume makes it again the same.
+Views (best, show, eval --best) see each child at its highest rung
+(runs/rung_rows.py).
 
 Order of writes, for `kill -9`: a promotion's rung row is written `running`
 before its job is sent (`start`); a result writes its state file first, then
@@ -115,7 +124,16 @@ class Promotions:
             if not self.ladder.needs_state(child_id, rung):
                 delete_state(self.store.path, child_id, rung)
 
-    def first_rung_rewards(self, children) -> list[float]:
-        """What the strategy learns from for each child: its reward at the first rung."""
+    def learned_rewards(self, children) -> list[float]:
+        """What the strategy learns from for each child: its reward at the first rung (`first`), or at the
+        highest it has reached (`highest`: the child's own row, runs/rung_rows.py); a refused child has no rung
+        rows, only its penalty reward."""
+        if self.config.score == "highest":
+            return [c.reward for c in children]
         first = {row.child_id: row.reward for row in self.store.rungs(rung=0)}
         return [first.get(c.id, c.reward) for c in children]
+
+    def batch_waiting(self, children) -> bool:
+        """With `highest`: whether an update on `children` must wait, one of them having a promotion training or
+        offered; with `first` an update never waits."""
+        return self.config.score == "highest" and any(self.ladder.waiting(c.id) for c in children)

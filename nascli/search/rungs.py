@@ -18,8 +18,12 @@ sequences of results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+RUNG_SCORES = ("first", "highest")  # what a strategy learns from: `RungConfig.score`
 
 
 class RungConfig(BaseModel):
@@ -29,6 +33,9 @@ class RungConfig(BaseModel):
 
     epochs: tuple[int, ...]  # strictly increasing; the last is the schedule's length (a child's full training)
     eta: int = Field(3, ge=2)  # promote the top 1/eta of a rung
+    # what a strategy learns from (promotions.py): each child's first-rung score, or its score at the highest
+    # rung it reached, once its batch has no promotion training or waiting
+    score: Literal["first", "highest"] = "first"
 
     @field_validator("epochs")
     @classmethod
@@ -137,6 +144,15 @@ class RungLadder:
         if (child_id, rung + 1) in self.started:
             return (child_id, rung + 1) not in self.closed
         return self.promotable(child_id, rung)
+
+    def waiting(self, child_id: int) -> bool:
+        """Whether `child_id` has a promotion training (begun, not finished) or offered now (a candidate)."""
+        rung = self.reached(child_id)
+        if rung is None:
+            return False  # no rung finished yet (or only a failed one): nothing can be promoted
+        if (child_id, rung + 1) in self.started and (child_id, rung + 1) not in self.closed:
+            return True
+        return child_id in self.candidates(rung)
 
     def reached(self, child_id: int) -> int | None:
         """The highest rung `child_id` finished without failing (None: none yet)."""
