@@ -144,8 +144,9 @@ def _capture(model: nn.Module, paths: list[str], run) -> dict[str, list[tuple]]:
 
 def child_units(arch: Architecture, task: Task, batch: int, child: ChildConfig | None = None) -> list[Unit]:
     """Every unit call of `arch`'s child on a batch of `batch` inputs, with its key (shapes from the meta device)."""
-    if not isinstance(task, ImageTask):
-        raise LatencyTableError(f"a latency table predicts image children, not {arch.task} ones: use "
+    if arch.task != "image" or not isinstance(task, ImageTask):
+        raise LatencyTableError(f"a latency table predicts image children, not {arch.task} ones (a recurrent "
+                                "step's ops run once per token, overlapping the recurrence, so no per-op sum): use "
                                 "--latency-model measured", where=arch.space)
     with torch.device("meta"):
         model = build_child(arch, task, child)
