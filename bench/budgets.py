@@ -3,6 +3,7 @@ parameter budgets, against the best cell within each budget in the table (the co
 
     python bench/budgets.py                 # 100 runs per strategy and budget, CIFAR-10 at 12,000 simulated s
     python bench/budgets.py --runs 10       # a smaller check
+    python bench/budgets.py --real          # the real-data latency part instead (bench/budgets_real.py)
 
 Per budget (0.3M, 0.5M, 0.8M parameters, the table's params column), one `nascli compare` (the library
 calls the command makes) with `--max-params`; each run's chosen cell is looked up at 200 epochs. Checks:
@@ -104,7 +105,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    args = parser.parse_args()
+    parser.add_argument("--real", action="store_true", help="run the real-data latency part (budgets_real.py)")
+    args, rest = parser.parse_known_args()
+    if args.real:
+        from budgets_real import main as real_main
+
+        return real_main(rest)
     from nascli.benchmarks import get_benchmark
 
     table = get_benchmark("nb201").table()
