@@ -6,6 +6,7 @@ parameter budgets, against the best cell within each budget in the table (the co
     python bench/budgets.py --time-budget 48000 --runs 30   # the same at four times the simulated time
 
     python bench/budgets.py --front         # real data: the Pareto front after N children, drawn (below)
+    python bench/budgets.py --real          # the real-data latency part instead (bench/budgets_real.py)
 
 Per budget (0.3M, 0.5M, 0.8M parameters, the table's params column), one `nascli compare` (the library
 calls the command makes) with `--max-params`; each run's chosen cell is looked up at 200 epochs. Checks:
@@ -188,13 +189,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--time-budget", type=float, default=TIME_BUDGET, help="simulated seconds per run")
-
     parser.add_argument("--front", action="store_true", help="only the real-data front (see the docstring)")
     parser.add_argument("--children", type=int, default=FRONT["children"], help="--front: children to train")
     parser.add_argument("--data-dir", type=Path, default=MINI_CIFAR, help="--front: a folder with cifar-10-batches-py/")
-    args = parser.parse_args()
+    parser.add_argument("--real", action="store_true", help="run the real-data latency part (budgets_real.py)")
+    args, rest = parser.parse_known_args()
     if args.front:
         return front_part(args.children, args.data_dir)
+    if args.real:
+        from budgets_real import main as real_main
+
+        return real_main(rest)
     from nascli.benchmarks import get_benchmark
 
     table = get_benchmark("nb201").table()

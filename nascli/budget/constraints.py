@@ -39,6 +39,8 @@ class Constraints(BaseModel):
     max_macs: int | None = Field(None, ge=1)
     max_latency_ms: float | None = Field(None, gt=0)
     latency_batch: int = Field(1, ge=1)  # examples per timed forward pass
+    # measured: each child timed whole; table: predicted from the run's latency table (latency_table.py)
+    latency_model: Literal["measured", "table"] = "measured"
     retries: int = Field(100, ge=1)  # draws per child before the space is judged (almost) empty under the limits
     refused_reward: float = 0.0  # reinforce: the reward of a refused sample, so the controller learns the boundary
     # --objective (MnasNet): a trained child's reward times (cost / target)^w, w = objective_w at or below the

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -77,13 +78,40 @@ def store_latency(store, task: Task, device: str, batch: int, child: ChildConfig
     return latency
 
 
+TABLE_FILE = "latency_table.json"  # a run's latency table (--latency-model table), in its folder
+PREDICTED = "/table"  # appended to the device in the store's latency cache: the figure is a prediction
+
+
+def table_latency(store, task: Task, device: str, batch: int, child: ChildConfig | None = None
+                  ) -> Callable[[Architecture], float]:
+    """Latency per architecture predicted from the run's latency table (kept as JSON in the run folder), and
+    cached in the run store under `device + '/table'`, so a resume reads the figures the first run predicted."""
+    from .latency import LatencyConfig
+    from .latency_table import LatencyTable
+
+    table = LatencyTable(task, device, LatencyConfig(batch=batch), child, path=Path(store.path) / TABLE_FILE)
+
+    def latency(arch: Architecture) -> float:
+        cached = store.cached_latency(arch.tokens, device + PREDICTED, batch)
+        if cached is None:
+            cached = table.predict(arch)
+            store.record_latency(arch.tokens, device + PREDICTED, batch, cached)
+        return cached
+
+    return latency
+
+
 def search_coster(config, store, task: Task | None, query=None) -> Coster | None:
     """The coster of a search whose config has limits (None without): the benchmark table's columns,
-    else counts on the meta device and, for --max-latency, timings on the run's device."""
+    else counts on the meta device and, for --max-latency, timings on the run's device (or, with
+    --latency-model table, predictions from the run's latency table)."""
     limits: Constraints = config.constraints
     if not limits.active:
         return None
     if query is not None:
         return Coster(limits, table_cost(query))
-    latency = store_latency(store, task, config.device, limits.latency_batch, config.child) if limits.needs_latency else None
+    latency = None
+    if limits.needs_latency:
+        source = table_latency if limits.latency_model == "table" else store_latency
+        latency = source(store, task, config.device, limits.latency_batch, config.child)
     return Coster(limits, lambda arch: count_cost(arch, task, config.child), latency)

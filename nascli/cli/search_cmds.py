@@ -28,7 +28,7 @@ from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTime
                              CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, refuse_for_enas)
 from ..budget.units import format_ms
 from .numbers import float_option
-from .budget_options import (LatencyBatchOpt, MaxLatencyOpt, MaxMacsOpt, MaxParamsOpt, ObjectiveOpt, ObjectiveWOpt,
+from .budget_options import (LatencyBatchOpt, LatencyModelOpt, MaxLatencyOpt, MaxMacsOpt, MaxParamsOpt, ObjectiveOpt, ObjectiveWOpt,
                              ObjectiveWOverOpt, RefusedRewardOpt)
 
 
@@ -122,6 +122,7 @@ def search(
     max_macs: MaxMacsOpt = None,
     max_latency: MaxLatencyOpt = None,
     latency_batch: LatencyBatchOpt = None,
+    latency_model: LatencyModelOpt = None,
     refused_reward: RefusedRewardOpt = None,
     objective: ObjectiveOpt = None,
     objective_w: ObjectiveWOpt = None,
@@ -264,7 +265,8 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
               "--benchmark-dataset": o.benchmark_dataset is not None, "--benchmark-table": o.benchmark_table is not None,
               "--fidelity": o.fidelity is not None, "--seed-noise": o.seed_noise,
               "--controller-preset": o.controller_preset is not None, "--rungs": o.rungs is not None,
-              "--eta": o.eta is not None, "--rung-score": o.rung_score is not None}
+              "--eta": o.eta is not None, "--rung-score": o.rung_score is not None,
+              "--latency-model": o.latency_model is not None}
     if any(chosen.values()):
         given = ", ".join(flag for flag, on in chosen.items() if on)
         raise RunError(f"{given}: chosen when a run starts; a resume keeps the run's")

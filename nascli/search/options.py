@@ -82,6 +82,7 @@ class SearchOptions:
     max_macs: str | None = None
     max_latency: str | None = None
     latency_batch: int | None = None
+    latency_model: str | None = None
     refused_reward: float | None = None
     objective: str | None = None
     objective_w: float | None = None
@@ -188,7 +189,22 @@ def constraints_of(options: SearchOptions, benchmark: BenchmarkConfig | None):
                                ("objective_w", o.objective_w)) if v is not None}
     if o.objective_w_over is not None or o.objective_w is not None:
         given["objective_w_over"] = _first(o.objective_w_over, given.get("objective_w", -0.07))
-    return Constraints(**limits, **given, **_objective(o.objective, benchmark))
+    objective = _objective(o.objective, benchmark)
+    return Constraints(**limits, **given, **objective,
+                       latency_model=_latency_model(o, limits["max_latency_ms"] is not None or bool(objective)
+                                                    and objective["objective_cost"] == "latency_ms"))
+
+
+def _latency_model(options: SearchOptions, needs_latency: bool) -> str:
+    """--latency-model measured|table|auto (auto: table for --strategy enas, measured otherwise)."""
+    model = options.latency_model or "auto"
+    if model not in ("measured", "table", "auto"):
+        raise RunError(f"--latency-model {model!r}: expected measured, table or auto")
+    if options.latency_model is not None and model != "auto" and not needs_latency:
+        raise RunError("--latency-model applies with --max-latency or --objective latency=...")
+    if model == "auto":
+        return "table" if options.strategy == "enas" else "measured"
+    return model
 
 
 def _objective(text: str | None, benchmark: BenchmarkConfig | None) -> dict:
