@@ -2,6 +2,7 @@
 
     python bench/asha.py                 # 200 runs per strategy and setting, CIFAR-10 and CIFAR-100
     python bench/asha.py --runs 20       # a smaller check
+    python bench/asha.py --real          # real training on cifar10-mini instead: bench/asha_real.py (its options)
 
 Per dataset, two `nascli compare`s (the library calls the command makes) of
 random and evolution at 3 x 10^5 simulated seconds: one at full fidelity
@@ -82,6 +83,9 @@ def _dataset(dataset: str, runs: int, workers: int, folder: Path) -> list[str]:
 
 
 def main() -> None:
+    if "--real" in sys.argv[1:]:  # the real-data part, with its own options
+        from asha_real import main as real_main
+        return real_main([a for a in sys.argv[1:] if a != "--real"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
