@@ -109,6 +109,7 @@ def test_only_children_within_the_limit_are_derived_and_the_refused_draws_are_ro
     assert shown.exit_code == 0 and f"{len(refused)} samples refused by the limits (--max-params 150k)" in shown.output
 
 
+@pytest.mark.slow  # ~35 s under load: 100 redraw rounds, then 200 draws for the fit estimate
 def test_an_impossible_limit_is_exit_2_with_the_fit_estimate(runner, tmp_path, one_thread):
     run = tmp_path / "run"
     args = [a if a != "150k" else "1k" for a in ARGS]
