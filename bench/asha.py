@@ -4,16 +4,20 @@
     python bench/asha.py --runs 20       # a smaller check
     python bench/asha.py --real          # real training on cifar10-mini instead: bench/asha_real.py (its options)
 
-Per dataset, two `nascli compare`s (the library calls the command makes) of
-random and evolution at 3 x 10^5 simulated seconds: one at full fidelity
+Per dataset, three `nascli compare`s (the library calls the command makes) at
+3 x 10^5 simulated seconds: **full**, random and evolution at full fidelity
 (`--fidelity 200`: every child trained 200 epochs, chosen by 200-epoch
-validation), one with ASHA (`--rungs 12,200 --eta 3`: every child 12 epochs,
-the top third continued to 200, chosen by 200-epoch validation among those
-that reached it). Each run is scored by the table's 200-epoch test accuracy of
-the cell it chose. The target: ASHA reaches the final mean test accuracy of
-full-fidelity random in at most half its simulated time, and is at least as
-good at the end. Simulated clocks and seeded searches: the figures do not
-depend on the machine. Results go to bench/results/asha.txt.
+validation); **asha**, random, evolution and REINFORCE with ASHA (`--rungs
+12,200 --eta 3`: every child 12 epochs, the top third continued to 200, chosen
+by 200-epoch validation among those that reached it), learning from each
+child's 12-epoch score (`--rung-score first`, the default); **asha-highest**,
+evolution and REINFORCE learning from the highest rung each child reached
+(`--rung-score highest`; random learns nothing, so its runs would be asha's).
+Each run is scored by the table's 200-epoch test accuracy of the cell it
+chose. The target: ASHA reaches the final mean test accuracy of full-fidelity
+random in at most half its simulated time, and is at least as good at the end.
+Simulated clocks and seeded searches: the figures do not depend on the
+machine. Results go to bench/results/asha.txt.
 """
 
 from __future__ import annotations
@@ -28,17 +32,22 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # this checkout's nascli
 
 BUDGET = 300_000.0
-STRATEGIES = ("random", "evolution")  # the issue's pair; reinforce ran in an earlier 20-run check (asha-20.txt)
-SETTINGS = {"full": {"fidelity": 200}, "asha": {"rungs": "12,200", "eta": 3}}
+PAIR = ("random", "evolution")  # the issue's pair
+LEARNERS = ("evolution", "reinforce")  # the strategies whose choices depend on the score they learn from
+# setting -> (the search options it sets, the strategies run with it). `asha-highest` learns from the highest rung
+# reached instead of the first (--rung-score highest); random learns nothing, so its runs would be `asha`'s again.
+SETTINGS = {"full": ({"fidelity": 200}, PAIR), "asha": ({"rungs": "12,200", "eta": 3}, ("random", *LEARNERS)),
+            "asha-highest": ({"rungs": "12,200", "eta": 3, "rung_score": "highest"}, LEARNERS)}
 
 
 def _plan(dataset: str, setting: str, runs: int, folder: Path):
     from nascli.compare import ComparisonPlan
     from nascli.search.options import SearchOptions
 
+    chosen, strategies = SETTINGS[setting]
     options = SearchOptions(space="nb201", benchmark="nb201", benchmark_dataset=dataset, time_budget=BUDGET,
-                            seed=0, **SETTINGS[setting])
-    return ComparisonPlan(folder / dataset / setting, options, STRATEGIES, runs, 0)
+                            seed=0, **chosen)
+    return ComparisonPlan(folder / dataset / setting, options, strategies, runs, 0)
 
 
 def _mean_curve(outcomes, times: list[float]) -> list[float | None]:
@@ -79,7 +88,21 @@ def _dataset(dataset: str, runs: int, workers: int, folder: Path) -> list[str]:
             lines.append(f"| {row.strategy} | {setting} | {row.runs} | {row.test.mean:.2f} ± {row.test.std:.2f} | "
                          f"{row.valid.mean:.2f} | {queries:.0f} | "
                          f"{'never' if reach is None else f'{reach:,.0f} s ({reach / BUDGET:.0%})'} |")
-    return lines + [""]
+    return lines + ["", *_score_rule_lines(tables["asha-highest"], tables["asha"]), ""]
+
+
+def _score_rule_lines(highest, first) -> list[str]:
+    """Per strategy run both ways: `--rung-score highest` − `first` on the chosen cells' test accuracy, with
+    Welch's p (as `nascli compare` gives against random)."""
+    from nascli.compare.stats import welch_p
+
+    lines = []
+    for strategy in [s for s in highest.outcomes if s in first.outcomes]:
+        a, b = ([o.test for o in table.outcomes[strategy]] for table in (highest, first))
+        p = welch_p(a, b)
+        lines.append(f"{strategy}: asha-highest − asha, test %: {sum(a) / len(a) - sum(b) / len(b):+.2f}"
+                     + ("" if p is None else f", Welch's p = {p:.2f}"))
+    return lines
 
 
 def main() -> None:
