@@ -17,6 +17,7 @@ from nascli.runs import RunStore
 from nascli.runs.packing import unpack
 from nascli.search.enas.phases import Phases
 from nascli.search.enas.search import EnasSearch
+from enas_helpers import ctrl_c_after_batch
 from test_crashpoints import _crash, _outcome, _same_state
 
 LIMIT, TARGET, PENALTY = 150_000, 100_000, -0.25  # conv children of 6 layers: 30k to 350k params, half over 150k
@@ -149,14 +150,9 @@ def _recorded(store: RunStore) -> tuple[list, list]:
 def test_ctrl_c_in_the_shared_phase_then_resume_draws_what_an_unbroken_search_draws(tmp_path, one_thread):
     unbroken = _library_search(tmp_path / "unbroken")
     unbroken.run()
-
-    def interrupt(event):  # Ctrl-C after the second minibatch of the second epoch
-        if event.kind == "batch" and event.epoch == 1 and event.done == 2:
-            raise KeyboardInterrupt
-
     broken = _library_search(tmp_path / "broken")
     with pytest.raises(KeyboardInterrupt):
-        broken.run(interrupt)
+        broken.run(ctrl_c_after_batch(epoch=1, done=2))  # the second minibatch of the second epoch
     broken.store.close()
     saved = unpack(torch.load(tmp_path / "broken" / "checkpoints" / "controller.pt", weights_only=True))["strategy"]
     assert (saved["epoch"], saved["phase"], saved["index"]) == (1, "shared", 2)
