@@ -5,10 +5,12 @@ limit is exit 2."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 
 from nascli.arch import Architecture
 from nascli.budget import Constraints, latency_table
@@ -16,14 +18,18 @@ from nascli.budget.cost import TABLE_FILE, count_cost
 from nascli.budget.latency_table import LatencyTable
 from nascli.budget.units import format_ms
 from nascli.cli import app
+from nascli.cli.enas_cmd import EnasView
 from nascli.data import load_dataset
 from nascli.runs import RunStore
 from nascli.runs.packing import unpack
 from nascli.search.enas.phases import Phases
-from nascli.search.enas.search import EnasSearch
+from nascli.search.enas.search import EnasEvent, EnasSearch
+from nascli.search.loop import SearchConfig
+from nascli.track.feed import RunFeed
 from enas_helpers import ctrl_c_after_batch
 from test_crashpoints import _crash, _outcome, _same_state
 from test_latency_table import fake_timer
+from track_helpers import make_run
 
 LIMIT, TARGET, PENALTY = 150_000, 100_000, -0.25  # conv children of 6 layers: 30k to 350k params, half over 150k
 ARGS = ["conv", "--strategy", "enas", "--epochs", "1", "--controller-steps", "2", "--batch", "4", "--budget", "3",
@@ -68,7 +74,7 @@ def _spied_search(run: Path, args: list[str]) -> dict:
             patch.setattr(cls, name, spy)
         result = CliRunner().invoke(app, ["search", *args, "--run-dir", str(run)])
     assert result.exit_code == 0, result.output
-    return {**seen, "run": run}
+    return {**seen, "run": run, "output": result.output}
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +123,28 @@ def test_only_children_within_the_limit_are_derived_and_the_refused_draws_are_ro
         assert child.error.endswith("params > --max-params 150k")
     shown = runner.invoke(app, ["show", str(limited["run"])])
     assert shown.exit_code == 0 and f"{len(refused)} samples refused by the limits (--max-params 150k)" in shown.output
+
+
+def test_the_enas_live_view_and_tracking_count_the_refusals_while_training(limited, tmp_path):
+    with RunStore.open_readonly(limited["run"]) as store:
+        (epoch,) = store.epochs()
+        view = EnasView(store, SearchConfig.model_validate(store.config), Console(file=io.StringIO(), width=200))
+        line = "refused while training: {} shared-weights draws / {} controller samples"
+        assert epoch.refused_shared > 1 and epoch.refused_controller > 1
+        finished = line.format(epoch.refused_shared, epoch.refused_controller)
+        frame = " ".join(limited["output"].split())  # the search's last frame, as the CLI drew it
+        assert finished in frame and f"│ {epoch.refused_shared} / {epoch.refused_controller} │" in frame
+        # a second epoch in progress: its counts so far are added to the finished epochs' until its row is written
+        view(EnasEvent("batch", 1, 1, 3, loss=2.0, refused={"refused_shared": 4, "refused_controller": 0}))
+        assert view.training_refusals() == line.format(epoch.refused_shared + 4, epoch.refused_controller)
+        view(EnasEvent("epoch_finished", 1, record=epoch))
+        assert view.training_refusals() == finished
+        tracked = RunFeed(limited["run"]).poll().points
+    series = {(p.tag, p.step): p.value for p in tracked if p.tag.startswith("enas/refused")}
+    assert series == {("enas/refused_shared", 0): epoch.refused_shared,
+                      ("enas/refused_controller", 0): epoch.refused_controller}
+    unlimited = RunFeed(make_run(tmp_path / "unlimited", space="enas_macro", strategy="enas")).poll().points
+    assert unlimited and not [p for p in unlimited if p.tag.startswith("enas/refused")]  # no limits, no counts
 
 
 # --max-latency alone (no --refused-reward, no --objective): a refused sample's controller reward is 0
