@@ -25,6 +25,8 @@ from nascli.space import load_space
 from nascli.space.compiler import compile_space
 from nascli.runs.packing import unpack
 
+from enas_helpers import ctrl_c_after_batch
+
 SMALL = ChildConfig(micro=MicroConfig(filters=4, cells_per_stage=1),
                     language=LanguageModelConfig(embed_size=16, hidden_size=16))
 ENAS_SPACES = [("enas_macro", "cifar10"), ("enas_micro", "cifar10"), ("enas_rnn", "ptb"), ("darts", "cifar10"),
@@ -237,16 +239,9 @@ def _library_search(run_dir: Path, device: str = "cpu", amp: bool = False, space
 def test_ctrl_c_mid_epoch_then_resume_is_an_unbroken_search(space, tmp_path, one_thread):
     unbroken = _library_search(tmp_path / "unbroken", space=space)
     unbroken.run()
-    seen = []
-
-    def interrupt(event):  # Ctrl-C after the second minibatch of the second epoch
-        seen.append(event.kind)
-        if event.kind == "batch" and event.epoch == 1 and event.done == 2:
-            raise KeyboardInterrupt
-
     broken = _library_search(tmp_path / "broken", space=space)
     with pytest.raises(KeyboardInterrupt):
-        broken.run(interrupt)
+        broken.run(ctrl_c_after_batch(epoch=1, done=2))  # the second minibatch of the second epoch
     broken.store.close()
     saved = unpack(torch.load(tmp_path / "broken" / "checkpoints" / "controller.pt", weights_only=True))["strategy"]
     assert (saved["epoch"], saved["phase"], saved["index"]) == (1, "shared", 2)

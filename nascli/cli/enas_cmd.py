@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from .progress import STEP_LINES, SearchView, plural
@@ -40,9 +41,13 @@ def print_settings(config: SearchConfig, family: str, console) -> None:
 
 
 class EnasView(SearchView):
-    """The live view of an ENAS search: epochs, then the derived children, and the best so far."""
+    """The live view of an ENAS search: epochs, then the derived children, and the best so far; under
+    limits, how many samples they refused while training (the derived draws they refused are rows, counted
+    as any search's)."""
 
     def __init__(self, store, config: SearchConfig, console):
+        self.limits = config.constraints.describe()  # '' without a hard limit: nothing is refused
+        self.running: dict[str, int] = {}  # the refusals of the epoch in progress (its row not yet written)
         super().__init__(store, config.budget, console)
         self.epochs = config.enas.epochs
         self.progress.update(self.task, total=self.epochs + config.budget,
@@ -50,20 +55,37 @@ class EnasView(SearchView):
 
     def _epochs(self) -> Table:
         table = Table("epoch", "shared loss", "valid reward", "entropy", "s", "controller %",
-                      title="epochs", title_justify="left")
+                      *(["refused"] if self.limits else []), title="epochs", title_justify="left")
         for r in self.store.epochs()[-5:]:
             share = 100 * r.controller_seconds / r.seconds if r.seconds else 0.0
             table.add_row(str(r.epoch), f"{r.shared_loss:.4f}", f"{r.valid_reward:.4f}", f"{r.entropy:.1f}",
-                          f"{r.seconds:.0f}", f"{share:.1f}")
+                          f"{r.seconds:.0f}", f"{share:.1f}",
+                          *([f"{r.refused_shared or 0} / {r.refused_controller or 0}"] if self.limits else []))
         return table
+
+    def training_refusals(self) -> str | None:
+        """'refused while training: 9 shared-weights draws / 6 controller samples' (the epochs table's
+        'refused' column, summed) over the finished epochs and the one in progress; short enough for an
+        80-column terminal, where the live view cuts its lines."""
+        if not self.limits:
+            return None
+        rows = self.store.epochs()
+        shared = sum(r.refused_shared or 0 for r in rows) + self.running.get("refused_shared", 0)
+        controller = sum(r.refused_controller or 0 for r in rows) + self.running.get("refused_controller", 0)
+        return (f"refused while training: {plural(shared, 'shared-weights draw')} / "
+                f"{plural(controller, 'controller sample')}")
 
     def _render(self):
         group = super()._render()
-        group.renderables.insert(1 + min(len(self.steps), STEP_LINES) + bool(self.status), self._epochs())
+        refused = self.training_refusals()
+        at = 1 + min(len(self.steps), STEP_LINES) + bool(self.status)
+        group.renderables[at:at] = [self._epochs(), *([escape(refused)] if refused else [])]
         return group
 
     def __call__(self, event: EnasEvent) -> None:
         e = event.epoch + 1
+        if event.kind in ("batch", "controller_step"):
+            self.running = event.refused
         if event.kind == "batch":
             self.status = f"epoch {e}/{self.epochs}: shared weights, minibatch {event.done}/{event.total}, loss {event.loss:.4f}"
         elif event.kind == "controller_step":
@@ -71,6 +93,7 @@ class EnasView(SearchView):
             self.status = (f"epoch {e}/{self.epochs}: controller step {event.done}/{event.total}, reward "
                            f"{s.mean_reward:.4f}, baseline {s.baseline:.4f}, entropy {s.entropy:.1f}")
         elif event.kind == "epoch_finished":
+            self.running = {}  # counted in the epoch's row from now on
             self.progress.update(self.task, advance=1)
         elif event.kind == "deriving":
             self.status = f"deriving: scoring {event.total} children sampled from the trained policy"

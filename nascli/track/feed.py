@@ -16,7 +16,11 @@ The series, by the tag every sink uses:
     controller/loss          per controller update             (step: update)
     enas/shared_loss, enas/lr, enas/epoch_seconds, enas/controller_seconds
                              per ENAS epoch (its baseline, entropy and mean
-                             validation reward go to controller/*) (step: epoch)
+                             validation reward go to controller/*) (step: epoch);
+    enas/refused_shared, enas/refused_controller
+                             under limits, the epoch's samples refused: draws
+                             for the shared weights (drawn again), controller
+                             samples (given --refused-reward) (step: epoch)
 """
 
 from __future__ import annotations
@@ -102,7 +106,8 @@ def epoch_points(epoch: EpochRecord) -> list[Point]:
     fields = (("controller/baseline", epoch.baseline), ("controller/batch_mean_reward", epoch.valid_reward),
               ("controller/entropy", epoch.entropy), ("enas/shared_loss", epoch.shared_loss),
               ("enas/lr", epoch.lr), ("enas/epoch_seconds", epoch.seconds),
-              ("enas/controller_seconds", epoch.controller_seconds))
+              ("enas/controller_seconds", epoch.controller_seconds),
+              ("enas/refused_shared", epoch.refused_shared), ("enas/refused_controller", epoch.refused_controller))
     return [Point(tag, epoch.epoch, value, epoch.time) for tag, value in fields if value is not None]
 
 

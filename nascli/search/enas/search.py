@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import torch
@@ -64,6 +64,9 @@ class EnasEvent:
     record: EpochRecord | None = None
     result: ChildResult | None = None
     tokens: str | None = None
+    # batch and controller_step: the epoch's refusal counts so far (refused_shared, refused_controller;
+    # empty without limits), which its row records once it ends
+    refused: dict[str, int] = field(default_factory=dict)
 
 
 Observer = Callable[[EnasEvent], None]
@@ -164,14 +167,15 @@ class EnasSearch:
                 for i in range(self.index, len(archs)):
                     loss = self.phases.shared_batch(e, i, archs[i])
                     t["loss"], t["batches"], self.index = t["loss"] + loss, t["batches"] + 1, i + 1
-                    observe(EnasEvent("batch", e, i + 1, len(archs), loss=loss))
+                    observe(EnasEvent("batch", e, i + 1, len(archs), loss=loss, refused=self._refusals()))
                 self.phase, self.index = "controller", 0
             for s in range(self.index, cfg.controller_steps):
                 stats = self.phases.controller_step(e, s)
                 t["reward"], t["entropy"] = t["reward"] + stats.mean_reward, t["entropy"] + stats.entropy
                 t["steps"], self.index = t["steps"] + 1, s + 1
                 t["refused_controller"] += stats.refused
-                observe(EnasEvent("controller_step", e, s + 1, cfg.controller_steps, stats=stats))
+                observe(EnasEvent("controller_step", e, s + 1, cfg.controller_steps, stats=stats,
+                                  refused=self._refusals()))
         finally:
             t["seconds"] += time.perf_counter() - started
             t["controller_seconds"] += self.phases.controller_seconds - ctrl_before
