@@ -36,7 +36,7 @@ from .latency import LatencyConfig, batch_input, measure_latency, time_module
 from .latency_units import LatencyTableError, Unit, child_units, real_inputs
 
 TABLE_FORMAT = 1
-CALIBRATION = 5  # children measured whole to find the fixed part (3 left it 0.3-0.9 ms apart between builds)
+CALIBRATION = 5  # children measured whole to find the fixed part (each gap is as noisy as one measurement)
 
 Timer = Callable[[nn.Module, tuple, str, LatencyConfig], float]  # (unit, inputs, device, config) -> ms
 Measurer = Callable[[Architecture], float]  # a whole child -> ms
