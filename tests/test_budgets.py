@@ -173,29 +173,35 @@ def test_decode_with_a_dataset_shows_the_cost_and_latency(runner):
     result = runner.invoke(app, ["decode", "mlp: 16 sigmoid 0.1 / 64 sigmoid 0.0 0", "--dataset", "csv"])
     assert result.exit_code == 0, result.output
     assert "multiply-adds per row" in result.output
-    assert "ms per forward pass of 1 on the cpu (median of 11 after 3 warm-up, 1 thread)" in result.output
+    assert "ms per forward pass of 1 on the cpu (median of 3 rounds' fastest of 10, after 3 warm-up, 1 thread)" in result.output
 
 
 def test_a_latency_limit_refuses_and_records_measured_children(runner, tmp_path, monkeypatch):
     """--max-latency on real (tabular) data, with the timer replaced by a deterministic one (a loaded
-    machine's timings would make the test flaky): trained children are within the limit, refused ones
-    over it, and every figure is cached in the run, measured once per architecture."""
+    machine's timings would make the test flaky): trained children are within the limit on every round,
+    refused ones over it on at least one (some of them with a median round within it), and every figure is
+    cached in the run, measured once per architecture."""
     import nascli.budget.latency as latency
 
-    timed = []
+    timed, medians = [], {}
 
     def fake(arch, task, device, config, child=None):
         timed.append(arch.tokens)
-        return sum(layer.params["units"] for layer in arch.layers) / 100  # ms
+        ms = sum(layer.params["units"] for layer in arch.layers) / 100
+        medians[arch.tokens] = ms
+        return latency.Timing((0.9 * ms, ms, 1.3 * ms))  # the slowest round 30% above the median
 
-    monkeypatch.setattr(latency, "measure_latency", fake)
+    monkeypatch.setattr(latency, "time_child", fake)
     run = tmp_path / "run"
     _search(runner, "mlp", "--dataset", "csv", "--strategy", "random", "--budget", "3", "--epochs", "1",
             "--max-latency", "1ms", "--seed", "2", "--run-dir", str(run))
     children, counts = _children(run)
     done = [c for c in children if c.status == "done"]
-    assert len(done) == 3 and all(c.latency_ms is not None and c.latency_ms <= 1.0 for c in done)
-    assert counts["refused"] and all(c.latency_ms > 1.0 for c in children if c.status == "refused")
+    refused = [c for c in children if c.status == "refused"]
+    assert len(done) == 3 and all(c.latency_ms <= 1.0 for c in done)
+    assert all(c.latency_ms == pytest.approx(1.3 * medians[c.tokens]) for c in children)  # the slowest round
+    assert refused and all(c.latency_ms > 1.0 for c in refused)
+    assert any(medians[c.tokens] <= 1.0 for c in refused)  # a median within the limit is not enough
     assert len(timed) == len(set(timed))  # the cache answered every repeat
     with RunStore.open_readonly(run) as store:
         assert all(store.cached_latency(c.tokens, "cpu", 1) == c.latency_ms for c in children)

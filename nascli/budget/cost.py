@@ -4,8 +4,10 @@
   record and the dataset's input shape (no weights allocated, nothing trained) and
   counted as `children.profile` counts a real one (FlopCounterMode works on meta tensors).
 - On a benchmark table, the table's params and FLOPs columns are the costs.
-- Latency: `latency.measure_latency` on the run's device, cached in the run store per
-  architecture, device and batch, so a resume (and a replayed proposal) reads the same figure.
+- Latency: `latency.time_child` on the run's device; the figure kept is the slowest round's
+  fastest pass (`Timing.high_ms`), so a child is within --max-latency only when every round
+  says so. Cached in the run store per architecture, device and batch, so a resume (and a
+  replayed proposal) reads the same figure.
 """
 
 from __future__ import annotations
@@ -65,13 +67,14 @@ def table_cost(query) -> Callable[[Architecture], Cost]:
 
 def store_latency(store, task: Task, device: str, batch: int, child: ChildConfig | None = None
                   ) -> Callable[[Architecture], float]:
-    """Latency per architecture on `device`, measured once and then read from the run store's cache."""
-    from .latency import LatencyConfig, measure_latency
+    """Latency per architecture on `device`, measured once and then read from the run store's cache: the
+    slowest round's fastest pass, the figure a limit is checked against (latency.py says why)."""
+    from .latency import LatencyConfig, time_child
 
     def latency(arch: Architecture) -> float:
         cached = store.cached_latency(arch.tokens, device, batch)
         if cached is None:
-            cached = measure_latency(arch, task, device, LatencyConfig(batch=batch), child)
+            cached = time_child(arch, task, device, LatencyConfig(batch=batch), child).high_ms
             store.record_latency(arch.tokens, device, batch, cached)
         return cached
 

@@ -7,7 +7,7 @@ whole child (same LatencyConfig: warm-ups, the median of the repeats, one thread
 on the inputs the real child feeds it in one forward pass of a zero batch. The fixed part
 is what a child costs beyond its units (its forward loop, the concatenation and
 padding of inputs, skip sums, the channels-last conversion): measured as the
-median, over the first `calibration` children the table predicts, of (measured
+median, over the first `calibration` (5) children the table predicts, of (measured
 latency - sum of entries); until then it is 0.
 
 The table is data: a JSON file holding one table per (device, batch, input shape,
@@ -36,7 +36,7 @@ from .latency import LatencyConfig, batch_input, measure_latency, time_module
 from .latency_units import LatencyTableError, Unit, child_units, real_inputs
 
 TABLE_FORMAT = 1
-CALIBRATION = 3  # children measured whole to find the fixed part
+CALIBRATION = 5  # children measured whole to find the fixed part (each gap is as noisy as one measurement)
 
 Timer = Callable[[nn.Module, tuple, str, LatencyConfig], float]  # (unit, inputs, device, config) -> ms
 Measurer = Callable[[Architecture], float]  # a whole child -> ms
@@ -50,6 +50,7 @@ class TableKey:
     batch: int
     input: tuple[int, int, int]  # channels, height, width
     warmup: int
+    rounds: int
     repeats: int
     threads: int
 
@@ -57,14 +58,14 @@ class TableKey:
     def of(cls, task: Task, device: str, config: LatencyConfig) -> TableKey:
         if not isinstance(task, ImageTask):
             raise LatencyTableError("a latency table predicts image children: use --latency-model measured")
-        return cls(device, config.batch, (task.channels, task.height, task.width), config.warmup, config.repeats,
-                   config.threads)
+        return cls(device, config.batch, (task.channels, task.height, task.width), config.warmup, config.rounds,
+                   config.repeats, config.threads)
 
     @property
     def name(self) -> str:
         c, h, w = self.input
         return (f"{self.device} batch {self.batch} input {c}x{h}x{w} "
-                f"(warmup {self.warmup}, repeats {self.repeats}, threads {self.threads})")
+                f"(warmup {self.warmup}, {self.rounds} rounds of {self.repeats}, threads {self.threads})")
 
 
 @dataclass

@@ -156,8 +156,8 @@ def _latency_text(arch, task) -> str:
 
     cfg = LatencyConfig()
     ms = measure_latency(arch, task, "cpu", cfg)
-    return (f", {format_ms(ms)} per forward pass of {cfg.batch} on the cpu (median of {cfg.repeats} after "
-            f"{cfg.warmup} warm-up, {cfg.threads} thread)")
+    return (f", {format_ms(ms)} per forward pass of {cfg.batch} on the cpu (median of {cfg.rounds} rounds' "
+            f"fastest of {cfg.repeats}, after {cfg.warmup} warm-up, {cfg.threads} thread)")
 
 
 @command("decode")
