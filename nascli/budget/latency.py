@@ -9,7 +9,7 @@ a 4 ms child were pre-empted (their median 2-3x the fastest), so two measures:
   clock** (`time.thread_time`): pinned to one intra-op thread, torch runs the
   whole forward pass on the calling thread, so that clock counts its work and
   not the time it waited for a core, which is the search machine's load and not
-  the child's cost (unloaded, the two clocks agree: 3.02 against 3.02 ms). On
+  the child's cost (at a load of 7, a child's fastest pass was 3.02 ms on both clocks). On
   CUDA, or with more threads, the wall clock.
 - Each round of `repeats` timed passes keeps its fastest (what the cache left
   alone), and a child's figure is the **median of the rounds' fastest passes**:
