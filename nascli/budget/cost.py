@@ -2,7 +2,7 @@
 
 - Parameters and MACs: the child is built on the meta device from its architecture
   record and the dataset's input shape (no weights allocated, nothing trained) and
-  counted as `children.profile` counts a real one (FlopCounterMode works on meta tensors).
+  counted as `children.profile` counts a real one (`MacCounter` works on meta tensors).
 - On a benchmark table, the table's params and FLOPs columns are the costs.
 - Latency: `latency.time_child` on the run's device; the figure kept is the slowest round's
   fastest pass (`Timing.high_ms`), so a child is within --max-latency only when every round

@@ -50,7 +50,7 @@ def _architecture(card: Card) -> str:
         ("space", f"{md_code(arch.space)}, space file sha256 {md_code(arch.space_hash)}"),
         ("input", _task(card)), ("data", _data(card)),
         ("parameters", f"{card.profile.params:,}"),
-        ("MACs", f"{card.profile.macs:,} per {unit} (matrix products only, counted by torch's FlopCounterMode)"),
+        ("MACs", f"{card.profile.macs:,} per {unit} (matrix products only, FlopCounterMode's formulas)"),
         ("weights", trained)]))
 
 
