@@ -7,9 +7,10 @@ On cifar10-mini (../shared/data), on the CPU, batch 1, one thread:
 (a) for mobilenet.space and conv.space, a fresh latency table built over children drawn uniformly (seed 0),
     each of --sample children predicted and measured at once (interleaved), median / p90 / max absolute %
     error (target: median < 10%);
-(b) a random search of mobilenet.space with --max-latency (default 5ms), --children trained children of
-    1 epoch on 256 images, once per --latency-model (measured, table); every trained child is then
-    measured again, and its re-measured latency set against the limit.
+(b) a random search of mobilenet.space with --max-latency (default 5ms) and the default --latency-margin
+    (10%: accepted at most 4.5ms), --children trained children of 1 epoch on 256 images, once per
+    --latency-model (measured; table, where the table screens and each child it lets through is timed
+    whole); every trained child is then measured again, and its re-measured latency set against the limit.
 Timing depends on the machine's load: the load average is printed before and after each part.
 Output: bench/results/budgets-real.txt and budgets-real.json.
 """
@@ -65,7 +66,8 @@ def limited_search(limit: str, children: int, model: str, folder: Path) -> dict:
     options = SearchOptions(space="spaces/mobilenet.space", strategy="random", dataset="cifar10", data_dir=DATA,
                             budget=children, epochs=1, train_subset=256, device="cpu", max_latency=limit,
                             latency_model=model)
-    job = create_search(options.space, search_config(options), folder / model)
+    config = search_config(options)
+    job = create_search(options.space, config, folder / model)
     try:
         job.run(lambda event: None)
         task, store = _task(), job.store
@@ -75,11 +77,15 @@ def limited_search(limit: str, children: int, model: str, folder: Path) -> dict:
         again = [measure_latency(Architecture.model_validate_json(c.arch_json), task) for c in done]
         refused = store.counts().get("refused", 0)
         recorded = [c.latency_ms for c in done]
+        # the children timed whole: all under measured; under table, those the table let through
+        timed_whole = sum(store.cached_latency(c.tokens, "cpu", 1) is not None for c in store.children())
     finally:
         job.close()
         job.store.close()
     ms = parse_latency(limit)
-    return {"model": model, "limit_ms": ms, "trained": len(done), "refused": refused, "recorded_ms": recorded,
+    return {"model": model, "limit_ms": ms, "accepted_at_most_ms": config.constraints.latency_limit_ms, "trained": len(done),
+            "refused": refused, "timed_whole": timed_whole, "recorded_ms": recorded,
+            "remeasured_over_recorded_max": max(a / r for a, r in zip(again, recorded)),
             "remeasured_ms": again, "remeasured_median": statistics.median(again), "remeasured_max": max(again),
             "within": sum(a <= ms for a in again), "recorded_is_decoded": same, "load_before": before,
             "load_after": _load()}
@@ -93,10 +99,12 @@ def report(errors: list[dict], searches: list[dict], header: str) -> str:
               f"{e['fixed_ms']:+.2f} ms | {e['median_pct']:.1f}% | {e['p90_pct']:.1f}% | {e['max_pct']:.1f}% | "
               f"{e['load_before'].split()[-1]} / {e['load_after'].split()[-1]} |" for e in errors]
     lines += ["", "(b) random search of mobilenet.space, --max-latency, every trained child measured again",
-              "| --latency-model | limit | trained | refused | recorded max | re-measured median | re-measured max "
-              "| within the limit | load before/after |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {s['model']} | {s['limit_ms']:g} ms | {s['trained']} | {s['refused']} | "
-              f"{max(s['recorded_ms']):.2f} ms | {s['remeasured_median']:.2f} ms | {s['remeasured_max']:.2f} ms | {s['within']} of {s['trained']} | "
+              "| --latency-model | limit | accepted at most | trained | refused | timed whole | recorded max "
+              "| re-measured median | re-measured max | max re-measured / recorded | within the limit "
+              "| load before/after |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {s['model']} | {s['limit_ms']:g} ms | {s['accepted_at_most_ms']:.2f} ms | {s['trained']} | "
+              f"{s['refused']} | {s['timed_whole']} | {max(s['recorded_ms']):.2f} ms | {s['remeasured_median']:.2f} ms | "
+              f"{s['remeasured_max']:.2f} ms | {s['remeasured_over_recorded_max']:.2f} | {s['within']} of {s['trained']} | "
               f"{s['load_before'].split()[-1]} / {s['load_after'].split()[-1]} |" for s in searches]
     return "\n".join(lines)
 

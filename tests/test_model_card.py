@@ -134,7 +134,7 @@ def test_model_card_of_a_real_run(runner, tmp_path: Path, monkeypatch) -> None:
      "--time-budget", "5000", "--controller-preset", "paper", "--baseline-decay", "0.9"],
     ["nb201", "--benchmark", "nb201", "--rungs", "12,200", "--eta", "4", "--time-budget", "9000",
      "--max-params", "0.5M", "--objective", "params=0.4M", "--objective-w", "-0.1"],
-    ["conv", "--rungs", "1,2", "--max-macs", "30M", "--max-latency", "40ms", "--latency-batch", "2",
+    ["conv", "--rungs", "1,2", "--max-macs", "30M", "--max-latency", "40ms", "--latency-margin", "5%", "--latency-batch", "2",
      "--refused-reward", "-0.1", "--objective", "latency=20ms"],
     ["nb201", "--benchmark", "nb201", "--strategy", "evolution", "--population", "6", "--tournament-size", "2"],
     ["conv", "--strategy", "evolution", "--population", "3", "--epochs", "1"],

@@ -41,6 +41,10 @@ class Constraints(BaseModel):
     latency_batch: int = Field(1, ge=1)  # examples per timed forward pass
     # measured: each child timed whole; table: predicted from the run's latency table (latency_table.py)
     latency_model: Literal["measured", "table"] = "measured"
+    # a child is accepted only at or below max_latency_ms x (1 - margin): a latency measured again later, under
+    # another load, is not the one the search measured (docs/budgets.md: the margin against re-measurement).
+    # 0 for runs started before --latency-margin existed, so that their resume refuses what they refused.
+    latency_margin: float = Field(0.0, ge=0, lt=1)
     retries: int = Field(100, ge=1)  # draws per child before the space is judged (almost) empty under the limits
     refused_reward: float = 0.0  # reinforce: the reward of a refused sample, so the controller learns the boundary
     # --objective (MnasNet): a trained child's reward times (cost / target)^w, w = objective_w at or below the
@@ -58,6 +62,11 @@ class Constraints(BaseModel):
     def needs_latency(self) -> bool:
         return self.max_latency_ms is not None or self.objective_cost == "latency_ms"
 
+    @property
+    def latency_limit_ms(self) -> float | None:
+        """The latency a child may have: --max-latency less its margin."""
+        return None if self.max_latency_ms is None else self.max_latency_ms * (1 - self.latency_margin)
+
     def objective_factor(self, cost: Cost) -> float:
         """MnasNet's (cost / target)^w for `cost` (1 without --objective, or when the cost is unknown)."""
         value = getattr(cost, self.objective_cost) if self.objective_cost else None
@@ -70,15 +79,22 @@ class Constraints(BaseModel):
         """Why `cost` breaks a limit ('3.2M params > --max-params 1.5M'), or None when it fits."""
         checks = (("params", cost.params, self.max_params, "--max-params", format_count),
                   ("MACs", cost.macs, self.max_macs, "--max-macs", format_count),
-                  ("", cost.latency_ms, self.max_latency_ms, "--max-latency", format_ms))
+                  ("", cost.latency_ms, self.latency_limit_ms, "--max-latency", format_ms))
         for what, value, limit, flag, fmt in checks:
             if limit is not None and value is not None and value > limit:
-                return f"{fmt(value)}{' ' + what if what else ''} > {flag} {fmt(limit)}"
+                return f"{fmt(value)}{' ' + what if what else ''} > {flag} {self._stated(flag, fmt(limit))}"
         return None
+
+    def _stated(self, flag: str, limit: str) -> str:
+        """The limit as the user gave it, and the margin's figure when it has one: '5ms less 10% (4.5ms)'."""
+        if flag != "--max-latency" or not self.latency_margin:
+            return limit
+        return f"{format_ms(self.max_latency_ms)} less {self.latency_margin * 100:g}% ({limit})"
 
     def describe(self) -> str:
         limits = [f"--max-params {format_count(self.max_params)}" if self.max_params else "",
                   f"--max-macs {format_count(self.max_macs)}" if self.max_macs else "",
-                  f"--max-latency {format_ms(self.max_latency_ms)} (batch {self.latency_batch})"
-                  if self.max_latency_ms else ""]
+                  f"--max-latency {format_ms(self.max_latency_ms)} (batch {self.latency_batch}"
+                  + (f", accepted at most {format_ms(self.latency_limit_ms)}: a {self.latency_margin * 100:g}% margin)"
+                     if self.latency_margin else ")") if self.max_latency_ms else ""]
         return ", ".join(x for x in limits if x)

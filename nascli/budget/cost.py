@@ -6,8 +6,10 @@
 - On a benchmark table, the table's params and FLOPs columns are the costs.
 - Latency: `latency.time_child` on the run's device; the figure kept is the slowest round's
   fastest pass (`Timing.high_ms`), so a child is within --max-latency only when every round
-  says so. Cached in the run store per architecture, device and batch, so a resume (and a
-  replayed proposal) reads the same figure.
+  says so, and then only at or below the limit less --latency-margin. Cached in the run store
+  per architecture, device and batch, so a resume (and a replayed proposal) reads the same figure.
+  With --latency-model table, predicted from the run's latency table; a search that trains each
+  child it accepts then times the ones the table lets through (`screened_latency`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable
 import torch
 
 from ..arch import Architecture
-from ..children import ChildConfig, build_child, example_input, profile_child
+from ..children import ChildConfig, build_child, profile_child
 from ..data.base import Task
 from .constraints import Constraints, Cost
 
@@ -104,10 +106,26 @@ def table_latency(store, task: Task, device: str, batch: int, child: ChildConfig
     return latency
 
 
-def search_coster(config, store, task: Task | None, query=None) -> Coster | None:
+def screened_latency(predict: Callable[[Architecture], float], measure: Callable[[Architecture], float],
+                     limit_ms: float) -> Callable[[Architecture], float]:
+    """The table screens, a timing confirms: an architecture predicted over `limit_ms` is refused on the
+    prediction (never built or timed); one the table lets through is timed whole, and that figure is the one
+    checked and recorded. The table's error (a median of 4-10%, a tail past 30%: docs/budgets.md) then
+    costs timings, never a child trained over the limit."""
+
+    def latency(arch: Architecture) -> float:
+        predicted = predict(arch)
+        return predicted if predicted > limit_ms else measure(arch)
+
+    return latency
+
+
+def search_coster(config, store, task: Task | None, query=None, trains_each: bool = True) -> Coster | None:
     """The coster of a search whose config has limits (None without): the benchmark table's columns,
     else counts on the meta device and, for --max-latency, timings on the run's device (or, with
-    --latency-model table, predictions from the run's latency table)."""
+    --latency-model table, predictions from the run's latency table, each accepted child then timed when
+    the search trains each child it accepts; ENAS, whose shared training draws a child per step, passes
+    `trains_each=False`: there the prediction decides)."""
     limits: Constraints = config.constraints
     if not limits.active:
         return None
@@ -115,6 +133,10 @@ def search_coster(config, store, task: Task | None, query=None) -> Coster | None
         return Coster(limits, table_cost(query))
     latency = None
     if limits.needs_latency:
-        source = table_latency if limits.latency_model == "table" else store_latency
-        latency = source(store, task, config.device, limits.latency_batch, config.child)
+        timed = store_latency(store, task, config.device, limits.latency_batch, config.child)
+        latency = timed
+        if limits.latency_model == "table":
+            latency = table_latency(store, task, config.device, limits.latency_batch, config.child)
+            if trains_each and limits.latency_limit_ms is not None:
+                latency = screened_latency(latency, timed, limits.latency_limit_ms)
     return Coster(limits, lambda arch: count_cost(arch, task, config.child), latency)

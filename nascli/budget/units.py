@@ -1,5 +1,5 @@
 """Budgets with units: counts as `1.5M`, `300M`, `2G`, `40k` (or a plain number); latency as `5ms`,
-`0.2s`, `800us`. Parsing refuses anything else with a RunError naming the option."""
+`0.2s`, `800us`; a margin as `10%`. Parsing refuses anything else with a RunError naming the option."""
 
 from __future__ import annotations
 
@@ -36,6 +36,18 @@ def parse_latency(text: str, option: str = "--max-latency") -> float:
         raise RunError(f"{option} {text!r}: give a unit (ms, s or us), e.g. 5ms")
     value, scale = _split(text, {k: v for k, v in _SECONDS.items()}, option, "5ms")
     return value * scale
+
+
+DEFAULT_LATENCY_MARGIN = "10%"  # above the re-measured spread of bench/budgets_real.py's searches (docs/budgets.md)
+
+
+def parse_margin(text: str, option: str) -> float:
+    """`10%` (or `10`) -> 0.1: a share of a limit, at least 0 and below 100%."""
+    match = re.fullmatch(rf"\s*({_NUMBER})\s*%?\s*", text)
+    value = float(match.group(1)) if match else math.nan
+    if not 0 <= value < 100:
+        raise RunError(f"{option} {text!r}: expected a percentage from 0 to below 100, e.g. 10%")
+    return value / 100
 
 
 def format_count(n: int | float | None) -> str:

@@ -28,7 +28,7 @@ from .device_options import (AddressOpt, AmpOpt, AsyncOpt, BackendOpt, ChildTime
                              CpusPerChildOpt, DeviceOpt, GpusPerChildOpt, WorkersOpt, device_name, refuse_for_enas)
 from ..budget.units import format_ms
 from .numbers import float_option
-from .budget_options import (LatencyBatchOpt, LatencyModelOpt, MaxLatencyOpt, MaxMacsOpt, MaxParamsOpt, ObjectiveOpt, ObjectiveWOpt,
+from .budget_options import (LatencyBatchOpt, LatencyMarginOpt, LatencyModelOpt, MaxLatencyOpt, MaxMacsOpt, MaxParamsOpt, ObjectiveOpt, ObjectiveWOpt,
                              ObjectiveWOverOpt, RefusedRewardOpt)
 
 
@@ -123,6 +123,7 @@ def search(
     max_latency: MaxLatencyOpt = None,
     latency_batch: LatencyBatchOpt = None,
     latency_model: LatencyModelOpt = None,
+    latency_margin: LatencyMarginOpt = None,
     refused_reward: RefusedRewardOpt = None,
     objective: ObjectiveOpt = None,
     objective_w: ObjectiveWOpt = None,
@@ -266,7 +267,7 @@ def _resume(resume: str, options: SearchOptions, reset_controller: bool):
               "--fidelity": o.fidelity is not None, "--seed-noise": o.seed_noise,
               "--controller-preset": o.controller_preset is not None, "--rungs": o.rungs is not None,
               "--eta": o.eta is not None, "--rung-score": o.rung_score is not None,
-              "--latency-model": o.latency_model is not None}
+              "--latency-model": o.latency_model is not None, "--latency-margin": o.latency_margin is not None}
     if any(chosen.values()):
         given = ", ".join(flag for flag, on in chosen.items() if on)
         raise RunError(f"{given}: chosen when a run starts; a resume keeps the run's")

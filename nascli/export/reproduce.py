@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..budget.units import DEFAULT_LATENCY_MARGIN
 from ..data.spec import DataSpec
 
 # The SearchConfig fields the command line sets, one way or another (search_cmds.py)
@@ -160,6 +161,9 @@ def _rung_and_limit_words(options: dict) -> list[str]:
     _option(words, "max-macs", limits.get("max_macs"))
     if limits.get("max_latency_ms") is not None:
         _option(words, "max-latency", f"{limits['max_latency_ms']:g}ms")
+        margin = limits.get("latency_margin", 0.0)  # 0 in runs from before --latency-margin, whose default is 10%
+        if f"{margin * 100:g}%" != DEFAULT_LATENCY_MARGIN:
+            _option(words, "latency-margin", f"{margin * 100:g}%")
     if limits.get("latency_batch", 1) != 1:
         _option(words, "latency-batch", limits["latency_batch"])
     if limits.get("refused_reward", 0.0) != 0.0:

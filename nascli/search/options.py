@@ -83,6 +83,7 @@ class SearchOptions:
     max_latency: str | None = None
     latency_batch: int | None = None
     latency_model: str | None = None
+    latency_margin: str | None = None
     refused_reward: float | None = None
     objective: str | None = None
     objective_w: float | None = None
@@ -177,6 +178,7 @@ def _device(options: SearchOptions, benchmark: BenchmarkConfig | None) -> str:
 def constraints_of(options: SearchOptions, benchmark: BenchmarkConfig | None):
     """The hard limits the options give (units parsed: 1.5M, 300M, 5ms); docs/budgets.md."""
     from ..budget import Constraints, parse_count, parse_latency
+    from ..budget.units import DEFAULT_LATENCY_MARGIN, parse_margin
 
     o = options
     if benchmark is not None and (o.max_latency is not None or o.latency_batch is not None):
@@ -185,6 +187,10 @@ def constraints_of(options: SearchOptions, benchmark: BenchmarkConfig | None):
     limits = dict(max_params=parse_count(o.max_params, "--max-params") if o.max_params else None,
                   max_macs=parse_count(o.max_macs, "--max-macs") if o.max_macs else None,
                   max_latency_ms=parse_latency(o.max_latency) if o.max_latency else None)
+    if o.latency_margin is not None and limits["max_latency_ms"] is None:
+        raise RunError("--latency-margin applies with --max-latency")
+    if limits["max_latency_ms"] is not None:
+        limits["latency_margin"] = parse_margin(o.latency_margin or DEFAULT_LATENCY_MARGIN, "--latency-margin")
     given = {k: v for k, v in (("latency_batch", o.latency_batch), ("refused_reward", o.refused_reward),
                                ("objective_w", o.objective_w)) if v is not None}
     if o.objective_w_over is not None or o.objective_w is not None:

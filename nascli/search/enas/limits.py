@@ -81,5 +81,5 @@ class ChildLimits:
 def enas_limits(config, compiled: CompiledSpace, store, task, depth: int | None) -> ChildLimits | None:
     """The run's limits (None when it has neither a limit nor an objective); the coster is every
     strategy's (`budget.cost.search_coster`)."""
-    coster = search_coster(config, store, task)
+    coster = search_coster(config, store, task, trains_each=False)
     return None if coster is None else ChildLimits(coster, compiled, depth)
