@@ -137,6 +137,9 @@ def test_model_card_of_a_real_run(runner, tmp_path: Path, monkeypatch) -> None:
     ["conv", "--rungs", "1,2", "--max-macs", "30M", "--max-latency", "40ms", "--latency-margin", "5%", "--latency-batch", "2",
      "--refused-reward", "-0.1", "--objective", "latency=20ms"],
     ["nb201", "--benchmark", "nb201", "--strategy", "evolution", "--population", "6", "--tournament-size", "2"],
+    ["conv", "--strategy", "evolution", "--rungs", "1,3", "--rung-score", "highest", "--objective", "latency=20ms",
+     "--latency-model", "table"],
+    ["conv", "--strategy", "enas", "--max-latency", "30ms", "--latency-model", "measured", "--latency-margin", "0"],
     ["conv", "--strategy", "evolution", "--population", "3", "--epochs", "1"],
 ])
 def test_the_reproduced_search_command_builds_the_same_config(runner, tmp_path: Path, monkeypatch, args) -> None:

@@ -157,6 +157,8 @@ def _rung_and_limit_words(options: dict) -> list[str]:
     if rungs is not None:
         _option(words, "rungs", ",".join(map(str, rungs["epochs"])))
         _option(words, "eta", rungs.get("eta"))
+        if rungs.get("score", "first") != "first":
+            _option(words, "rung-score", rungs["score"])
     _option(words, "max-params", limits.get("max_params"))
     _option(words, "max-macs", limits.get("max_macs"))
     if limits.get("max_latency_ms") is not None:
@@ -164,6 +166,10 @@ def _rung_and_limit_words(options: dict) -> list[str]:
         margin = limits.get("latency_margin", 0.0)  # 0 in runs from before --latency-margin, whose default is 10%
         if f"{margin * 100:g}%" != DEFAULT_LATENCY_MARGIN:
             _option(words, "latency-margin", f"{margin * 100:g}%")
+    needs_latency = limits.get("max_latency_ms") is not None or limits.get("objective_cost") == "latency_ms"
+    auto = "table" if options.get("strategy") == "enas" else "measured"  # what --latency-model auto chooses
+    if needs_latency and limits.get("latency_model", "measured") != auto:
+        _option(words, "latency-model", limits["latency_model"])
     if limits.get("latency_batch", 1) != 1:
         _option(words, "latency-batch", limits["latency_batch"])
     if limits.get("refused_reward", 0.0) != 0.0:
