@@ -11,12 +11,12 @@ import pytest
 from nascli.cli import app
 from nascli.runs import RunStore
 from nascli.track import Tracker
-from nascli.track.tensorboard_sink import TensorBoardSink
 from track_helpers import make_run
 
-pytest.importorskip("tensorboard")
+pytest.importorskip("tensorboard")  # the tensorboard and mlflow extras; without them these tests skip
 pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
+from nascli.track.tensorboard_sink import TensorBoardSink  # noqa: E402 (its event records need protobuf)
 from test_track import scalars, session  # noqa: E402
 
 TINY = ["--budget", "2", "--batch", "2", "--epochs", "1", "--train-subset", "16"]
