@@ -4,7 +4,6 @@ what it needs; the terminal render cuts lines at a space with an ellipsis; and t
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
