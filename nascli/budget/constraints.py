@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .units import format_count, format_ms
+from .units import format_count, format_margin, format_ms
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,12 @@ class Cost:
         if self.latency_ms is not None:
             parts.append(format_ms(self.latency_ms))
         return ", ".join(parts)
+
+
+def auto_latency_model(strategy: str) -> str:
+    """What --latency-model auto chooses: the table under ENAS (a timing per shared step would cost more than
+    the step), each child timed whole otherwise."""
+    return "table" if strategy == "enas" else "measured"
 
 
 class Constraints(BaseModel):
@@ -89,12 +95,14 @@ class Constraints(BaseModel):
         """The limit as the user gave it, and the margin's figure when it has one: '5ms less 10% (4.5ms)'."""
         if flag != "--max-latency" or not self.latency_margin:
             return limit
-        return f"{format_ms(self.max_latency_ms)} less {self.latency_margin * 100:g}% ({limit})"
+        return f"{format_ms(self.max_latency_ms)} less {format_margin(self.latency_margin)} ({limit})"
 
     def describe(self) -> str:
+        latency = ""
+        if self.max_latency_ms:
+            accepted = (f", accepted at most {format_ms(self.latency_limit_ms)}: a {format_margin(self.latency_margin)}"
+                        " margin" if self.latency_margin else "")
+            latency = f"--max-latency {format_ms(self.max_latency_ms)} (batch {self.latency_batch}{accepted})"
         limits = [f"--max-params {format_count(self.max_params)}" if self.max_params else "",
-                  f"--max-macs {format_count(self.max_macs)}" if self.max_macs else "",
-                  f"--max-latency {format_ms(self.max_latency_ms)} (batch {self.latency_batch}"
-                  + (f", accepted at most {format_ms(self.latency_limit_ms)}: a {self.latency_margin * 100:g}% margin)"
-                     if self.latency_margin else ")") if self.max_latency_ms else ""]
+                  f"--max-macs {format_count(self.max_macs)}" if self.max_macs else "", latency]
         return ", ".join(x for x in limits if x)

@@ -136,7 +136,7 @@ def search_coster(config, store, task: Task | None, query=None, trains_each: boo
         timed = store_latency(store, task, config.device, limits.latency_batch, config.child)
         latency = timed
         if limits.latency_model == "table":
-            latency = table_latency(store, task, config.device, limits.latency_batch, config.child)
-            if trains_each and limits.latency_limit_ms is not None:
-                latency = screened_latency(latency, timed, limits.latency_limit_ms)
+            predicted = table_latency(store, task, config.device, limits.latency_batch, config.child)
+            screens = trains_each and limits.latency_limit_ms is not None
+            latency = screened_latency(predicted, timed, limits.latency_limit_ms) if screens else predicted
     return Coster(limits, lambda arch: count_cost(arch, task, config.child), latency)

@@ -50,6 +50,11 @@ def parse_margin(text: str, option: str) -> float:
     return value / 100
 
 
+def format_margin(share: float) -> str:
+    """0.1 -> '10%': a margin as parse_margin reads it."""
+    return f"{share * 100:g}%"
+
+
 def format_count(n: int | float | None) -> str:
     """1_500_000 -> '1.5M', 300_000_000 -> '300M', 950 -> '950'."""
     if n is None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..budget.units import DEFAULT_LATENCY_MARGIN
+from ..budget.constraints import Constraints, auto_latency_model
+from ..budget.units import DEFAULT_LATENCY_MARGIN, format_margin
 from ..data.spec import DataSpec
 
 # The SearchConfig fields the command line sets, one way or another (search_cmds.py)
@@ -163,13 +164,12 @@ def _rung_and_limit_words(options: dict) -> list[str]:
     _option(words, "max-macs", limits.get("max_macs"))
     if limits.get("max_latency_ms") is not None:
         _option(words, "max-latency", f"{limits['max_latency_ms']:g}ms")
-        margin = limits.get("latency_margin", 0.0)  # 0 in runs from before --latency-margin, whose default is 10%
-        if f"{margin * 100:g}%" != DEFAULT_LATENCY_MARGIN:
-            _option(words, "latency-margin", f"{margin * 100:g}%")
-    needs_latency = limits.get("max_latency_ms") is not None or limits.get("objective_cost") == "latency_ms"
-    auto = "table" if options.get("strategy") == "enas" else "measured"  # what --latency-model auto chooses
-    if needs_latency and limits.get("latency_model", "measured") != auto:
-        _option(words, "latency-model", limits["latency_model"])
+        margin = format_margin(limits.get("latency_margin", 0.0))  # 0 in runs from before --latency-margin
+        if margin != DEFAULT_LATENCY_MARGIN:
+            _option(words, "latency-margin", margin)
+    recorded = Constraints.model_validate(limits)
+    if recorded.needs_latency and recorded.latency_model != auto_latency_model(options.get("strategy")):
+        _option(words, "latency-model", recorded.latency_model)
     if limits.get("latency_batch", 1) != 1:
         _option(words, "latency-batch", limits["latency_batch"])
     if limits.get("refused_reward", 0.0) != 0.0:

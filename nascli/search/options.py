@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..benchmarks.query import BenchmarkConfig
+from ..budget.constraints import auto_latency_model
 from ..errors import RunError
 from ..space import SearchSpace, load_space
 from .executor import ExecutorConfig
@@ -190,7 +191,8 @@ def constraints_of(options: SearchOptions, benchmark: BenchmarkConfig | None):
     if o.latency_margin is not None and limits["max_latency_ms"] is None:
         raise RunError("--latency-margin applies with --max-latency")
     if limits["max_latency_ms"] is not None:
-        limits["latency_margin"] = parse_margin(o.latency_margin or DEFAULT_LATENCY_MARGIN, "--latency-margin")
+        given_margin = DEFAULT_LATENCY_MARGIN if o.latency_margin is None else o.latency_margin
+        limits["latency_margin"] = parse_margin(given_margin, "--latency-margin")
     given = {k: v for k, v in (("latency_batch", o.latency_batch), ("refused_reward", o.refused_reward),
                                ("objective_w", o.objective_w)) if v is not None}
     if o.objective_w_over is not None or o.objective_w is not None:
@@ -208,9 +210,7 @@ def _latency_model(options: SearchOptions, needs_latency: bool) -> str:
         raise RunError(f"--latency-model {model!r}: expected measured, table or auto")
     if options.latency_model is not None and model != "auto" and not needs_latency:
         raise RunError("--latency-model applies with --max-latency or --objective latency=...")
-    if model == "auto":
-        return "table" if options.strategy == "enas" else "measured"
-    return model
+    return auto_latency_model(options.strategy) if model == "auto" else model
 
 
 def _objective(text: str | None, benchmark: BenchmarkConfig | None) -> dict:
